@@ -1,0 +1,19 @@
+//! Validation of Home Assistant configuration directories (`gitops-bridge check`).
+//!
+//! Placeholder: the loader, template checks, references and report formats land here.
+
+use std::process::ExitCode;
+
+/// Arguments of `gitops-bridge check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The Home Assistant configuration directory (the one holding `configuration.yaml`).
+    #[arg(default_value = ".")]
+    pub dir: std::path::PathBuf,
+}
+
+/// Runs `check` and returns the process exit code (0 clean, 1 findings, 2 usage or I/O error).
+pub fn run(args: &CheckArgs) -> ExitCode {
+    eprintln!("check {}: not available yet", args.dir.display());
+    ExitCode::from(2)
+}
