@@ -1,0 +1,528 @@
+//! All SQL: synchronous methods on an open connection, run on the store thread.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{StoreError, migrations};
+use crate::model::{Conclusion, Job, Repository, Run, RunState, Status, Workflow};
+
+/// An open, migrated database.
+pub struct Db {
+    conn: Connection,
+}
+
+/// A run attempt that is new or changed, with what the store knew before.
+#[derive(Debug, Clone)]
+pub struct RunChange {
+    pub run: Run,
+    /// `None` when this attempt was not stored before.
+    pub previous: Option<RunState>,
+}
+
+impl RunChange {
+    /// The attempt finished since we last saw it.
+    pub fn completed_now(&self) -> bool {
+        self.run.is_completed()
+            && !matches!(self.previous, Some(p) if RunState::CONCLUSIONS.contains(&p))
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Db::setup(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Db, StoreError> {
+        Db::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Db, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrations::migrate(&mut conn)?;
+        Ok(Db { conn })
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    // -- repositories ---------------------------------------------------------------------
+
+    /// Inserts or updates a repository's metadata and marks it watched.
+    pub fn upsert_repository(&mut self, repo: &Repository) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO repositories (id, owner, name, default_branch, html_url, private, archived, watched, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
+             ON CONFLICT(id) DO UPDATE SET owner = ?2, name = ?3, default_branch = ?4, html_url = ?5,
+                 private = ?6, archived = ?7, watched = 1, updated_at = ?8",
+            params![
+                repo.id as i64,
+                repo.owner,
+                repo.name,
+                repo.default_branch,
+                repo.html_url,
+                repo.private,
+                repo.archived,
+                ms(Utc::now())
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks exactly these repositories as watched; the others stay stored (history) but unwatched.
+    pub fn set_watched(&mut self, ids: &[u64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE repositories SET watched = 0", [])?;
+        {
+            let mut stmt = tx.prepare("UPDATE repositories SET watched = 1 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([*id as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn watched_repositories(&self) -> Result<Vec<Repository>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, owner, name, default_branch, html_url, private, archived
+             FROM repositories WHERE watched = 1 ORDER BY owner, name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Repository {
+                id: r.get::<_, i64>(0)? as u64,
+                owner: r.get(1)?,
+                name: r.get(2)?,
+                default_branch: r.get(3)?,
+                html_url: r.get(4)?,
+                private: r.get(5)?,
+                archived: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn is_synced(&self, repo_id: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT synced FROM repositories WHERE id = ?1",
+                [repo_id as i64],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    pub fn mark_synced(&mut self, repo_id: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE repositories SET synced = 1 WHERE id = ?1",
+            [repo_id as i64],
+        )?;
+        Ok(())
+    }
+
+    // -- workflows ------------------------------------------------------------------------
+
+    /// Replaces a repository's workflow list.
+    pub fn replace_workflows(&mut self, repo_id: u64, workflows: &[Workflow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM workflows WHERE repo_id = ?1", [repo_id as i64])?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO workflows (id, repo_id, name, path, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for w in workflows {
+                stmt.execute(params![w.id as i64, repo_id as i64, w.name, w.path, w.state])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn workflows(&self, repo_id: u64) -> Result<Vec<Workflow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, repo_id, name, path, state FROM workflows WHERE repo_id = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([repo_id as i64], |r| {
+            Ok(Workflow {
+                id: r.get::<_, i64>(0)? as u64,
+                repo_id: r.get::<_, i64>(1)? as u64,
+                name: r.get(2)?,
+                path: r.get(3)?,
+                state: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // -- runs -----------------------------------------------------------------------------
+
+    /// Stores run attempts and returns those that are new or changed.
+    ///
+    /// Updates are monotonic: an attempt whose `updated_at` is older than the stored one is
+    /// ignored, so a late webhook or a stale page never moves a run backwards.
+    pub fn upsert_runs(&mut self, runs: &[Run]) -> Result<Vec<RunChange>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut changes = Vec::new();
+        {
+            let mut get = tx.prepare(
+                "SELECT status, conclusion, updated_at FROM runs WHERE id = ?1 AND attempt = ?2",
+            )?;
+            let mut put = tx.prepare(
+                "INSERT OR REPLACE INTO runs (id, attempt, repo_id, workflow_id, workflow_name, workflow_path,
+                    head_branch, head_sha, event, status, conclusion, run_number, display_title, actor,
+                    html_url, created_at, run_started_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            for run in runs {
+                let stored: Option<(String, Option<String>, i64)> = get
+                    .query_row(params![run.id as i64, run.attempt], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()?;
+                let previous = match &stored {
+                    Some((status, conclusion, updated_at)) => {
+                        let same = *status == run.status.as_str()
+                            && conclusion.as_deref() == run.conclusion.as_ref().map(|c| c.as_str());
+                        if *updated_at > ms(run.updated_at) || (same && *updated_at == ms(run.updated_at)) {
+                            continue;
+                        }
+                        Some(RunState::of(
+                            &Status::parse(status),
+                            conclusion.as_deref().map(Conclusion::parse).as_ref(),
+                        ))
+                    }
+                    None => None,
+                };
+                put.execute(params![
+                    run.id as i64,
+                    run.attempt,
+                    run.repo_id as i64,
+                    run.workflow_id as i64,
+                    run.workflow_name,
+                    run.workflow_path,
+                    run.head_branch,
+                    run.head_sha,
+                    run.event,
+                    run.status.as_str(),
+                    run.conclusion.as_ref().map(|c| c.as_str()),
+                    run.run_number as i64,
+                    run.display_title,
+                    run.actor,
+                    run.html_url,
+                    ms(run.created_at),
+                    run.run_started_at.map(ms),
+                    ms(run.updated_at),
+                ])?;
+                changes.push(RunChange {
+                    run: run.clone(),
+                    previous,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(changes)
+    }
+
+    /// Every stored attempt of a repository's runs created at or after `since`, newest first.
+    pub fn runs_since(&self, repo_id: u64, since: DateTime<Utc>) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM runs WHERE repo_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, id DESC, attempt DESC",
+        )?;
+        let rows = stmt.query_map(params![repo_id as i64, ms(since)], run_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest `limit` runs of a repository (latest attempts and earlier ones), newest first.
+    pub fn recent_runs(&self, repo_id: u64, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM runs WHERE repo_id = ?1 ORDER BY created_at DESC, id DESC, attempt DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![repo_id as i64, limit as i64], run_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn run(&self, id: u64, attempt: u32) -> Result<Option<Run>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT * FROM runs WHERE id = ?1 AND attempt = ?2",
+                params![id as i64, attempt],
+                run_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Ids of runs whose latest stored attempt is still queued or running.
+    pub fn active_run_ids(&self, repo_id: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, MAX(attempt), status FROM runs WHERE repo_id = ?1 GROUP BY id",
+        )?;
+        let rows = stmt.query_map([repo_id as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, attempt, status) = row?;
+            if status != "completed" {
+                out.push((id, attempt));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn run_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Deletes runs and jobs created before `before`.
+    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE created_at < ?1)",
+            [ms(before)],
+        )?;
+        let n = tx.execute("DELETE FROM runs WHERE created_at < ?1", [ms(before)])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    // -- jobs -----------------------------------------------------------------------------
+
+    pub fn upsert_jobs(&mut self, repo_id: u64, jobs: &[Job]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO jobs (id, run_id, attempt, repo_id, name, status, conclusion,
+                    started_at, completed_at, html_url, runner_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for j in jobs {
+                stmt.execute(params![
+                    j.id as i64,
+                    j.run_id as i64,
+                    j.attempt,
+                    repo_id as i64,
+                    j.name,
+                    j.status.as_str(),
+                    j.conclusion.as_ref().map(|c| c.as_str()),
+                    j.started_at.map(ms),
+                    j.completed_at.map(ms),
+                    j.html_url,
+                    j.runner_name,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn jobs(&self, run_id: u64, attempt: u32) -> Result<Vec<Job>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, run_id, attempt, name, status, conclusion, started_at, completed_at, html_url, runner_name
+             FROM jobs WHERE run_id = ?1 AND attempt = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![run_id as i64, attempt], |r| {
+            Ok(Job {
+                id: r.get::<_, i64>(0)? as u64,
+                run_id: r.get::<_, i64>(1)? as u64,
+                attempt: r.get(2)?,
+                name: r.get(3)?,
+                status: Status::parse(&r.get::<_, String>(4)?),
+                conclusion: r.get::<_, Option<String>>(5)?.as_deref().map(Conclusion::parse),
+                started_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
+                completed_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
+                html_url: r.get(8)?,
+                runner_name: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // -- HTTP validators (ETags), so a restart keeps answering 304s ------------------------
+
+    pub fn etags(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT url, etag FROM http_cache")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_etag(&mut self, url: &str, etag: Option<&str>) -> Result<(), StoreError> {
+        match etag {
+            Some(etag) => self.conn.execute(
+                "INSERT OR REPLACE INTO http_cache (url, etag, stored_at) VALUES (?1, ?2, ?3)",
+                params![url, etag, ms(Utc::now())],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM http_cache WHERE url = ?1", [url])?,
+        };
+        Ok(())
+    }
+}
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: r.get::<_, i64>("id")? as u64,
+        attempt: r.get("attempt")?,
+        repo_id: r.get::<_, i64>("repo_id")? as u64,
+        workflow_id: r.get::<_, i64>("workflow_id")? as u64,
+        workflow_name: r.get("workflow_name")?,
+        workflow_path: r.get("workflow_path")?,
+        head_branch: r.get("head_branch")?,
+        head_sha: r.get("head_sha")?,
+        event: r.get("event")?,
+        status: Status::parse(&r.get::<_, String>("status")?),
+        conclusion: r
+            .get::<_, Option<String>>("conclusion")?
+            .as_deref()
+            .map(Conclusion::parse),
+        run_number: r.get::<_, i64>("run_number")? as u64,
+        display_title: r.get("display_title")?,
+        actor: r.get("actor")?,
+        html_url: r.get("html_url")?,
+        created_at: from_ms(r.get("created_at")?),
+        run_started_at: r.get::<_, Option<i64>>("run_started_at")?.map(from_ms),
+        updated_at: from_ms(r.get("updated_at")?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(id: u64) -> Repository {
+        Repository {
+            id,
+            owner: "octo".into(),
+            name: format!("r{id}"),
+            default_branch: "main".into(),
+            html_url: format!("https://github.com/octo/r{id}"),
+            private: false,
+            archived: false,
+        }
+    }
+
+    fn run(id: u64, attempt: u32, status: &str, conclusion: Option<&str>, updated_min: i64) -> Run {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        Run {
+            id,
+            attempt,
+            repo_id: 1,
+            workflow_id: 7,
+            workflow_name: "CI".into(),
+            workflow_path: Some(".github/workflows/ci.yml".into()),
+            head_branch: Some("main".into()),
+            head_sha: "abc".into(),
+            event: "push".into(),
+            status: Status::parse(status),
+            conclusion: conclusion.map(Conclusion::parse),
+            run_number: id,
+            display_title: Some("title".into()),
+            actor: Some("me".into()),
+            html_url: "https://github.com/octo/r1/actions/runs/1".into(),
+            created_at: t0,
+            run_started_at: Some(t0),
+            updated_at: t0 + chrono::Duration::minutes(updated_min),
+        }
+    }
+
+    #[test]
+    fn history_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/store.db");
+        {
+            let mut db = Db::open(&path).unwrap();
+            db.upsert_repository(&repo(1)).unwrap();
+            db.upsert_runs(&[run(10, 1, "completed", Some("success"), 5)]).unwrap();
+            db.set_etag("https://x/runs", Some("W/\"1\"")).unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.schema_version().unwrap(), migrations::MIGRATIONS.len() as i64);
+        assert_eq!(db.watched_repositories().unwrap().len(), 1);
+        let runs = db.recent_runs(1, 10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].conclusion, Some(Conclusion::Success));
+        assert_eq!(db.etags().unwrap(), vec![("https://x/runs".to_string(), "W/\"1\"".to_string())]);
+    }
+
+    #[test]
+    fn upserts_report_changes_and_completions_once() {
+        let mut db = Db::open_in_memory().unwrap();
+        let c = db.upsert_runs(&[run(10, 1, "in_progress", None, 1)]).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].previous.is_none() && !c[0].completed_now());
+
+        // Same data again: nothing changed.
+        assert!(db.upsert_runs(&[run(10, 1, "in_progress", None, 1)]).unwrap().is_empty());
+
+        let c = db.upsert_runs(&[run(10, 1, "completed", Some("failure"), 5)]).unwrap();
+        assert_eq!(c[0].previous, Some(RunState::InProgress));
+        assert!(c[0].completed_now());
+
+        // A stale update (older updated_at) never moves the run backwards.
+        assert!(db.upsert_runs(&[run(10, 1, "in_progress", None, 2)]).unwrap().is_empty());
+        assert_eq!(db.run(10, 1).unwrap().unwrap().conclusion, Some(Conclusion::Failure));
+
+        // A re-run is a new attempt; the first one stays.
+        let c = db.upsert_runs(&[run(10, 2, "queued", None, 6)]).unwrap();
+        assert!(c[0].previous.is_none());
+        assert_eq!(db.recent_runs(1, 10).unwrap().len(), 2);
+        assert_eq!(db.active_run_ids(1).unwrap(), vec![(10, 2)]);
+    }
+
+    #[test]
+    fn watched_set_and_prune() {
+        let mut db = Db::open_in_memory().unwrap();
+        db.upsert_repository(&repo(1)).unwrap();
+        db.upsert_repository(&repo(2)).unwrap();
+        db.set_watched(&[2]).unwrap();
+        let watched: Vec<u64> = db.watched_repositories().unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(watched, vec![2]);
+        db.upsert_runs(&[run(10, 1, "completed", Some("success"), 1)]).unwrap();
+        let removed = db.prune(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()).unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(db.run_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_not_clobbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Db::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+}
