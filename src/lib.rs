@@ -5,11 +5,20 @@
 //! - [`settings`]: layered, validated settings (file < add-on options < environment).
 //! - [`model`]: the domain types every part shares, and the [`model::Event`]s sources emit.
 //! - [`store`]: SQLite history (runs by id and attempt, jobs, ETags) on its own thread.
+//! - [`github`]: the REST client (ETags, rate-limit budget, no blind POST retries), our own
+//!   models of GitHub's JSON, and the poller that turns GitHub into [`model::Event`]s.
+//! - [`state`]: the single owner of the current picture; applies events, recomputes health.
 //! - [`metrics`]: pure health functions (success rate, durations, MTTR, health score).
+//! - [`mqtt`]: Home Assistant discovery and state payloads, and the MQTT session.
+//! - [`app`]: wiring and shutdown for `serve` and `discovery`.
 //! - [`validate`]: `gitops-bridge check`, the Home Assistant configuration validator.
 
+pub mod app;
+pub mod github;
 pub mod metrics;
 pub mod model;
+pub mod mqtt;
 pub mod settings;
+pub mod state;
 pub mod store;
 pub mod validate;

@@ -1,18 +1,31 @@
 //! The `gitops-bridge` command line: parse, set up logging, call into the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gitops_bridge::settings::{self, Settings, Sources};
 
 #[derive(Debug, Parser)]
-#[command(name = "gitops-bridge", version, about)]
+#[command(name = "gitops-bridge", version, about = "GitHub Actions in Home Assistant, over MQTT")]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
 }
 
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// Settings file (YAML). Add-on options and GITOPS_BRIDGE__* variables override it.
+    #[arg(long, short, env = "GITOPS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Verb {
+    /// Run the daemon: watch GitHub, publish to Home Assistant over MQTT.
+    Serve(ConfigArg),
+    /// Poll GitHub once and print every MQTT message the daemon would publish.
+    Discovery(ConfigArg),
     /// Validate a Home Assistant configuration directory.
     Check(gitops_bridge::validate::CheckArgs),
 }
@@ -20,6 +33,80 @@ enum Verb {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.verb {
+        Verb::Serve(args) => daemon(args, true),
+        Verb::Discovery(args) => daemon(args, false),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
+    }
+}
+
+/// Loads settings and runs `serve` or `discovery`.
+fn daemon(args: ConfigArg, serve: bool) -> ExitCode {
+    // reqwest and rumqttc both use rustls: install one process-wide crypto provider up front.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let settings = match Settings::load(&Sources::from_process(args.config)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gitops-bridge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gitops-bridge: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let mut settings = settings;
+        let token = std::env::var("SUPERVISOR_TOKEN").ok();
+        if settings::apply_supervisor_mqtt(&mut settings.mqtt, "http://supervisor", token.as_deref()).await? {
+            tracing::info!("MQTT broker from the Supervisor: {}:{}", settings.mqtt.host, settings.mqtt.port);
+        }
+        if serve {
+            gitops_bridge::app::serve(settings, shutdown_signal()).await
+        } else {
+            gitops_bridge::app::discovery(settings, &mut std::io::stdout().lock()).await
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gitops-bridge: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Completes on SIGTERM (Docker, the Supervisor) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

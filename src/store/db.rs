@@ -298,6 +298,38 @@ impl Db {
         Ok(out)
     }
 
+    /// Which of these run ids the store has (any attempt).
+    pub fn known_run_ids(&self, ids: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1 LIMIT 1")?;
+        let mut known = Vec::new();
+        for id in ids {
+            if stmt.exists([*id as i64])? {
+                known.push(*id);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Stored status of these attempts, keyed by `(id, attempt)`.
+    pub fn run_states(
+        &self,
+        keys: &[(u64, u32)],
+    ) -> Result<std::collections::HashMap<(u64, u32), String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status FROM runs WHERE id = ?1 AND attempt = ?2")?;
+        let mut out = std::collections::HashMap::new();
+        for (id, attempt) in keys {
+            if let Some(status) = stmt
+                .query_row(params![*id as i64, attempt], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                out.insert((*id, *attempt), status);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn run_count(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn

@@ -1,0 +1,160 @@
+//! Wiring: start the tasks, connect their channels, shut down cleanly.
+//!
+//! ```text
+//!  poller ──Event──► state ──Snapshot/Change──► MQTT bridge ◄──► MQTT pump ◄──► broker
+//!     │                │
+//!     └──── store ◄────┘   (SQLite on its own thread)
+//! ```
+//!
+//! Shutdown: one `CancellationToken` stops every task; the MQTT bridge then publishes
+//! `offline` and disconnects, and the pump gets a moment to flush that before it stops.
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::github::{GitHubClient, Poller};
+use crate::mqtt::{self, Topics, discovery, payload};
+use crate::settings::Settings;
+use crate::state::State;
+use crate::store::Store;
+
+/// How often old runs are pruned from the store.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// How long the MQTT pump may take to flush `offline` on shutdown.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs the daemon until `shutdown` completes.
+pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let (store, worker) = Store::open(&settings.store.path)
+        .with_context(|| format!("opening the store (`store.path` = {})", settings.store.path.display()))?;
+    let store_thread = worker.spawn().context("starting the store thread")?;
+    let github = Arc::new(settings.github.clone());
+    let gh = GitHubClient::new(&settings.github).context("setting up the GitHub client")?;
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+
+    let (state, state_handle, events) = State::new(store.clone(), github.clone(), settings.metrics_window);
+    tasks.spawn(state.run(cancel.clone()));
+
+    let poll_now = Arc::new(Notify::new());
+    let poller = Poller::new(
+        gh,
+        github.clone(),
+        settings.metrics_window,
+        store.clone(),
+        events.clone(),
+        poll_now.clone(),
+    );
+    tasks.spawn(poller.run(cancel.clone()));
+
+    let (bridge, pump) =
+        mqtt::session(&settings.mqtt, state_handle.clone(), None).context("setting up MQTT")?;
+    let pump_stop = CancellationToken::new();
+    let pump_task = tokio::spawn(pump.run(pump_stop.clone()));
+    let bridge_task = tokio::spawn(bridge.run(cancel.clone()));
+
+    tasks.spawn(prune(store.clone(), settings.store.retention, cancel.clone()));
+    tasks.close();
+    drop(events);
+
+    tracing::info!(
+        "gitops-bridge {} watching {} repository entries; MQTT {}:{}",
+        env!("CARGO_PKG_VERSION"),
+        settings.github.repositories.len(),
+        settings.mqtt.host,
+        settings.mqtt.port
+    );
+    shutdown.await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    let _ = bridge_task.await;
+    if tokio::time::timeout(FLUSH_TIMEOUT, async {
+        // The pump stops by itself once the DISCONNECT is on the wire.
+        while !pump_task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_err()
+    {
+        pump_stop.cancel();
+    }
+    tasks.wait().await;
+    drop(store);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    Ok(())
+}
+
+/// Deletes runs older than the retention, now and then.
+async fn prune(store: Store, retention: Duration, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => {
+                let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+                match store.call(move |db| db.prune(before)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} runs older than the retention"),
+                    Err(e) => tracing::warn!("pruning old runs: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// `gitops-bridge discovery`: one poll into a throwaway store, then every retained message
+/// the daemon would publish, as `# topic` lines followed by pretty JSON.
+pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (store, worker) = Store::open_in_memory()?;
+    let store_thread = worker.spawn()?;
+    let github = Arc::new(settings.github.clone());
+    let gh = GitHubClient::new(&settings.github)?;
+    let (state, handle, events) = State::new(store.clone(), github.clone(), settings.metrics_window);
+    let state_task = tokio::spawn(state.run(CancellationToken::new()));
+    let poller = Poller::new(
+        gh,
+        github,
+        settings.metrics_window,
+        store.clone(),
+        events,
+        Arc::new(Notify::new()),
+    );
+    poller.poll_once().await;
+    state_task.await?;
+    let snapshot = handle.snapshot();
+    if let Some(problem) = &snapshot.github.error {
+        tracing::warn!("{problem}");
+    }
+
+    let topics = Topics::new(&settings.mqtt);
+    let mut messages = vec![
+        (topics.bridge_availability(), serde_json::json!("online")),
+        (topics.device_config(&topics.bridge_device_id()), serde_json::to_value(discovery::bridge_config(&topics))?),
+        (topics.bridge_state(), serde_json::to_value(payload::bridge_state(&snapshot))?),
+    ];
+    for view in snapshot.repos.values() {
+        let config = discovery::repo_config(view, &topics);
+        messages.push((topics.device_config(&config.device.identifiers[0]), serde_json::to_value(&config)?));
+        messages.push((
+            topics.repo_availability(&view.repo),
+            serde_json::json!(if view.available { "online" } else { "offline" }),
+        ));
+        messages.push((topics.repo_state(&view.repo), serde_json::to_value(payload::repo_state(view))?));
+    }
+    for (topic, value) in messages {
+        writeln!(out, "# {topic} (retained)")?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    }
+    drop(store);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! The poller: the safety net under webhooks. Resolves the watched repositories, then for each
+//! one asks GitHub "anything new?" with conditional requests, so a quiet cycle costs nothing
+//! against the rate limit (a 304 is free).
+//!
+//! Per cycle and repository: the workflow list and the first page of runs, each with its
+//! ETag. Only when a page changed does it read more: further pages to close a gap, runs that
+//! were running and fell off the first page, and the jobs of runs that just completed. The
+//! first visit of a repository imports the metrics window of history once; the store keeps it
+//! across restarts (with the ETags), so a restart does not download it again.
+//!
+//! Requests are sent one after another (GitHub's advice against secondary limits), and the
+//! pause between cycles stretches when the hourly budget would not last until its reset.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{Fetched, GitHubClient, GitHubError};
+use super::models::{ApiJobList, ApiOwner, ApiRepository, ApiRun, ApiRunList, ApiWorkflowList};
+use crate::model::{Event, GitHubStatus, Repository, Run, Source};
+use crate::settings::{GitHubSettings, RepoSelector};
+use crate::store::Store;
+
+/// Pages of history read on a repository's first visit (100 runs each).
+const INITIAL_IMPORT_PAGES: usize = 10;
+/// Extra pages read when a whole first page is new (more runs than a page between polls).
+const GAP_FILL_PAGES: usize = 5;
+/// Runs per page in the regular poll.
+const POLL_PAGE_SIZE: u32 = 30;
+
+/// Outcome of one cycle, for the bridge's status and for pacing.
+#[derive(Debug, Default)]
+struct CycleReport {
+    /// The first problem met, for the bridge entity.
+    problem: Option<GitHubError>,
+    /// Some request got an answer from GitHub (even an error status).
+    reached: bool,
+    /// Requests this cycle that counted against the primary limit.
+    counted: u64,
+}
+
+/// Owns the polling state; run with [`Poller::run`].
+pub struct Poller {
+    gh: GitHubClient,
+    settings: Arc<GitHubSettings>,
+    window: Duration,
+    store: Store,
+    events: mpsc::Sender<Event>,
+    /// Wakes the poller before its interval ends (webhook gap, after a command).
+    poll_now: Arc<Notify>,
+    /// ETags of lists whose 304 means "nothing to do"; persisted in the store.
+    etags: HashMap<String, String>,
+    /// ETags that changed this cycle and still need saving.
+    dirty_etags: HashMap<String, Option<String>>,
+    /// Metadata bodies kept with their ETag so a 304 can be answered from memory.
+    cached: HashMap<String, (String, serde_json::Value)>,
+    repos: Vec<Repository>,
+    unavailable: HashSet<u64>,
+    next_discovery: Instant,
+}
+
+impl Poller {
+    pub fn new(
+        gh: GitHubClient,
+        settings: Arc<GitHubSettings>,
+        window: Duration,
+        store: Store,
+        events: mpsc::Sender<Event>,
+        poll_now: Arc<Notify>,
+    ) -> Poller {
+        Poller {
+            gh,
+            settings,
+            window,
+            store,
+            events,
+            poll_now,
+            etags: HashMap::new(),
+            dirty_etags: HashMap::new(),
+            cached: HashMap::new(),
+            repos: Vec::new(),
+            unavailable: HashSet::new(),
+            next_discovery: Instant::now(),
+        }
+    }
+
+    /// Polls until cancelled.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        self.load().await;
+        loop {
+            let report = tokio::select! {
+                // Shutdown wins over a cycle in flight; the store keeps what was processed.
+                _ = cancel.cancelled() => break,
+                report = self.run_once() => report,
+            };
+            let Some(report) = report else { break };
+            let pause = self.pause(&report);
+            tracing::debug!(?pause, "next poll");
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+                // A nudge never bypasses a rate-limit wait.
+                _ = self.poll_now.notified(), if self.gh.blocked_until().is_none() => {}
+            }
+        }
+        tracing::debug!("poller stopped");
+    }
+
+    /// One cycle: resolve repositories when due, poll each, report GitHub's status to state.
+    /// `None` when state has stopped listening.
+    async fn run_once(&mut self) -> Option<CycleReport> {
+        let counted_before = self.gh.counted_requests();
+        let mut report = self.cycle().await;
+        report.counted = self.gh.counted_requests() - counted_before;
+        self.save_etags().await;
+        let status = GitHubStatus {
+            reachable: report.reached,
+            error: report.problem.as_ref().map(ToString::to_string),
+            rate_limit: self.gh.rate_limit(),
+            last_poll: Some(Utc::now()),
+        };
+        self.events.send(Event::GitHub(status)).await.ok()?;
+        Some(report)
+    }
+
+    /// Runs a single cycle and returns (for `gitops-bridge discovery`).
+    pub async fn poll_once(mut self) {
+        self.load().await;
+        let _ = self.run_once().await;
+    }
+
+    async fn load(&mut self) {
+        match self.store.call(|db| Ok((db.etags()?, db.watched_repositories()?))).await {
+            Ok((etags, repos)) => {
+                self.etags = etags.into_iter().collect();
+                self.repos = repos;
+            }
+            Err(e) => tracing::warn!("cannot read ETags and repositories from the store: {e}"),
+        }
+    }
+
+    /// The pause before the next cycle: the configured interval, stretched so the remaining
+    /// budget lasts until it resets, or until a rate-limit block ends.
+    fn pause(&self, report: &CycleReport) -> Duration {
+        let interval = self.settings.poll_interval;
+        let now = Utc::now();
+        if let Some(until) = self.gh.blocked_until() {
+            return (until - now).to_std().unwrap_or(interval).max(Duration::from_secs(1));
+        }
+        let Some(rate) = self.gh.rate_limit() else {
+            return interval;
+        };
+        let to_reset = (rate.reset - now).to_std().unwrap_or_default();
+        let reserve = self.settings.rate_limit_reserve;
+        if rate.remaining <= reserve {
+            tracing::warn!(
+                remaining = rate.remaining,
+                reset = %rate.reset,
+                "GitHub budget at its reserve; pausing polls until it resets"
+            );
+            return to_reset.max(interval);
+        }
+        // Assume the next cycle costs what the last one did; a quiet one (all 304) costs 0.
+        if report.counted == 0 {
+            return interval;
+        }
+        let cycles = u64::from(rate.remaining - reserve) / report.counted;
+        if cycles == 0 {
+            return to_reset.max(interval);
+        }
+        let stretched = to_reset / cycles.min(u32::MAX as u64) as u32;
+        interval.max(stretched)
+    }
+
+    async fn cycle(&mut self) -> CycleReport {
+        let mut report = CycleReport::default();
+        if Instant::now() >= self.next_discovery {
+            match self.discover().await {
+                Ok(repos) => {
+                    report.reached = true;
+                    self.next_discovery = Instant::now() + self.settings.discovery_interval;
+                    self.repos = repos.clone();
+                    if self.events.send(Event::RepositoriesResolved(repos)).await.is_err() {
+                        return report;
+                    }
+                }
+                Err(e) => {
+                    report.reached |= !e.is_unreachable();
+                    tracing::warn!("resolving repositories: {e}");
+                    let stop = stops_cycle(&e);
+                    report.problem = Some(e);
+                    if stop {
+                        return report;
+                    }
+                }
+            }
+        }
+        for repo in self.repos.clone() {
+            match self.poll_repo(&repo).await {
+                Ok(()) => {
+                    report.reached = true;
+                    if self.unavailable.remove(&repo.id) {
+                        tracing::info!("{} answers again", repo.full_name());
+                        let _ = self.events.send(Event::RepositoryAvailable { repo_id: repo.id }).await;
+                    }
+                }
+                Err(e @ (GitHubError::NotFound { .. } | GitHubError::Forbidden { .. })) => {
+                    report.reached = true;
+                    if self.unavailable.insert(repo.id) {
+                        tracing::warn!("{}: {e}", repo.full_name());
+                        let _ = self
+                            .events
+                            .send(Event::RepositoryUnavailable {
+                                repo_id: repo.id,
+                                reason: e.to_string(),
+                            })
+                            .await;
+                    }
+                    report.problem.get_or_insert(e);
+                }
+                Err(e) => {
+                    report.reached |= !e.is_unreachable();
+                    tracing::warn!("polling {}: {e}", repo.full_name());
+                    let stop = stops_cycle(&e);
+                    report.problem.get_or_insert(e);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        report
+    }
+
+    // -- repositories -----------------------------------------------------------------------
+
+    /// Resolves `github.repositories` to repositories. Any error other than "this exact
+    /// repository is gone" aborts the pass and keeps the previous set: a flaky GitHub must
+    /// never make entities disappear.
+    async fn discover(&mut self) -> Result<Vec<Repository>, GitHubError> {
+        let mut found: Vec<Repository> = Vec::new();
+        for selector in self.settings.repositories.clone() {
+            match &selector {
+                RepoSelector::Exact { owner, name, .. } => {
+                    let url = self.gh.url(&format!("repos/{owner}/{name}"));
+                    match self.get_cached::<ApiRepository>(&url).await {
+                        Ok(repo) => found.push(repo.into_model()),
+                        Err(e @ (GitHubError::NotFound { .. } | GitHubError::Forbidden { .. })) => {
+                            // Keep a repository we knew, shown as unavailable; an unknown one
+                            // cannot be watched without its id.
+                            match self.known(owner, name) {
+                                Some(previous) => found.push(previous),
+                                None => tracing::error!("{owner}/{name}: {e}"),
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                RepoSelector::Owner { owner, .. } => {
+                    let repos = self.owner_repositories(owner).await?;
+                    found.extend(repos.into_iter().filter(|r| {
+                        (self.settings.include_archived || !r.archived)
+                            && (self.settings.include_forks || !r.fork)
+                    }).map(ApiRepository::into_model));
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        found.retain(|r| seen.insert(r.id));
+        Ok(found)
+    }
+
+    fn known(&self, owner: &str, name: &str) -> Option<Repository> {
+        self.repos
+            .iter()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+            .cloned()
+    }
+
+    /// Every repository of a user or organisation, all pages. For the token's own user the
+    /// private ones too (`/user/repos`), which `/users/{name}/repos` would not list.
+    async fn owner_repositories(&mut self, owner: &str) -> Result<Vec<ApiRepository>, GitHubError> {
+        let account: ApiOwner = self.get_cached(&self.gh.url(&format!("users/{owner}"))).await?;
+        let first = if account.kind.as_deref() == Some("Organization") {
+            self.gh.url(&format!("orgs/{owner}/repos?type=all&per_page=100"))
+        } else {
+            let me: ApiOwner = self.get_cached(&self.gh.url("user")).await?;
+            if me.login.eq_ignore_ascii_case(owner) {
+                self.gh.url("user/repos?affiliation=owner&per_page=100")
+            } else {
+                self.gh.url(&format!("users/{owner}/repos?type=owner&per_page=100"))
+            }
+        };
+        let mut repos = Vec::new();
+        let mut next = Some(first);
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            let (page, link): (Vec<ApiRepository>, _) = self.get_cached_page(&url).await?;
+            repos.extend(page.into_iter().filter(|r| r.owner.login.eq_ignore_ascii_case(owner)));
+            pages += 1;
+            // A user with thousands of repositories is real; a loop in Link headers is not.
+            if pages >= 100 {
+                break;
+            }
+            next = link;
+        }
+        Ok(repos)
+    }
+
+    // -- one repository -----------------------------------------------------------------------
+
+    async fn poll_repo(&mut self, repo: &Repository) -> Result<(), GitHubError> {
+        let base = format!("repos/{}/{}", repo.owner, repo.name);
+
+        let url = self.gh.url(&format!("{base}/actions/workflows?per_page=100"));
+        if let Some((list, etag)) = self.get_if_changed::<ApiWorkflowList>(&url).await? {
+            let workflows = list.workflows.into_iter().map(|w| w.into_model(repo.id)).collect();
+            self.emit(Event::Workflows { repo_id: repo.id, workflows }).await;
+            self.remember_etag(&url, etag);
+        }
+
+        let repo_id = repo.id;
+        let synced = self.store.call(move |db| db.is_synced(repo_id)).await.unwrap_or(false);
+        if !synced {
+            self.import_history(repo, &base).await?;
+        }
+
+        let url = self.gh.url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}"));
+        let Some((page, etag)) = self.get_if_changed::<ApiRunList>(&url).await? else {
+            return Ok(());
+        };
+        let mut runs: Vec<Run> = page.workflow_runs.into_iter().map(|r| r.into_model(repo.id)).collect();
+
+        // Everything on the first page is new: more runs happened than a page holds.
+        let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
+        let known = self.store.call(move |db| db.known_run_ids(&ids)).await.unwrap_or_default();
+        if synced && known.is_empty() && runs.len() as u32 == POLL_PAGE_SIZE {
+            runs.extend(self.fill_gap(&base, &runs).await?);
+        }
+
+        // Runs we saw running that fell off the first page: ask for each directly.
+        let listed: HashSet<u64> = runs.iter().map(|r| r.id).collect();
+        let active = self.store.call(move |db| db.active_run_ids(repo_id)).await.unwrap_or_default();
+        for (id, _) in active.into_iter().filter(|(id, _)| !listed.contains(id)) {
+            let url = self.gh.url(&format!("{base}/actions/runs/{id}"));
+            match self.gh.get_json::<ApiRun>(&url).await {
+                Ok(run) => runs.push(run.into_model(repo.id)),
+                // Deleted runs stay as stored; nothing else to learn.
+                Err(GitHubError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+
+        let keys: Vec<(u64, u32)> = runs.iter().map(|r| (r.id, r.attempt)).collect();
+        let before = self.store.call(move |db| db.run_states(&keys)).await.unwrap_or_default();
+        let completed_now: Vec<(u64, u32)> = runs
+            .iter()
+            .filter(|r| r.is_completed() && before.get(&(r.id, r.attempt)).is_none_or(|s| s != "completed"))
+            .map(|r| (r.id, r.attempt))
+            .collect();
+        self.emit(Event::Runs { repo_id, runs, source: Source::Poll, initial: !synced }).await;
+        self.remember_etag(&url, etag);
+
+        if synced {
+            for (id, attempt) in completed_now {
+                let url = self
+                    .gh
+                    .url(&format!("{base}/actions/runs/{id}/attempts/{attempt}/jobs?per_page=100"));
+                let list: ApiJobList = self.gh.get_json(&url).await?;
+                let jobs = list.jobs.into_iter().map(|j| j.into_model(Some(attempt))).collect();
+                self.emit(Event::Jobs { repo_id, jobs }).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// First visit: the metrics window of history, once.
+    async fn import_history(&mut self, repo: &Repository, base: &str) -> Result<(), GitHubError> {
+        let since = Utc::now() - chrono::Duration::from_std(self.window).unwrap_or_default();
+        let mut next = Some(self.gh.url(&format!(
+            "{base}/actions/runs?per_page=100&created=%3E%3D{}",
+            since.format("%Y-%m-%d")
+        )));
+        let mut runs = Vec::new();
+        for _ in 0..INITIAL_IMPORT_PAGES {
+            let Some(url) = next.take() else { break };
+            match self.gh.get::<ApiRunList>(&url, None).await? {
+                Fetched::Modified { value, next: n, .. } => {
+                    runs.extend(value.workflow_runs.into_iter().map(|r| r.into_model(repo.id)));
+                    next = n;
+                }
+                Fetched::NotModified => break,
+            }
+        }
+        tracing::info!("{}: imported {} runs of history", repo.full_name(), runs.len());
+        self.emit(Event::Runs { repo_id: repo.id, runs, source: Source::Poll, initial: true }).await;
+        Ok(())
+    }
+
+    /// Reads further pages until one holds a run we know.
+    async fn fill_gap(&mut self, base: &str, first_page: &[Run]) -> Result<Vec<Run>, GitHubError> {
+        let repo_id = first_page.first().map_or(0, |r| r.repo_id);
+        let mut out = Vec::new();
+        for page in 2..2 + GAP_FILL_PAGES {
+            let url = self
+                .gh
+                .url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}&page={page}"));
+            let list: ApiRunList = self.gh.get_json(&url).await?;
+            let runs: Vec<Run> = list.workflow_runs.into_iter().map(|r| r.into_model(repo_id)).collect();
+            let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
+            let done = runs.len() < POLL_PAGE_SIZE as usize
+                || !self.store.call(move |db| db.known_run_ids(&ids)).await.unwrap_or_default().is_empty();
+            out.extend(runs);
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    // -- HTTP helpers -----------------------------------------------------------------------
+
+    /// Conditional GET against a persisted ETag: `None` when unchanged.
+    async fn get_if_changed<T: DeserializeOwned>(
+        &mut self,
+        url: &str,
+    ) -> Result<Option<(T, Option<String>)>, GitHubError> {
+        match self.gh.get::<T>(url, self.etags.get(url).map(String::as_str)).await? {
+            Fetched::NotModified => Ok(None),
+            Fetched::Modified { value, etag, .. } => Ok(Some((value, etag))),
+        }
+    }
+
+    /// Conditional GET answered from memory on 304 (metadata we need every time).
+    async fn get_cached<T: DeserializeOwned>(&mut self, url: &str) -> Result<T, GitHubError> {
+        Ok(self.get_cached_page(url).await?.0)
+    }
+
+    async fn get_cached_page<T: DeserializeOwned>(
+        &mut self,
+        url: &str,
+    ) -> Result<(T, Option<String>), GitHubError> {
+        let etag = self.cached.get(url).map(|(e, _)| e.clone());
+        let (value, next) = match self.gh.get::<serde_json::Value>(url, etag.as_deref()).await? {
+            Fetched::Modified { value, etag, next } => {
+                if let Some(etag) = etag {
+                    self.cached.insert(url.to_string(), (etag, value.clone()));
+                }
+                let next_key = format!("{url}#next");
+                match &next {
+                    Some(n) => self.cached.insert(next_key, (String::new(), serde_json::Value::String(n.clone()))),
+                    None => self.cached.remove(&next_key),
+                };
+                (value, next)
+            }
+            Fetched::NotModified => {
+                let value = self.cached.get(url).map(|(_, v)| v.clone()).unwrap_or_default();
+                let next = self
+                    .cached
+                    .get(&format!("{url}#next"))
+                    .and_then(|(_, v)| v.as_str().map(str::to_string));
+                (value, next)
+            }
+        };
+        let typed = serde_json::from_value(value).map_err(|e| GitHubError::Malformed {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok((typed, next))
+    }
+
+    fn remember_etag(&mut self, url: &str, etag: Option<String>) {
+        match &etag {
+            Some(e) => self.etags.insert(url.to_string(), e.clone()),
+            None => self.etags.remove(url),
+        };
+        self.dirty_etags.insert(url.to_string(), etag);
+    }
+
+    async fn save_etags(&mut self) {
+        if self.dirty_etags.is_empty() {
+            return;
+        }
+        let dirty: Vec<(String, Option<String>)> = self.dirty_etags.drain().collect();
+        if let Err(e) = self
+            .store
+            .call(move |db| {
+                for (url, etag) in &dirty {
+                    db.set_etag(url, etag.as_deref())?;
+                }
+                Ok(())
+            })
+            .await
+        {
+            tracing::warn!("saving ETags: {e}");
+        }
+    }
+
+    async fn emit(&self, event: Event) {
+        if self.events.send(event).await.is_err() {
+            tracing::debug!("state has stopped; dropping event");
+        }
+    }
+}
+
+/// Errors after which the rest of the cycle would fail the same way.
+fn stops_cycle(e: &GitHubError) -> bool {
+    matches!(e, GitHubError::Unauthorized { .. } | GitHubError::RateLimited { .. }) || e.is_unreachable()
+}

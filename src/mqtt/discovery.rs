@@ -1,0 +1,671 @@
+//! Home Assistant MQTT discovery payloads, built from data: pure functions, no I/O.
+//!
+//! One device-based discovery config per repository (`<prefix>/device/<node>_repo_<id>/config`)
+//! and one for the bridge. Entity names follow HA's naming rules: `has_entity_name` is implied
+//! for MQTT entities, so names never repeat the device name; `default_entity_id` is a full
+//! `<domain>.<object_id>`; `unique_id`s come from GitHub's numeric repository id, so a rename
+//! keeps every entity and its history.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::topics::{Topics, slug};
+use crate::metrics::HealthLevel;
+use crate::model::{Repository, RunState};
+use crate::settings::Action;
+use crate::state::RepoView;
+
+/// The `origin` block HA logs with every discovered item.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Origin {
+    pub name: &'static str,
+    pub sw_version: &'static str,
+    pub support_url: &'static str,
+}
+
+pub const ORIGIN: Origin = Origin {
+    name: "gitops-bridge",
+    sw_version: env!("CARGO_PKG_VERSION"),
+    support_url: "https://github.com/gitops-bridge/gitops-bridge",
+};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Device {
+    pub identifiers: Vec<String>,
+    pub name: String,
+    pub manufacturer: &'static str,
+    pub model: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sw_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_device: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Availability {
+    pub topic: String,
+}
+
+/// One entity inside a device config. Every optional key is left out when unset.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Component {
+    pub platform: &'static str,
+    pub name: String,
+    pub unique_id: String,
+    pub default_entity_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_of_measurement: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_display_precision: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_category: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_by_default: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_template: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_attributes_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_attributes_template: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_press: Option<String>,
+}
+
+/// A device-based discovery config.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceConfig {
+    pub device: Device,
+    pub origin: Origin,
+    pub availability: Vec<Availability>,
+    pub availability_mode: &'static str,
+    pub qos: u8,
+    pub components: BTreeMap<String, Component>,
+}
+
+/// A retained message to publish: topic and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+impl DeviceConfig {
+    pub fn to_message(&self, topics: &Topics) -> Message {
+        Message {
+            topic: topics.device_config(&self.device.identifiers[0]),
+            payload: serde_json::to_vec(self).expect("discovery configs serialise"),
+        }
+    }
+}
+
+/// The static part of a sensor-like entity, so entities are declared as data.
+struct Spec {
+    key: &'static str,
+    platform: &'static str,
+    name: &'static str,
+    device_class: Option<&'static str>,
+    state_class: Option<&'static str>,
+    unit: Option<&'static str>,
+    precision: Option<u8>,
+    icon: Option<&'static str>,
+    category: Option<&'static str>,
+    value_template: &'static str,
+    attributes_template: Option<&'static str>,
+}
+
+const SPEC: Spec = Spec {
+    key: "",
+    platform: "sensor",
+    name: "",
+    device_class: None,
+    state_class: None,
+    unit: None,
+    precision: None,
+    icon: None,
+    category: None,
+    value_template: "",
+    attributes_template: None,
+};
+
+/// Every per-repository entity that reads the repository's state topic.
+const REPO_ENTITIES: &[Spec] = &[
+    Spec {
+        key: "last_run_status",
+        name: "Last run status",
+        device_class: Some("enum"),
+        icon: Some("mdi:github"),
+        value_template: "{{ value_json.status }}",
+        attributes_template: Some("{{ (value_json.last_run or {}) | tojson }}"),
+        ..SPEC
+    },
+    Spec {
+        key: "last_run_finished",
+        name: "Last run finished",
+        device_class: Some("timestamp"),
+        value_template: "{{ value_json.finished_at }}",
+        ..SPEC
+    },
+    Spec {
+        key: "last_run_duration",
+        name: "Last run duration",
+        device_class: Some("duration"),
+        state_class: Some("measurement"),
+        unit: Some("s"),
+        precision: Some(0),
+        value_template: "{{ value_json.duration_s }}",
+        ..SPEC
+    },
+    Spec {
+        key: "success_rate",
+        name: "Success rate",
+        state_class: Some("measurement"),
+        unit: Some("%"),
+        precision: Some(1),
+        icon: Some("mdi:percent-circle-outline"),
+        value_template: "{{ value_json.success_rate }}",
+        ..SPEC
+    },
+    Spec {
+        key: "health_score",
+        name: "Health score",
+        state_class: Some("measurement"),
+        precision: Some(0),
+        icon: Some("mdi:heart-pulse"),
+        value_template: "{{ value_json.health_score }}",
+        attributes_template: Some("{{ value_json.workflows | tojson }}"),
+        ..SPEC
+    },
+    Spec {
+        key: "health",
+        name: "Health",
+        device_class: Some("enum"),
+        icon: Some("mdi:stethoscope"),
+        value_template: "{{ value_json.health }}",
+        ..SPEC
+    },
+    Spec {
+        key: "median_run_duration",
+        name: "Median run duration",
+        device_class: Some("duration"),
+        state_class: Some("measurement"),
+        unit: Some("s"),
+        precision: Some(0),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.duration_p50_s }}",
+        ..SPEC
+    },
+    Spec {
+        key: "p95_run_duration",
+        name: "95th percentile run duration",
+        device_class: Some("duration"),
+        state_class: Some("measurement"),
+        unit: Some("s"),
+        precision: Some(0),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.duration_p95_s }}",
+        ..SPEC
+    },
+    Spec {
+        key: "median_queue_time",
+        name: "Median queue time",
+        device_class: Some("duration"),
+        state_class: Some("measurement"),
+        unit: Some("s"),
+        precision: Some(0),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.queue_p50_s }}",
+        ..SPEC
+    },
+    Spec {
+        key: "mean_time_to_recovery",
+        name: "Mean time to recovery",
+        device_class: Some("duration"),
+        state_class: Some("measurement"),
+        unit: Some("s"),
+        precision: Some(0),
+        icon: Some("mdi:wrench-clock"),
+        value_template: "{{ value_json.mttr_s }}",
+        ..SPEC
+    },
+    Spec {
+        key: "failure_streak",
+        name: "Failure streak",
+        state_class: Some("measurement"),
+        icon: Some("mdi:alert-circle-outline"),
+        value_template: "{{ value_json.failure_streak }}",
+        ..SPEC
+    },
+    Spec {
+        key: "runs_per_day",
+        name: "Runs per day",
+        state_class: Some("measurement"),
+        unit: Some("runs/d"),
+        precision: Some(1),
+        icon: Some("mdi:chart-line"),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.runs_per_day }}",
+        ..SPEC
+    },
+    Spec {
+        key: "failing",
+        platform: "binary_sensor",
+        name: "Failing",
+        device_class: Some("problem"),
+        value_template: "{{ 'ON' if value_json.failing else 'OFF' }}",
+        attributes_template: Some("{{ {'failure_streak': value_json.failure_streak} | tojson }}"),
+        ..SPEC
+    },
+    Spec {
+        key: "running",
+        platform: "binary_sensor",
+        name: "Running",
+        device_class: Some("running"),
+        value_template: "{{ 'ON' if value_json.running else 'OFF' }}",
+        ..SPEC
+    },
+];
+
+/// The bridge device's entities (all read `<base>/bridge/state`).
+const BRIDGE_ENTITIES: &[Spec] = &[
+    Spec {
+        key: "github",
+        platform: "binary_sensor",
+        name: "GitHub",
+        device_class: Some("connectivity"),
+        category: Some("diagnostic"),
+        value_template: "{{ 'ON' if value_json.github.reachable else 'OFF' }}",
+        attributes_template: Some("{{ value_json.github | tojson }}"),
+        ..SPEC
+    },
+    Spec {
+        key: "github_problem",
+        platform: "binary_sensor",
+        name: "GitHub problem",
+        device_class: Some("problem"),
+        category: Some("diagnostic"),
+        value_template: "{{ 'ON' if value_json.github.error else 'OFF' }}",
+        attributes_template: Some("{{ {'error': value_json.github.error} | tojson }}"),
+        ..SPEC
+    },
+    Spec {
+        key: "github_requests_left",
+        name: "GitHub requests left",
+        state_class: Some("measurement"),
+        icon: Some("mdi:api"),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.github.rate_limit_remaining }}",
+        ..SPEC
+    },
+    Spec {
+        key: "last_poll",
+        name: "Last poll",
+        device_class: Some("timestamp"),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.github.last_poll }}",
+        ..SPEC
+    },
+    Spec {
+        key: "repositories",
+        name: "Repositories",
+        state_class: Some("measurement"),
+        icon: Some("mdi:source-repository-multiple"),
+        value_template: "{{ value_json.repositories }}",
+        ..SPEC
+    },
+    Spec {
+        key: "version",
+        name: "Version",
+        icon: Some("mdi:tag-outline"),
+        category: Some("diagnostic"),
+        value_template: "{{ value_json.version }}",
+        ..SPEC
+    },
+];
+
+fn component(spec: &Spec, unique_prefix: &str, entity_prefix: &str, state_topic: &str) -> Component {
+    let options = match spec.key {
+        "last_run_status" => Some(RunState::ALL.iter().map(|s| s.as_str()).collect()),
+        "health" => Some(HealthLevel::ALL.iter().map(|s| s.as_str()).collect()),
+        _ => None,
+    };
+    Component {
+        platform: spec.platform,
+        name: spec.name.to_string(),
+        unique_id: format!("{unique_prefix}_{}", spec.key),
+        default_entity_id: format!("{}.{entity_prefix}_{}", spec.platform, spec.key),
+        device_class: spec.device_class,
+        state_class: spec.state_class,
+        unit_of_measurement: spec.unit,
+        suggested_display_precision: spec.precision,
+        icon: spec.icon,
+        entity_category: spec.category,
+        options,
+        state_topic: Some(state_topic.to_string()),
+        value_template: Some(spec.value_template),
+        json_attributes_topic: spec.attributes_template.map(|_| state_topic.to_string()),
+        json_attributes_template: spec.attributes_template,
+        ..Component::default()
+    }
+}
+
+/// The discovery config of one repository's device.
+pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
+    let repo = &view.repo;
+    let device_id = topics.repo_device_id(repo.id);
+    let entity_prefix = slug(&repo.full_name());
+    let state_topic = topics.repo_state(repo);
+    let mut components: BTreeMap<String, Component> = REPO_ENTITIES
+        .iter()
+        .map(|spec| (spec.key.to_string(), component(spec, &device_id, &entity_prefix, &state_topic)))
+        .collect();
+    components.insert(
+        "workflow_run".into(),
+        Component {
+            platform: "event",
+            name: "Workflow run".into(),
+            unique_id: format!("{device_id}_workflow_run"),
+            default_entity_id: format!("event.{entity_prefix}_workflow_run"),
+            icon: Some("mdi:play-circle-outline"),
+            event_types: Some(RunState::CONCLUSIONS.iter().map(|s| s.as_str()).collect()),
+            state_topic: Some(topics.repo_events(repo)),
+            ..Component::default()
+        },
+    );
+    for (key, name, icon, action, payload) in buttons(view) {
+        components.insert(
+            key.clone(),
+            Component {
+                platform: "button",
+                name,
+                unique_id: format!("{device_id}_{key}"),
+                default_entity_id: format!("button.{entity_prefix}_{key}"),
+                icon: Some(icon),
+                command_topic: Some(topics.repo_cmd(repo, action)),
+                payload_press: Some(payload),
+                ..Component::default()
+            },
+        );
+    }
+    DeviceConfig {
+        device: Device {
+            identifiers: vec![device_id],
+            name: repo.full_name(),
+            manufacturer: "GitHub",
+            model: "Repository",
+            sw_version: None,
+            configuration_url: Some(repo.html_url.clone()),
+            via_device: Some(topics.bridge_device_id()),
+        },
+        origin: ORIGIN,
+        availability: vec![
+            Availability {
+                topic: topics.bridge_availability(),
+            },
+            Availability {
+                topic: topics.repo_availability(repo),
+            },
+        ],
+        availability_mode: "all",
+        qos: 1,
+        components,
+    }
+}
+
+/// Buttons for the actions this repository allows: `(key, name, icon, action, payload)`.
+/// Disallowed actions get no button.
+fn buttons(view: &RepoView) -> Vec<(String, String, &'static str, Action, String)> {
+    let allow = &view.policy.allow;
+    let mut out = Vec::new();
+    let mut simple = |action: Action, key: &str, name: &str, icon: &'static str| {
+        if allow.contains(&action) {
+            out.push((key.to_string(), name.to_string(), icon, action, "PRESS".to_string()));
+        }
+    };
+    simple(Action::RerunFailed, "rerun_failed_jobs", "Re-run failed jobs", "mdi:restart-alert");
+    simple(Action::Rerun, "rerun_latest_run", "Re-run latest run", "mdi:restart");
+    simple(Action::Cancel, "cancel_running_run", "Cancel running run", "mdi:stop-circle-outline");
+    simple(Action::Rollback, "roll_back", "Roll back", "mdi:undo-variant");
+    if allow.contains(&Action::Dispatch) {
+        for workflow in &view.policy.dispatch {
+            let stem = workflow.trim_end_matches(".yml").trim_end_matches(".yaml");
+            out.push((
+                format!("dispatch_{}", slug(stem)),
+                format!("Run {workflow}"),
+                "mdi:play",
+                Action::Dispatch,
+                serde_json::json!({ "workflow": workflow }).to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The bridge device's discovery config.
+pub fn bridge_config(topics: &Topics) -> DeviceConfig {
+    let device_id = topics.bridge_device_id();
+    let state_topic = topics.bridge_state();
+    let components = BRIDGE_ENTITIES
+        .iter()
+        .map(|spec| (spec.key.to_string(), component(spec, &device_id, &topics.node, &state_topic)))
+        .collect();
+    DeviceConfig {
+        device: Device {
+            identifiers: vec![device_id],
+            name: "GitOps Bridge".into(),
+            manufacturer: "gitops-bridge",
+            model: "Bridge",
+            sw_version: Some(env!("CARGO_PKG_VERSION")),
+            configuration_url: None,
+            via_device: None,
+        },
+        origin: ORIGIN,
+        availability: vec![Availability {
+            topic: topics.bridge_availability(),
+        }],
+        availability_mode: "all",
+        qos: 1,
+        components,
+    }
+}
+
+/// Is a retained device config ours? It is when it names our bridge's availability topic:
+/// that tells our configs from another bridge's with another base topic.
+pub fn is_ours(payload: &[u8], topics: &Topics) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return false;
+    };
+    let ours = topics.bridge_availability();
+    v.get("availability")
+        .and_then(|a| a.as_array())
+        .is_some_and(|list| list.iter().any(|a| a.get("topic").and_then(|t| t.as_str()) == Some(&ours)))
+}
+
+/// The repository topics (`…/state`, `…/availability`) a retained config of ours points at,
+/// so they can be cleared with it.
+pub fn repo_topics_of(payload: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(components) = v.get("components").and_then(|c| c.as_object()) {
+        for c in components.values() {
+            if let Some(t) = c.get("state_topic").and_then(|t| t.as_str())
+                && t.ends_with("/state")
+            {
+                out.push(t.to_string());
+            }
+        }
+    }
+    if let Some(list) = v.get("availability").and_then(|a| a.as_array()) {
+        for a in list {
+            if let Some(t) = a.get("topic").and_then(|t| t.as_str())
+                && t.contains("/repo/")
+            {
+                out.push(t.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A repository as a placeholder view (no runs), for tests and for removal.
+pub fn empty_view(repo: Repository) -> RepoView {
+    RepoView {
+        repo,
+        available: true,
+        unavailable_reason: None,
+        health: crate::metrics::health(
+            &[],
+            crate::metrics::Window {
+                now: chrono::Utc::now(),
+                length: std::time::Duration::from_secs(86400),
+                default_branch: "",
+            },
+        ),
+        last_run: None,
+        workflows: Vec::new(),
+        policy: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::RepoPolicy;
+
+    fn topics() -> Topics {
+        Topics {
+            base: "gitops-bridge".into(),
+            prefix: "homeassistant".into(),
+            birth: "homeassistant/status".into(),
+            node: "gitops_bridge".into(),
+        }
+    }
+
+    fn view() -> RepoView {
+        empty_view(Repository {
+            id: 1296269,
+            owner: "Octo-Org".into(),
+            name: "api.server".into(),
+            default_branch: "main".into(),
+            html_url: "https://github.com/Octo-Org/api.server".into(),
+            private: false,
+            archived: false,
+        })
+    }
+
+    /// HA's entity id rule (core `valid_entity_id`): domain without `__`, object id of
+    /// `[a-z0-9_]` not starting or ending with `_`.
+    fn valid_entity_id(id: &str) -> bool {
+        let Some((domain, object)) = id.split_once('.') else { return false };
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !s.starts_with('_')
+                && !s.ends_with('_')
+        };
+        ok(domain) && ok(object) && !domain.contains("__")
+    }
+
+    #[test]
+    fn repository_config_follows_ha_naming_rules() {
+        let cfg = repo_config(&view(), &topics());
+        let msg = cfg.to_message(&topics());
+        assert_eq!(msg.topic, "homeassistant/device/gitops_bridge_repo_1296269/config");
+        assert_eq!(cfg.device.name, "Octo-Org/api.server");
+        assert_eq!(cfg.device.via_device.as_deref(), Some("gitops_bridge_bridge"));
+        for (key, c) in &cfg.components {
+            assert!(valid_entity_id(&c.default_entity_id), "{key}: {}", c.default_entity_id);
+            assert!(c.default_entity_id.starts_with(&format!("{}.octo_org_api_server_", c.platform)));
+            assert!(c.unique_id.starts_with("gitops_bridge_repo_1296269_"), "{}", c.unique_id);
+            assert!(!c.name.to_lowercase().contains("octo"), "name repeats the device: {}", c.name);
+        }
+        let status = &cfg.components["last_run_status"];
+        assert_eq!(status.options.as_ref().unwrap().last(), Some(&"unknown"));
+        assert!(cfg.components["workflow_run"].event_types.as_ref().unwrap().contains(&"failure"));
+        // Without allowed actions there are no buttons.
+        assert!(cfg.components.values().all(|c| c.platform != "button"));
+    }
+
+    #[test]
+    fn unique_ids_are_unique_and_stable_across_renames() {
+        let a = repo_config(&view(), &topics());
+        let mut renamed = view();
+        renamed.repo.name = "renamed".into();
+        let b = repo_config(&renamed, &topics());
+        let ids_a: Vec<_> = a.components.values().map(|c| c.unique_id.clone()).collect();
+        let ids_b: Vec<_> = b.components.values().map(|c| c.unique_id.clone()).collect();
+        assert_eq!(ids_a, ids_b);
+        let mut dedup = ids_a.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), ids_a.len());
+    }
+
+    #[test]
+    fn buttons_only_for_allowed_actions() {
+        let mut v = view();
+        v.policy = RepoPolicy {
+            allow: [Action::RerunFailed, Action::Dispatch].into_iter().collect(),
+            dispatch: vec!["deploy.yml".into()],
+            ..Default::default()
+        };
+        let cfg = repo_config(&v, &topics());
+        let buttons: Vec<&str> = cfg
+            .components
+            .iter()
+            .filter(|(_, c)| c.platform == "button")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(buttons, vec!["dispatch_deploy", "rerun_failed_jobs"]);
+        let d = &cfg.components["dispatch_deploy"];
+        assert_eq!(d.command_topic.as_deref(), Some("gitops-bridge/repo/Octo-Org/api.server/cmd/dispatch"));
+        assert_eq!(d.payload_press.as_deref(), Some(r#"{"workflow":"deploy.yml"}"#));
+    }
+
+    #[test]
+    fn ownership_is_recognised_by_availability_topic() {
+        let t = topics();
+        let ours = repo_config(&view(), &t).to_message(&t);
+        assert!(is_ours(&ours.payload, &t));
+        let mut other = t.clone();
+        other.base = "another".into();
+        assert!(!is_ours(&ours.payload, &other));
+        assert!(!is_ours(b"not json", &t));
+        assert_eq!(
+            repo_topics_of(&ours.payload),
+            vec![
+                "gitops-bridge/repo/Octo-Org/api.server/availability".to_string(),
+                "gitops-bridge/repo/Octo-Org/api.server/state".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn bridge_entities_are_valid() {
+        let cfg = bridge_config(&topics());
+        for c in cfg.components.values() {
+            assert!(valid_entity_id(&c.default_entity_id), "{}", c.default_entity_id);
+        }
+        assert_eq!(cfg.components["github"].default_entity_id, "binary_sensor.gitops_bridge_github");
+    }
+}

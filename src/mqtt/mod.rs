@@ -1,0 +1,10 @@
+//! MQTT: Home Assistant discovery payloads (pure), state payloads (pure), topic naming, and
+//! the session that publishes them and receives commands.
+
+pub mod discovery;
+pub mod payload;
+pub mod session;
+pub mod topics;
+
+pub use session::{Inbound, MqttBridge, MqttPump, PumpEvent, session};
+pub use topics::Topics;

@@ -1,0 +1,246 @@
+//! State and event payloads: what the discovery templates read. Pure functions.
+//!
+//! One retained JSON snapshot per repository (`…/state`); each entity's template picks its
+//! value, so an entity's state is always a short scalar (HA caps states at 255 characters)
+//! and details travel as attributes. `null` renders as `None`, which HA shows as unknown.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::model::GitHubStatus;
+use crate::state::{RepoView, RunSummary, Snapshot};
+
+/// HA's limit for a state and for text attributes we put in front of users.
+pub const MAX_STATE_LEN: usize = 255;
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Cuts at a character boundary so the result is at most `max` bytes.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end.saturating_sub(2)])
+}
+
+fn round(v: Option<f64>, digits: i32) -> Option<f64> {
+    let f = 10f64.powi(digits);
+    v.map(|x| (x * f).round() / f)
+}
+
+/// Attributes of the last run (and each workflow's last run).
+#[derive(Debug, Serialize)]
+pub struct RunAttributes {
+    pub run_id: u64,
+    pub attempt: u32,
+    pub run_number: u64,
+    pub workflow: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_file: Option<String>,
+    pub branch: Option<String>,
+    pub sha: String,
+    pub trigger: String,
+    pub status: &'static str,
+    pub title: Option<String>,
+    pub actor: Option<String>,
+    pub url: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_s: Option<f64>,
+    pub queue_s: Option<f64>,
+    pub failed_jobs: Vec<String>,
+}
+
+impl RunAttributes {
+    pub fn of(run: &RunSummary) -> RunAttributes {
+        RunAttributes {
+            run_id: run.id,
+            attempt: run.attempt,
+            run_number: run.run_number,
+            workflow: truncate(&run.workflow, MAX_STATE_LEN),
+            workflow_file: run.workflow_file.clone(),
+            branch: run.branch.clone(),
+            sha: run.sha.clone(),
+            trigger: run.event.clone(),
+            status: run.status.as_str(),
+            title: run.title.as_deref().map(|t| truncate(t, MAX_STATE_LEN)),
+            actor: run.actor.clone(),
+            url: run.url.clone(),
+            created_at: ts(run.created_at),
+            started_at: run.started_at.map(ts),
+            finished_at: run.finished_at.map(ts),
+            duration_s: round(run.duration_s, 0),
+            queue_s: round(run.queue_s, 0),
+            failed_jobs: run.failed_jobs.clone(),
+        }
+    }
+}
+
+/// One workflow's numbers, in the health score's attributes.
+#[derive(Debug, Serialize)]
+pub struct WorkflowAttributes {
+    pub name: String,
+    pub status: Option<&'static str>,
+    pub health: &'static str,
+    pub health_score: Option<u8>,
+    pub success_rate: Option<f64>,
+    pub failure_streak: u32,
+    pub last_run_url: Option<String>,
+}
+
+/// The retained JSON on `<base>/repo/<owner>/<repo>/state`.
+#[derive(Debug, Serialize)]
+pub struct RepoState {
+    pub status: Option<&'static str>,
+    pub finished_at: Option<String>,
+    pub duration_s: Option<f64>,
+    pub success_rate: Option<f64>,
+    pub health_score: Option<u8>,
+    pub health: &'static str,
+    pub duration_p50_s: Option<f64>,
+    pub duration_p95_s: Option<f64>,
+    pub queue_p50_s: Option<f64>,
+    pub mttr_s: Option<f64>,
+    pub failure_streak: u32,
+    pub runs_per_day: f64,
+    pub failing: bool,
+    pub running: bool,
+    pub last_run: Option<RunAttributes>,
+    /// Keyed by workflow file name (`ci.yml`), which is unique where names are not.
+    pub workflows: BTreeMap<String, WorkflowAttributes>,
+}
+
+pub fn repo_state(view: &RepoView) -> RepoState {
+    let h = &view.health;
+    let last = view.last_run.as_ref();
+    RepoState {
+        status: last.map(|r| r.status.as_str()),
+        finished_at: last.and_then(|r| r.finished_at).map(ts),
+        duration_s: round(last.and_then(|r| r.duration_s), 0),
+        success_rate: round(h.success_rate, 1),
+        health_score: h.score,
+        health: h.level.as_str(),
+        duration_p50_s: round(h.duration_p50_s, 0),
+        duration_p95_s: round(h.duration_p95_s, 0),
+        queue_p50_s: round(h.queue_p50_s, 0),
+        mttr_s: round(h.mttr_s, 0),
+        failure_streak: h.failure_streak,
+        runs_per_day: round(Some(h.runs_per_day), 2).unwrap_or(0.0),
+        failing: h.failing,
+        running: h.running,
+        last_run: last.map(RunAttributes::of),
+        workflows: view
+            .workflows
+            .iter()
+            .map(|w| {
+                let key = if w.workflow.path.is_empty() {
+                    w.workflow.name.clone()
+                } else {
+                    w.workflow.file_name().to_string()
+                };
+                (
+                    key,
+                    WorkflowAttributes {
+                        name: truncate(&w.workflow.name, MAX_STATE_LEN),
+                        status: w.last_run.as_ref().map(|r| r.status.as_str()),
+                        health: w.health.level.as_str(),
+                        health_score: w.health.score,
+                        success_rate: round(w.health.success_rate, 1),
+                        failure_streak: w.health.failure_streak,
+                        last_run_url: w.last_run.as_ref().map(|r| r.url.clone()),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The (not retained) JSON on `<base>/repo/<owner>/<repo>/events` when a run completes.
+#[derive(Debug, Serialize)]
+pub struct RunEvent {
+    pub event_type: &'static str,
+    #[serde(flatten)]
+    pub run: RunAttributes,
+}
+
+pub fn run_event(run: &RunSummary) -> RunEvent {
+    RunEvent {
+        event_type: run.status.as_str(),
+        run: RunAttributes::of(run),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GitHubAttributes {
+    pub reachable: bool,
+    pub error: Option<String>,
+    pub rate_limit_remaining: Option<u32>,
+    pub rate_limit_limit: Option<u32>,
+    pub rate_limit_reset: Option<String>,
+    pub last_poll: Option<String>,
+}
+
+/// The retained JSON on `<base>/bridge/state`.
+#[derive(Debug, Serialize)]
+pub struct BridgeState {
+    pub version: &'static str,
+    pub repositories: usize,
+    pub github: GitHubAttributes,
+}
+
+pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
+    let g: &GitHubStatus = &snapshot.github;
+    BridgeState {
+        version: env!("CARGO_PKG_VERSION"),
+        repositories: snapshot.repos.len(),
+        github: GitHubAttributes {
+            reachable: g.reachable,
+            error: g.error.as_deref().map(|e| truncate(e, MAX_STATE_LEN)),
+            rate_limit_remaining: g.rate_limit.map(|r| r.remaining),
+            rate_limit_limit: g.rate_limit.map(|r| r.limit),
+            rate_limit_reset: g.rate_limit.map(|r| ts(r.reset)),
+            last_poll: g.last_poll.map(ts),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_the_limit_and_char_boundaries() {
+        let long = "é".repeat(300);
+        let t = truncate(&long, MAX_STATE_LEN);
+        assert!(t.len() <= MAX_STATE_LEN, "{}", t.len());
+        assert!(t.ends_with('…'));
+        assert_eq!(truncate("short", 255), "short");
+    }
+
+    #[test]
+    fn an_empty_repository_reports_unknowns_as_null() {
+        let view = crate::mqtt::discovery::empty_view(crate::model::Repository {
+            id: 1,
+            owner: "o".into(),
+            name: "r".into(),
+            default_branch: "main".into(),
+            html_url: "https://github.com/o/r".into(),
+            private: false,
+            archived: false,
+        });
+        let v = serde_json::to_value(repo_state(&view)).unwrap();
+        assert!(v["status"].is_null());
+        assert!(v["success_rate"].is_null());
+        assert_eq!(v["health"], "unknown");
+        assert_eq!(v["failing"], false);
+    }
+}

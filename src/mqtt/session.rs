@@ -1,0 +1,487 @@
+//! The MQTT session: connection, availability, discovery lifecycle, and publishing state.
+//!
+//! Two tasks. [`MqttPump`] only drives rumqttc's `EventLoop` (nothing moves unless it is
+//! polled) and reconnects with backoff; it hands connection events and incoming messages to
+//! [`MqttBridge`], which owns everything else. Keeping `poll()` alone in its task means a
+//! slow publish can never stall the network, and the bridge can await publishes freely.
+//!
+//! Lifecycle, Zigbee2MQTT-style:
+//! - last will `offline` (retained) on `<base>/bridge/availability`; `online` after connect;
+//!   `offline` published by hand on a clean shutdown (a clean disconnect suppresses the will);
+//! - on every (re)connect: subscribe, publish availability, every discovery config and state;
+//! - on HA's birth message (`online` on `homeassistant/status`): re-publish after a short
+//!   random delay, so a restarted HA gets everything without a thundering herd;
+//! - retained device configs of ours on the broker that no longer match a watched repository
+//!   are cleared (empty retained payload) once the watched set is known;
+//! - identical retained payloads are not re-sent within a connection (no discovery spam).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::Rng;
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, Publish, QoS, Transport};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::discovery::{self, Message};
+use super::payload;
+use super::topics::Topics;
+use crate::settings::MqttSettings;
+use crate::state::{Change, RepoView, StateHandle};
+
+/// How long retained device configs are collected after connecting before stale ones are
+/// cleared. Brokers send retained messages right after SUBACK; this is generous.
+const SWEEP_AFTER: Duration = Duration::from_secs(3);
+/// Reconnect backoff bounds.
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("mqtt.ca_file {path}: {message}")]
+    Ca { path: String, message: String },
+    #[error("cannot load the system's CA certificates for MQTT TLS: {0}")]
+    Roots(String),
+}
+
+/// What the pump tells the bridge.
+#[derive(Debug)]
+pub enum PumpEvent {
+    Connected,
+    Disconnected(String),
+    Message(Publish),
+}
+
+/// A message that arrived on one of our command topics (handled by the command executor).
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    /// Replayed by the broker from its retained store: commands must ignore these.
+    pub retained: bool,
+}
+
+/// Drives the network; run with [`MqttPump::run`].
+pub struct MqttPump {
+    eventloop: EventLoop,
+    tx: mpsc::Sender<PumpEvent>,
+    host: String,
+}
+
+/// Owns the session's logic; run with [`MqttBridge::run`].
+pub struct MqttBridge {
+    topics: Topics,
+    client: AsyncClient,
+    incoming: mpsc::Receiver<PumpEvent>,
+    state: StateHandle,
+    changes: broadcast::Receiver<Change>,
+    /// Where command-topic messages go; `None` subscribes to no command topics.
+    commands: Option<mpsc::Sender<Inbound>>,
+    connected: bool,
+    /// Retained payloads sent in this connection, to skip identical re-sends.
+    published: HashMap<String, Vec<u8>>,
+    /// Our retained device configs found on the broker since connecting, by device id.
+    found: HashMap<String, Vec<u8>>,
+    sweep_at: Option<Instant>,
+    /// The collection window ended; the sweep waits for the watched set to be resolved.
+    sweep_due: bool,
+    republish_at: Option<Instant>,
+    /// Bounds of the random delay before re-publishing after HA's birth message.
+    birth_delay: (Duration, Duration),
+}
+
+/// Builds the pair of tasks for one broker.
+pub fn session(
+    settings: &MqttSettings,
+    state: StateHandle,
+    commands: Option<mpsc::Sender<Inbound>>,
+) -> Result<(MqttBridge, MqttPump), MqttError> {
+    let topics = Topics::new(settings);
+    let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+    options.set_keep_alive(settings.keep_alive);
+    options.set_clean_session(true);
+    // Discovery configs of a repository with many buttons run to several kB, and other
+    // publishers' retained configs arrive on our wildcard: rumqttc's 10 kB default is too small.
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    options.set_last_will(LastWill::new(topics.bridge_availability(), "offline", QoS::AtLeastOnce, true));
+    if let Some(user) = &settings.username {
+        let password = settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+        options.set_credentials(user, password);
+    }
+    if settings.tls {
+        options.set_transport(Transport::tls_with_config(tls_config(settings)?.into()));
+    }
+    let (client, eventloop) = AsyncClient::new(options, 1024);
+    let (tx, incoming) = mpsc::channel(1024);
+    let changes = state.subscribe();
+    let bridge = MqttBridge {
+        topics,
+        client,
+        incoming,
+        state,
+        changes,
+        commands,
+        connected: false,
+        published: HashMap::new(),
+        found: HashMap::new(),
+        sweep_at: None,
+        sweep_due: false,
+        republish_at: None,
+        birth_delay: (Duration::from_secs(2), Duration::from_secs(6)),
+    };
+    let pump = MqttPump {
+        eventloop,
+        tx,
+        host: format!("{}:{}", settings.host, settings.port),
+    };
+    Ok((bridge, pump))
+}
+
+fn tls_config(settings: &MqttSettings) -> Result<rustls::ClientConfig, MqttError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match &settings.ca_file {
+        Some(path) => {
+            let ca_error = |message: String| MqttError::Ca {
+                path: path.display().to_string(),
+                message,
+            };
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca_error(e.to_string()))?;
+            for cert in certs {
+                roots
+                    .add(cert.map_err(|e| ca_error(e.to_string()))?)
+                    .map_err(|e| ca_error(e.to_string()))?;
+            }
+        }
+        None => {
+            let loaded = rustls_native_certs::load_native_certs();
+            if loaded.certs.is_empty() {
+                return Err(MqttError::Roots(format!("{:?}", loaded.errors)));
+            }
+            for cert in loaded.certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl MqttPump {
+    /// Polls the event loop until cancelled or a clean disconnect has been sent.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let event = tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = self.eventloop.poll() => event,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    backoff = BACKOFF_MIN;
+                    tracing::info!("connected to MQTT broker {}", self.host);
+                    if self.tx.send(PumpEvent::Connected).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if self.tx.send(PumpEvent::Message(p)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let message = describe(&e, &self.host);
+                    if self.tx.send(PumpEvent::Disconnected(message)).await.is_err() {
+                        break;
+                    }
+                    // The next poll() reconnects; wait first, longer each time.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
+        tracing::debug!("MQTT pump stopped");
+    }
+}
+
+/// A connection error worded for the user, with what to check.
+fn describe(e: &rumqttc::ConnectionError, host: &str) -> String {
+    use rumqttc::{ConnectReturnCode, ConnectionError};
+    match e {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
+        ) => format!("the broker at {host} refused our credentials; check mqtt.username and mqtt.password"),
+        ConnectionError::ConnectionRefused(code) => format!("the broker at {host} refused the connection ({code:?})"),
+        ConnectionError::Io(io) => format!("cannot reach the broker at {host}: {io}"),
+        other => format!("MQTT connection to {host}: {other}"),
+    }
+}
+
+impl MqttBridge {
+    /// Runs until cancelled; then publishes `offline` and disconnects cleanly.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut last_error: Option<String> = None;
+        loop {
+            let republish = self.republish_at;
+            let sweep = self.sweep_at;
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = self.incoming.recv() => match event {
+                    Some(PumpEvent::Connected) => {
+                        last_error = None;
+                        self.on_connect().await;
+                    }
+                    Some(PumpEvent::Disconnected(message)) => {
+                        // Say it once per outage, not once per retry.
+                        if self.connected || last_error.as_deref() != Some(message.as_str()) {
+                            tracing::warn!("{message}; retrying");
+                        }
+                        self.connected = false;
+                        last_error = Some(message);
+                    }
+                    Some(PumpEvent::Message(p)) => self.on_message(p).await,
+                    None => break,
+                },
+                change = self.changes.recv() => self.on_change(change).await,
+                // Precondition: a re-publish is pending (HA announced itself).
+                _ = sleep_until(republish), if republish.is_some() => {
+                    self.republish_at = None;
+                    if self.connected {
+                        tracing::info!("Home Assistant came online; re-publishing discovery and state");
+                        self.published.clear();
+                        self.publish_all().await;
+                    }
+                }
+                // Precondition: the retained-config collection window is running.
+                _ = sleep_until(sweep), if sweep.is_some() => {
+                    self.sweep_at = None;
+                    self.sweep_due = true;
+                    self.sweep().await;
+                }
+            }
+        }
+        if self.connected {
+            let _ = self
+                .client
+                .publish(self.topics.bridge_availability(), QoS::AtLeastOnce, true, "offline")
+                .await;
+            let _ = self.client.disconnect().await;
+        }
+        tracing::debug!("MQTT bridge stopped");
+    }
+
+    async fn on_connect(&mut self) {
+        self.connected = true;
+        self.published.clear();
+        self.found.clear();
+        let mut subscriptions = vec![
+            self.topics.birth.clone(),
+            self.topics.device_config_filter(),
+        ];
+        if self.commands.is_some() {
+            subscriptions.push(self.topics.repo_cmd_filter());
+            subscriptions.push(self.topics.bridge_cmd("+"));
+        }
+        for topic in subscriptions {
+            if let Err(e) = self.client.subscribe(&topic, QoS::AtLeastOnce).await {
+                tracing::warn!("subscribing to {topic}: {e}");
+            }
+        }
+        self.publish_all().await;
+        self.sweep_at = Some(Instant::now() + SWEEP_AFTER);
+        self.sweep_due = false;
+    }
+
+    async fn on_message(&mut self, p: Publish) {
+        if p.topic == self.topics.birth {
+            if p.payload.as_ref() == b"online" {
+                let (lo, hi) = self.birth_delay;
+                let delay = rand::rng().random_range(lo..=hi);
+                self.republish_at = Some(Instant::now() + delay);
+            }
+            return;
+        }
+        if let Some(device_id) = self.topics.parse_device_config(&p.topic) {
+            if self.sweep_at.is_some() || self.sweep_due {
+                if p.payload.is_empty() {
+                    self.found.remove(device_id);
+                } else if discovery::is_ours(&p.payload, &self.topics) {
+                    self.found.insert(device_id.to_string(), p.payload.to_vec());
+                }
+            }
+            return;
+        }
+        if let Some(commands) = &self.commands {
+            let inbound = Inbound {
+                topic: p.topic.clone(),
+                payload: p.payload.to_vec(),
+                retained: p.retain,
+            };
+            if commands.try_send(inbound).is_err() {
+                tracing::warn!("command queue full; dropped a message on {}", p.topic);
+            }
+        }
+    }
+
+    async fn on_change(&mut self, change: Result<Change, broadcast::error::RecvError>) {
+        let change = match change {
+            Ok(c) => c,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!("missed {n} state changes; re-publishing all");
+                if self.connected {
+                    self.publish_all().await;
+                }
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if !self.connected {
+            // Everything is re-published on the next connect.
+            return;
+        }
+        let snapshot = self.state.snapshot();
+        match change {
+            Change::Repo(id) => {
+                if let Some(view) = snapshot.repos.get(&id) {
+                    self.publish_repo(view).await;
+                }
+            }
+            Change::RepoRemoved(repo) => {
+                let config = self.topics.device_config(&self.topics.repo_device_id(repo.id));
+                let mut topics = vec![config, self.topics.repo_state(&repo), self.topics.repo_availability(&repo)];
+                topics.dedup();
+                self.clear(topics).await;
+            }
+            Change::RunCompleted { repo_id, run } => {
+                if let Some(view) = snapshot.repos.get(&repo_id) {
+                    let topic = self.topics.repo_events(&view.repo);
+                    let body = serde_json::to_vec(&payload::run_event(&run)).unwrap_or_default();
+                    // Events are never retained: HA discards replayed ones, and a replay is a lie.
+                    if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, body).await {
+                        tracing::warn!("publishing a run event: {e}");
+                    }
+                }
+            }
+            Change::GitHub => self.publish_bridge_state().await,
+            Change::Resolved => {
+                self.publish_bridge_state().await;
+                if self.sweep_due {
+                    self.sweep().await;
+                }
+            }
+        }
+    }
+
+    /// Availability, every discovery config and every state.
+    async fn publish_all(&mut self) {
+        self.publish_retained(Message {
+            topic: self.topics.bridge_availability(),
+            payload: b"online".to_vec(),
+        })
+        .await;
+        let bridge = discovery::bridge_config(&self.topics).to_message(&self.topics);
+        self.publish_retained(bridge).await;
+        self.publish_bridge_state().await;
+        let snapshot = self.state.snapshot();
+        for view in snapshot.repos.values() {
+            self.publish_repo(view).await;
+        }
+    }
+
+    async fn publish_bridge_state(&mut self) {
+        let snapshot = self.state.snapshot();
+        let body = serde_json::to_vec(&payload::bridge_state(&snapshot)).unwrap_or_default();
+        self.publish_retained(Message {
+            topic: self.topics.bridge_state(),
+            payload: body,
+        })
+        .await;
+    }
+
+    async fn publish_repo(&mut self, view: &RepoView) {
+        let config = discovery::repo_config(view, &self.topics).to_message(&self.topics);
+        self.publish_retained(config).await;
+        self.publish_retained(Message {
+            topic: self.topics.repo_availability(&view.repo),
+            payload: if view.available { b"online".to_vec() } else { b"offline".to_vec() },
+        })
+        .await;
+        let state = serde_json::to_vec(&payload::repo_state(view)).unwrap_or_default();
+        self.publish_retained(Message {
+            topic: self.topics.repo_state(&view.repo),
+            payload: state,
+        })
+        .await;
+    }
+
+    async fn publish_retained(&mut self, message: Message) {
+        if self.published.get(&message.topic) == Some(&message.payload) {
+            return;
+        }
+        match self
+            .client
+            .publish(message.topic.clone(), QoS::AtLeastOnce, true, message.payload.clone())
+            .await
+        {
+            Ok(()) => {
+                self.published.insert(message.topic, message.payload);
+            }
+            Err(e) => tracing::warn!("publishing {}: {e}", message.topic),
+        }
+    }
+
+    /// Clears retained topics (empty payload) so HA removes the entities and no ghost returns.
+    async fn clear(&mut self, topics: Vec<String>) {
+        for topic in topics {
+            self.published.remove(&topic);
+            if let Err(e) = self.client.publish(topic.clone(), QoS::AtLeastOnce, true, Vec::new()).await {
+                tracing::warn!("clearing {topic}: {e}");
+            }
+        }
+    }
+
+    /// Clears our retained repository configs that match no watched repository. Runs only
+    /// once the watched set is resolved, so a slow GitHub never wipes entities.
+    async fn sweep(&mut self) {
+        let snapshot = self.state.snapshot();
+        if !snapshot.resolved || !self.connected {
+            return;
+        }
+        self.sweep_due = false;
+        let prefix = format!("{}_repo_", self.topics.node);
+        let found = std::mem::take(&mut self.found);
+        for (device_id, payload) in found {
+            let Some(id) = device_id.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) else {
+                continue;
+            };
+            if snapshot.repos.contains_key(&id) {
+                continue;
+            }
+            tracing::info!("removing entities of repository {id}, which is no longer watched");
+            let mut topics = vec![self.topics.device_config(&device_id)];
+            topics.extend(discovery::repo_topics_of(&payload));
+            self.clear(topics).await;
+        }
+        let _ = self.client.unsubscribe(self.topics.device_config_filter()).await;
+    }
+
+    /// Shortens the delay before re-publishing after HA's birth message (tests).
+    pub fn set_birth_delay(&mut self, lo: Duration, hi: Duration) {
+        self.birth_delay = (lo, hi.max(lo));
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

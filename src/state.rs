@@ -1,0 +1,477 @@
+//! The single owner of the current picture: applies [`Event`]s to the store, recomputes
+//! health, and tells sinks what changed.
+//!
+//! Sources (poller, webhooks) send events over one bounded channel, so changes are applied
+//! in order by one task. Sinks read the latest [`Snapshot`] from a `watch` channel and learn
+//! *what* changed from a `broadcast` of [`Change`]s; a sink that lags behind simply resyncs
+//! from the snapshot.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{self, Health, Window};
+use crate::model::{Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
+use crate::settings::{GitHubSettings, RepoPolicy};
+use crate::store::{Store, StoreError};
+
+/// How often health is recomputed although nothing happened (the window slides).
+const RECOMPUTE_EVERY: Duration = Duration::from_secs(60);
+/// At least this many recent runs feed streaks and MTTR, even beyond the window.
+const MIN_RUNS_FOR_HISTORY: usize = 100;
+
+/// One run attempt, as entities, events and the API show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: u64,
+    pub attempt: u32,
+    pub workflow: String,
+    pub workflow_id: u64,
+    pub workflow_file: Option<String>,
+    pub branch: Option<String>,
+    pub sha: String,
+    pub event: String,
+    pub status: RunState,
+    pub run_number: u64,
+    pub title: Option<String>,
+    pub actor: Option<String>,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_s: Option<f64>,
+    pub queue_s: Option<f64>,
+    /// Names of failed jobs, once the jobs are known.
+    pub failed_jobs: Vec<String>,
+}
+
+impl RunSummary {
+    pub fn of(run: &Run, failed_jobs: Vec<String>) -> RunSummary {
+        RunSummary {
+            id: run.id,
+            attempt: run.attempt,
+            workflow: run.workflow_name.clone(),
+            workflow_id: run.workflow_id,
+            workflow_file: run
+                .workflow_path
+                .as_deref()
+                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string()),
+            branch: run.head_branch.clone(),
+            sha: run.head_sha.clone(),
+            event: run.event.clone(),
+            status: run.state(),
+            run_number: run.run_number,
+            title: run.display_title.clone(),
+            actor: run.actor.clone(),
+            url: run.html_url.clone(),
+            created_at: run.created_at,
+            started_at: run.run_started_at,
+            finished_at: run.finished_at(),
+            duration_s: run.duration_secs(),
+            queue_s: run.queue_secs(),
+            failed_jobs,
+        }
+    }
+}
+
+/// A workflow's own health.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowView {
+    pub workflow: Workflow,
+    pub health: Health,
+    pub last_run: Option<RunSummary>,
+}
+
+/// Everything sinks need about one repository.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoView {
+    pub repo: Repository,
+    /// False when GitHub stopped showing the repository (deleted, no access).
+    pub available: bool,
+    pub unavailable_reason: Option<String>,
+    pub health: Health,
+    pub last_run: Option<RunSummary>,
+    pub workflows: Vec<WorkflowView>,
+    #[serde(skip)]
+    pub policy: RepoPolicy,
+}
+
+/// The current picture.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub repos: BTreeMap<u64, RepoView>,
+    pub github: GitHubStatus,
+    /// The watched set has been resolved against GitHub at least once since start, so a
+    /// repository missing from it is really gone (and its entities may be removed).
+    pub resolved: bool,
+}
+
+/// What changed, for sinks that act on changes (MQTT, SSE).
+#[derive(Debug, Clone)]
+pub enum Change {
+    Repo(u64),
+    RepoRemoved(Repository),
+    RunCompleted { repo_id: u64, run: RunSummary },
+    GitHub,
+    /// The watched set was resolved (see [`Snapshot::resolved`]).
+    Resolved,
+}
+
+/// Read side of the state, cloned into every sink.
+#[derive(Clone)]
+pub struct StateHandle {
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl StateHandle {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+}
+
+/// The owning task; run with [`State::run`].
+pub struct State {
+    store: Store,
+    github: Arc<GitHubSettings>,
+    window: Duration,
+    events: mpsc::Receiver<Event>,
+    current: Snapshot,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl State {
+    /// Builds the state task, its read handle, and the sender sources use.
+    pub fn new(
+        store: Store,
+        github: Arc<GitHubSettings>,
+        window: Duration,
+    ) -> (State, StateHandle, mpsc::Sender<Event>) {
+        let (events_tx, events) = mpsc::channel(1024);
+        let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
+        let (changes, _) = broadcast::channel(4096);
+        let handle = StateHandle {
+            snapshot,
+            changes: changes.clone(),
+        };
+        let state = State {
+            store,
+            github,
+            window,
+            events,
+            current: Snapshot::default(),
+            snapshot_tx,
+            changes,
+        };
+        (state, handle, events_tx)
+    }
+
+    /// Loads what the store knows, so entities show history before GitHub answers.
+    pub async fn load(&mut self) -> Result<(), StoreError> {
+        let repos = self.store.call(|db| db.watched_repositories()).await?;
+        for repo in repos {
+            let id = repo.id;
+            let view = self.compute(repo, true, None).await?;
+            self.current.repos.insert(id, view);
+        }
+        self.publish_snapshot();
+        Ok(())
+    }
+
+    /// Applies events until cancelled or every sender is gone.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        if let Err(e) = self.load().await {
+            tracing::error!("loading history: {e}");
+        }
+        let mut tick = tokio::time::interval(RECOMPUTE_EVERY);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = self.events.recv() => match event {
+                    Some(event) => {
+                        if let Err(e) = self.apply(event).await {
+                            tracing::error!("applying an update: {e}");
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if let Err(e) = self.recompute_all().await {
+                        tracing::error!("recomputing health: {e}");
+                    }
+                }
+            }
+        }
+        tracing::debug!("state stopped");
+    }
+
+    /// Applies one event (public for `discovery`, which drives the state by hand).
+    pub async fn apply(&mut self, event: Event) -> Result<(), StoreError> {
+        match event {
+            Event::RepositoriesResolved(repos) => self.resolved(repos).await?,
+            Event::RepositoryUpdated(repo) => {
+                let r = repo.clone();
+                self.store.call(move |db| db.upsert_repository(&r)).await?;
+                if self.current.repos.contains_key(&repo.id) {
+                    self.refresh(repo.id).await?;
+                }
+            }
+            Event::RepositoryUnavailable { repo_id, reason } => {
+                if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                    view.available = false;
+                    view.unavailable_reason = Some(reason);
+                    self.changed(repo_id);
+                }
+            }
+            Event::RepositoryAvailable { repo_id } => {
+                if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                    view.available = true;
+                    view.unavailable_reason = None;
+                    self.changed(repo_id);
+                }
+            }
+            Event::Workflows { repo_id, workflows } => {
+                if !self.current.repos.contains_key(&repo_id) {
+                    return Ok(());
+                }
+                self.store
+                    .call(move |db| db.replace_workflows(repo_id, &workflows))
+                    .await?;
+                self.refresh(repo_id).await?;
+            }
+            Event::Runs {
+                repo_id,
+                runs,
+                initial,
+                ..
+            } => {
+                if !self.current.repos.contains_key(&repo_id) {
+                    tracing::debug!(repo_id, "runs of a repository we do not watch; ignored");
+                    return Ok(());
+                }
+                let changes = self
+                    .store
+                    .call(move |db| {
+                        let changes = db.upsert_runs(&runs)?;
+                        if initial {
+                            db.mark_synced(repo_id)?;
+                        }
+                        Ok(changes)
+                    })
+                    .await?;
+                if changes.is_empty() {
+                    return Ok(());
+                }
+                self.refresh(repo_id).await?;
+                if !initial {
+                    for change in changes.iter().filter(|c| c.completed_now()) {
+                        let run = RunSummary::of(&change.run, Vec::new());
+                        let _ = self.changes.send(Change::RunCompleted { repo_id, run });
+                    }
+                }
+            }
+            Event::Jobs { repo_id, jobs } => {
+                if !self.current.repos.contains_key(&repo_id) {
+                    return Ok(());
+                }
+                self.store.call(move |db| db.upsert_jobs(repo_id, &jobs)).await?;
+                self.refresh(repo_id).await?;
+            }
+            Event::GitHub(status) => {
+                if status != self.current.github {
+                    self.current.github = status;
+                    self.publish_snapshot();
+                    let _ = self.changes.send(Change::GitHub);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolved(&mut self, repos: Vec<Repository>) -> Result<(), StoreError> {
+        let ids: Vec<u64> = repos.iter().map(|r| r.id).collect();
+        let to_store = repos.clone();
+        self.store
+            .call(move |db| {
+                for r in &to_store {
+                    db.upsert_repository(r)?;
+                }
+                db.set_watched(&ids)
+            })
+            .await?;
+        let removed: Vec<u64> = self
+            .current
+            .repos
+            .keys()
+            .copied()
+            .filter(|id| !repos.iter().any(|r| r.id == *id))
+            .collect();
+        for id in removed {
+            if let Some(view) = self.current.repos.remove(&id) {
+                tracing::info!("no longer watching {}", view.repo.full_name());
+                self.publish_snapshot();
+                let _ = self.changes.send(Change::RepoRemoved(view.repo));
+            }
+        }
+        for repo in repos {
+            let id = repo.id;
+            let (available, reason) = self
+                .current
+                .repos
+                .get(&id)
+                .map_or((true, None), |v| (v.available, v.unavailable_reason.clone()));
+            let view = self.compute(repo, available, reason).await?;
+            self.replace(id, view);
+        }
+        if !self.current.resolved {
+            self.current.resolved = true;
+            self.publish_snapshot();
+            let _ = self.changes.send(Change::Resolved);
+        }
+        Ok(())
+    }
+
+    async fn recompute_all(&mut self) -> Result<(), StoreError> {
+        let ids: Vec<u64> = self.current.repos.keys().copied().collect();
+        for id in ids {
+            self.refresh(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Recomputes one repository's view and announces it if it changed.
+    async fn refresh(&mut self, repo_id: u64) -> Result<(), StoreError> {
+        let Some(view) = self.current.repos.get(&repo_id) else {
+            return Ok(());
+        };
+        let (repo, available, reason) = (view.repo.clone(), view.available, view.unavailable_reason.clone());
+        let view = self.compute(repo, available, reason).await?;
+        self.replace(repo_id, view);
+        Ok(())
+    }
+
+    fn replace(&mut self, id: u64, view: RepoView) {
+        if self.current.repos.get(&id) != Some(&view) {
+            self.current.repos.insert(id, view);
+            self.changed(id);
+        }
+    }
+
+    fn changed(&mut self, repo_id: u64) {
+        self.publish_snapshot();
+        let _ = self.changes.send(Change::Repo(repo_id));
+    }
+
+    fn publish_snapshot(&self) {
+        self.snapshot_tx.send_replace(Arc::new(self.current.clone()));
+    }
+
+    async fn compute(
+        &self,
+        repo: Repository,
+        available: bool,
+        unavailable_reason: Option<String>,
+    ) -> Result<RepoView, StoreError> {
+        let now = Utc::now();
+        let window_start = now - chrono::Duration::from_std(self.window).unwrap_or_default();
+        let repo_id = repo.id;
+        let (runs, workflows, last_failed_jobs) = self
+            .store
+            .call(move |db| {
+                let mut runs = db.runs_since(repo_id, window_start)?;
+                if runs.len() < MIN_RUNS_FOR_HISTORY {
+                    runs = db.recent_runs(repo_id, MIN_RUNS_FOR_HISTORY)?;
+                }
+                let workflows = db.workflows(repo_id)?;
+                // Failed job names of the last run, and of each workflow's last run.
+                let latest = metrics::latest_attempts(&runs);
+                let mut wanted: Vec<&Run> = latest.first().copied().into_iter().collect();
+                wanted.extend(
+                    workflows
+                        .iter()
+                        .filter_map(|w| latest.iter().copied().find(|r| r.workflow_id == w.id)),
+                );
+                let mut failed: HashMap<(u64, u32), Vec<String>> = HashMap::new();
+                for run in wanted.into_iter().filter(|r| r.outcome() == Some(Outcome::Fail)) {
+                    let names = db
+                        .jobs(run.id, run.attempt)?
+                        .into_iter()
+                        .filter(|j| j.conclusion.as_ref().is_some_and(|c| c.outcome() == Outcome::Fail))
+                        .map(|j| j.name)
+                        .collect();
+                    failed.insert((run.id, run.attempt), names);
+                }
+                Ok((runs, workflows, failed))
+            })
+            .await?;
+        let window = Window {
+            now,
+            length: self.window,
+            default_branch: &repo.default_branch,
+        };
+        let summary = |run: &Run| {
+            RunSummary::of(
+                run,
+                last_failed_jobs.get(&(run.id, run.attempt)).cloned().unwrap_or_default(),
+            )
+        };
+        let mut by_workflow: BTreeMap<u64, Vec<Run>> = BTreeMap::new();
+        for run in &runs {
+            by_workflow.entry(run.workflow_id).or_default().push(run.clone());
+        }
+        let mut workflow_views: Vec<WorkflowView> = workflows
+            .iter()
+            .map(|w| {
+                let runs = by_workflow.remove(&w.id).unwrap_or_default();
+                WorkflowView {
+                    workflow: w.clone(),
+                    health: metrics::health(&runs, window),
+                    last_run: metrics::last_run(&runs).map(summary),
+                }
+            })
+            .collect();
+        // Runs of workflows GitHub no longer lists (deleted or renamed files) still count.
+        for (id, runs) in by_workflow {
+            let last = metrics::last_run(&runs).map(summary);
+            let name = last.as_ref().map_or_else(|| format!("workflow {id}"), |r| r.workflow.clone());
+            workflow_views.push(WorkflowView {
+                workflow: Workflow {
+                    id,
+                    repo_id,
+                    name,
+                    path: last.as_ref().and_then(|r| r.workflow_file.clone()).unwrap_or_default(),
+                    state: "unknown".into(),
+                },
+                health: metrics::health(&runs, window),
+                last_run: last,
+            });
+        }
+        let policy = self
+            .github
+            .policy_for(&repo.owner, &repo.name)
+            .cloned()
+            .unwrap_or_default();
+        Ok(RepoView {
+            health: metrics::health(&runs, window),
+            last_run: metrics::last_run(&runs).map(summary),
+            workflows: workflow_views,
+            repo,
+            available,
+            unavailable_reason,
+            policy,
+        })
+    }
+}
