@@ -128,7 +128,9 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
         events,
         Arc::new(Notify::new()),
     );
-    poller.poll_once().await;
+    let mut poller = poller;
+    poller.poll_cycle().await;
+    drop(poller);
     state_task.await?;
     let snapshot = handle.snapshot();
     if let Some(problem) = &snapshot.github.error {

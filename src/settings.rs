@@ -549,11 +549,10 @@ fn validate_github(raw: RawGitHub) -> Result<GitHubSettings, SettingsError> {
     }
 
     let poll_interval = raw.poll_interval.map_or(Duration::from_secs(60), |d| d.0);
-    if poll_interval < Duration::from_secs(10) {
-        return Err(invalid(
-            "github.poll_interval",
-            "must be at least 10s; GitHub's rate limit would not last otherwise",
-        ));
+    // Quiet polls are free (304), and pacing stretches the interval when the budget runs low,
+    // so a short interval is safe; below a second it would only burn CPU.
+    if poll_interval < Duration::from_secs(1) {
+        return Err(invalid("github.poll_interval", "must be at least 1s"));
     }
     let discovery_interval = raw
         .discovery_interval

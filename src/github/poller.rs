@@ -36,14 +36,17 @@ const POLL_PAGE_SIZE: u32 = 30;
 
 /// Outcome of one cycle, for the bridge's status and for pacing.
 #[derive(Debug, Default)]
-struct CycleReport {
+pub struct CycleReport {
     /// The first problem met, for the bridge entity.
-    problem: Option<GitHubError>,
+    pub problem: Option<GitHubError>,
     /// Some request got an answer from GitHub (even an error status).
-    reached: bool,
+    pub reached: bool,
     /// Requests this cycle that counted against the primary limit.
-    counted: u64,
+    pub counted: u64,
 }
+
+/// Longest pause after repeated failures that stop a cycle (bad token, GitHub unreachable).
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
 /// Owns the polling state; run with [`Poller::run`].
 pub struct Poller {
@@ -63,6 +66,11 @@ pub struct Poller {
     repos: Vec<Repository>,
     unavailable: HashSet<u64>,
     next_discovery: Instant,
+    /// ETags and repositories were read from the store.
+    loaded: bool,
+    /// Cycles in a row that stopped early; the pause doubles with each (a bad token must not
+    /// hammer GitHub).
+    failed_cycles: u32,
 }
 
 impl Poller {
@@ -87,17 +95,18 @@ impl Poller {
             repos: Vec::new(),
             unavailable: HashSet::new(),
             next_discovery: Instant::now(),
+            loaded: false,
+            failed_cycles: 0,
         }
     }
 
     /// Polls until cancelled.
     pub async fn run(mut self, cancel: CancellationToken) {
-        self.load().await;
         loop {
             let report = tokio::select! {
                 // Shutdown wins over a cycle in flight; the store keeps what was processed.
                 _ = cancel.cancelled() => break,
-                report = self.run_once() => report,
+                report = self.poll_cycle() => report,
             };
             let Some(report) = report else { break };
             let pause = self.pause(&report);
@@ -114,7 +123,10 @@ impl Poller {
 
     /// One cycle: resolve repositories when due, poll each, report GitHub's status to state.
     /// `None` when state has stopped listening.
-    async fn run_once(&mut self) -> Option<CycleReport> {
+    pub async fn poll_cycle(&mut self) -> Option<CycleReport> {
+        if !self.loaded {
+            self.load().await;
+        }
         let counted_before = self.gh.counted_requests();
         let mut report = self.cycle().await;
         report.counted = self.gh.counted_requests() - counted_before;
@@ -126,16 +138,16 @@ impl Poller {
             last_poll: Some(Utc::now()),
         };
         self.events.send(Event::GitHub(status)).await.ok()?;
+        if report.problem.as_ref().is_some_and(stops_cycle) {
+            self.failed_cycles = self.failed_cycles.saturating_add(1);
+        } else {
+            self.failed_cycles = 0;
+        }
         Some(report)
     }
 
-    /// Runs a single cycle and returns (for `gitops-bridge discovery`).
-    pub async fn poll_once(mut self) {
-        self.load().await;
-        let _ = self.run_once().await;
-    }
-
     async fn load(&mut self) {
+        self.loaded = true;
         match self.store.call(|db| Ok((db.etags()?, db.watched_repositories()?))).await {
             Ok((etags, repos)) => {
                 self.etags = etags.into_iter().collect();
@@ -152,6 +164,10 @@ impl Poller {
         let now = Utc::now();
         if let Some(until) = self.gh.blocked_until() {
             return (until - now).to_std().unwrap_or(interval).max(Duration::from_secs(1));
+        }
+        if self.failed_cycles > 0 {
+            let factor = 1u32 << self.failed_cycles.min(10);
+            return (interval * factor).min(MAX_FAILURE_BACKOFF.max(interval));
         }
         let Some(rate) = self.gh.rate_limit() else {
             return interval;
