@@ -249,7 +249,7 @@ impl Config {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("settings.yaml");
         let yaml = format!(
-            "github:\n  token: {token}\n  api_url: {github_url}\n  poll_interval: 10s\n  request_timeout: 3s\n  repositories:\n{repositories}\nmqtt:\n  host: 127.0.0.1\n  port: {mqtt_port}\n  username: {MQTT_USER}\n  password: {MQTT_PASS}\n  client_id: bridge-under-test-{}\nstore:\n  path: {}\nhttp:\n  listen: \"\"\n{extra}",
+            "github:\n  token: {token}\n  api_url: {github_url}\n  poll_interval: 1s\n  request_timeout: 3s\n  repositories:\n{repositories}\nmqtt:\n  host: 127.0.0.1\n  port: {mqtt_port}\n  username: {MQTT_USER}\n  password: {MQTT_PASS}\n  client_id: bridge-under-test-{}\nstore:\n  path: {}\nhttp:\n  listen: \"\"\n{extra}",
             rand_id(),
             dir.path().join("store.db").display()
         );
