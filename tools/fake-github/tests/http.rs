@@ -1010,3 +1010,86 @@ async fn shutdown_refuses_connections() {
     assert!(client().get(&url).bearer_auth(TOKEN).send().await.is_err());
     assert!(std::net::TcpStream::connect(gh.addr()).is_err());
 }
+
+#[tokio::test]
+async fn rerun_failed_jobs_keeps_passed_jobs_under_latest() {
+    let gh = FakeGitHub::start(world()).await;
+    gh.with_world(|w| {
+        let repo = w.repo_mut("octo/app").unwrap();
+        let run = repo.latest_run(104).unwrap().clone();
+        let mut passed = Job::for_run(2000, &run, "lint");
+        passed.conclusion = Some("success".into());
+        repo.jobs.push(passed);
+    });
+    let r = post(
+        &gh,
+        "/repos/octo/app/actions/runs/104/rerun-failed-jobs",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let latest: Value = get(&gh, "/repos/octo/app/actions/runs/104/jobs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seen: BTreeSet<(String, u64)> = latest["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap().to_string(),
+                j["run_attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        BTreeSet::from([("build".to_string(), 2), ("lint".to_string(), 1)])
+    );
+    let attempt2: Value = get(&gh, "/repos/octo/app/actions/runs/104/attempts/2/jobs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attempt2["total_count"], 1);
+    assert_eq!(attempt2["jobs"][0]["name"], "build");
+    assert_eq!(attempt2["jobs"][0]["status"], "queued");
+}
+
+#[tokio::test]
+async fn force_cancel_and_jobs_follow() {
+    let gh = FakeGitHub::start(world()).await;
+    gh.with_world(|w| {
+        let repo = w.repo_mut("octo/app").unwrap();
+        let run = repo.latest_run(106).unwrap().clone();
+        repo.jobs.push(Job::for_run(3000, &run, "build"));
+    });
+    assert_eq!(
+        post(
+            &gh,
+            "/repos/octo/app/actions/runs/106/force-cancel",
+            json!({})
+        )
+        .await
+        .status(),
+        202
+    );
+    let jobs: Value = get(&gh, "/repos/octo/app/actions/runs/106/jobs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["jobs"][0]["conclusion"], "cancelled");
+    assert_eq!(
+        post(
+            &gh,
+            "/repos/octo/app/actions/runs/106/force-cancel",
+            json!({})
+        )
+        .await
+        .status(),
+        409
+    );
+}
