@@ -73,7 +73,7 @@ async fn each_repository_becomes_a_device_with_state() {
     assert_eq!(state["success_rate"], 66.7);
     assert_eq!(state["failure_streak"], 1);
     assert_eq!(state["last_run"]["run_id"], 1003);
-    assert_eq!(state["duration_s"], 360.0);
+    assert_eq!(state["duration_s"], 360);
 
     let web = probe
         .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| s.json()["running"] == true)

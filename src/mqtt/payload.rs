@@ -36,6 +36,11 @@ fn round(v: Option<f64>, digits: i32) -> Option<f64> {
     v.map(|x| (x * f).round() / f)
 }
 
+/// Whole seconds: HA shows `360`, not `360.0`, as the state of a duration sensor.
+fn secs(v: Option<f64>) -> Option<i64> {
+    v.map(|x| x.round() as i64)
+}
+
 /// Attributes of the last run (and each workflow's last run).
 #[derive(Debug, Serialize)]
 pub struct RunAttributes {
@@ -55,8 +60,8 @@ pub struct RunAttributes {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-    pub duration_s: Option<f64>,
-    pub queue_s: Option<f64>,
+    pub duration_s: Option<i64>,
+    pub queue_s: Option<i64>,
     pub failed_jobs: Vec<String>,
 }
 
@@ -78,8 +83,8 @@ impl RunAttributes {
             created_at: ts(run.created_at),
             started_at: run.started_at.map(ts),
             finished_at: run.finished_at.map(ts),
-            duration_s: round(run.duration_s, 0),
-            queue_s: round(run.queue_s, 0),
+            duration_s: secs(run.duration_s),
+            queue_s: secs(run.queue_s),
             failed_jobs: run.failed_jobs.clone(),
         }
     }
@@ -102,14 +107,14 @@ pub struct WorkflowAttributes {
 pub struct RepoState {
     pub status: Option<&'static str>,
     pub finished_at: Option<String>,
-    pub duration_s: Option<f64>,
+    pub duration_s: Option<i64>,
     pub success_rate: Option<f64>,
     pub health_score: Option<u8>,
     pub health: &'static str,
-    pub duration_p50_s: Option<f64>,
-    pub duration_p95_s: Option<f64>,
-    pub queue_p50_s: Option<f64>,
-    pub mttr_s: Option<f64>,
+    pub duration_p50_s: Option<i64>,
+    pub duration_p95_s: Option<i64>,
+    pub queue_p50_s: Option<i64>,
+    pub mttr_s: Option<i64>,
     pub failure_streak: u32,
     pub runs_per_day: f64,
     pub failing: bool,
@@ -125,14 +130,14 @@ pub fn repo_state(view: &RepoView) -> RepoState {
     RepoState {
         status: last.map(|r| r.status.as_str()),
         finished_at: last.and_then(|r| r.finished_at).map(ts),
-        duration_s: round(last.and_then(|r| r.duration_s), 0),
+        duration_s: secs(last.and_then(|r| r.duration_s)),
         success_rate: round(h.success_rate, 1),
         health_score: h.score,
         health: h.level.as_str(),
-        duration_p50_s: round(h.duration_p50_s, 0),
-        duration_p95_s: round(h.duration_p95_s, 0),
-        queue_p50_s: round(h.queue_p50_s, 0),
-        mttr_s: round(h.mttr_s, 0),
+        duration_p50_s: secs(h.duration_p50_s),
+        duration_p95_s: secs(h.duration_p95_s),
+        queue_p50_s: secs(h.queue_p50_s),
+        mttr_s: secs(h.mttr_s),
         failure_streak: h.failure_streak,
         runs_per_day: round(Some(h.runs_per_day), 2).unwrap_or(0.0),
         failing: h.failing,
