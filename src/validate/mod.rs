@@ -1,8 +1,11 @@
 //! Validation of Home Assistant configuration directories (`gitops-bridge check`).
-//!
-//! Placeholder: the loader, template checks, references and report formats land here.
 
 use std::process::ExitCode;
+
+pub mod codes;
+pub mod diagnostic;
+pub mod source;
+pub mod yaml;
 
 /// Arguments of `gitops-bridge check`.
 #[derive(Debug, clap::Args)]

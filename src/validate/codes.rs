@@ -1,0 +1,205 @@
+//! The stable list of diagnostic codes of `gitops-bridge check`.
+//!
+//! Every finding carries one of these codes. The names are part of the user interface
+//! (ignore lists, CI filters, SARIF rule ids, the JSON report), so a code is never renamed
+//! or reused; `docs/validate.md` documents each one with an example, and a test keeps the
+//! two in step.
+
+use serde::Serialize;
+
+/// How bad a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing (deprecated forms, files HA never loads); never fails a run by default.
+    Info,
+    /// Probably wrong, or wrong in some setups (silent overwrites, unknown actions).
+    Warning,
+    /// Home Assistant fails to load it or fails when it runs.
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name used in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $sev:ident, $summary:literal; )*) => {
+        /// A diagnostic code. See `docs/validate.md` for an example of each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable kebab-case name (`template-unknown-function`).
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The severity every finding with this code has.
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$sev,)* }
+            }
+
+            /// One line saying what the code means (SARIF rule description, `--list-codes`).
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+
+            /// Looks a code up by its name.
+            pub fn from_name(name: &str) -> Option<Code> {
+                match name { $($name => Some(Code::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    // --- YAML dialect -----------------------------------------------------------------------
+    /// The file is not valid YAML for HA's loader (PyYAML), or holds more than one document.
+    YamlSyntax = "yaml-syntax", Error, "YAML syntax error: Home Assistant cannot load the file";
+    /// Not UTF-8, or characters PyYAML refuses (control characters).
+    YamlEncoding = "yaml-encoding", Error, "file is not UTF-8 text or contains characters YAML forbids";
+    /// The same key twice in one mapping: HA keeps the last value and only logs a warning.
+    YamlDuplicateKey = "yaml-duplicate-key", Warning, "duplicate key in a mapping: the earlier value is silently dropped";
+    /// A mapping or list used as a key (often an unquoted `{{ ... }}`).
+    YamlInvalidKey = "yaml-invalid-key", Error, "a mapping or list is used as a key (unquoted template?)";
+    /// `<<:` merge of something that is not a mapping (`<<: !include x.yaml`).
+    YamlMergeInvalid = "yaml-merge-invalid", Error, "merge key `<<` needs a mapping or a list of mappings (HA rejects `<<: !include`)";
+    /// A tag HA's loader has no constructor for.
+    YamlUnknownTag = "yaml-unknown-tag", Error, "YAML tag that Home Assistant does not know";
+    /// `!include`, `!secret` etc. without an argument.
+    TagMissingArgument = "tag-missing-argument", Error, "Home Assistant tag without an argument";
+    // --- includes ---------------------------------------------------------------------------
+    /// `!include` of a file that does not exist.
+    IncludeMissing = "include-missing", Error, "included file does not exist or cannot be read";
+    /// A file includes itself, directly or through other files.
+    IncludeCycle = "include-cycle", Error, "include cycle";
+    /// `!include_dir_*` of a directory that does not exist (HA silently uses an empty value).
+    IncludeDirMissing = "include-dir-missing", Info, "included directory does not exist: Home Assistant uses an empty value";
+    /// A file in an included directory that HA silently skips.
+    IncludeDirIgnoredFile = "include-dir-ignored-file", Warning, "file in an included directory is silently ignored by Home Assistant";
+    /// Two files of a directory include give the same key; the later one wins silently.
+    IncludeDirDuplicate = "include-dir-duplicate", Warning, "two files of a directory include define the same key: the later one wins";
+    // --- secrets, env, blueprint inputs -----------------------------------------------------
+    /// `!secret` name not in the secrets file(s) HA would read.
+    SecretMissing = "secret-missing", Error, "secret is not defined in the secrets file Home Assistant would read";
+    /// `!secret` that cannot be checked (no secrets file in the repository; placeholder mode).
+    SecretUnresolved = "secret-unresolved", Info, "secret could not be checked: no secrets file (placeholder used)";
+    /// `secrets.yaml` that HA cannot use.
+    SecretFileInvalid = "secret-file-invalid", Error, "secrets file is not a mapping or cannot be loaded";
+    /// `!env_var NAME` without default and not set in this environment.
+    EnvVarMissing = "env-var-missing", Warning, "environment variable is not set and has no default";
+    /// `!input` outside a blueprint.
+    InputOutsideBlueprint = "input-outside-blueprint", Error, "`!input` is only substituted inside blueprints";
+    // --- configuration structure --------------------------------------------------------------
+    /// `configuration.yaml` (or a file that must be a mapping) is not a mapping.
+    ConfigInvalid = "config-invalid", Error, "configuration is not a mapping";
+    /// A top-level key that is not a valid integration domain (`Light:`, `hue :`).
+    ConfigInvalidDomain = "config-invalid-domain", Error, "top-level key is not a valid integration domain";
+    /// A top-level integration that neither HA nor `custom_components/` provides.
+    ConfigUnknownIntegration = "config-unknown-integration", Warning, "integration not found in Home Assistant or custom_components";
+    /// A package with an invalid name or definition.
+    PackageInvalid = "package-invalid", Error, "invalid package: Home Assistant skips it";
+    /// A package that cannot be merged into the configuration (duplicate key, wrong type).
+    PackageConflict = "package-conflict", Error, "package cannot be merged: its configuration for this integration is dropped";
+    // --- templates --------------------------------------------------------------------------
+    /// Jinja syntax error.
+    TemplateSyntax = "template-syntax", Error, "template syntax error";
+    /// Call of a function that does not exist in HA's template environment.
+    TemplateUnknownFunction = "template-unknown-function", Error, "unknown template function: fails when rendered";
+    /// Filter that does not exist in HA's template environment.
+    TemplateUnknownFilter = "template-unknown-filter", Error, "unknown template filter: fails when rendered";
+    /// Test that does not exist in HA's template environment.
+    TemplateUnknownTest = "template-unknown-test", Error, "unknown template test: fails when rendered";
+    /// A state-dependent function in a limited template (trigger_variables, MQTT trigger).
+    TemplateLimited = "template-limited", Error, "function not available in limited templates";
+    /// `{% import %}`/`{% from %}` of a file not in `custom_templates/`.
+    TemplateImportMissing = "template-import-missing", Error, "imported template not found in custom_templates/";
+    /// `{% from 'x.jinja' import m %}` where `x.jinja` defines no `m`.
+    TemplateImportUnknown = "template-import-unknown", Error, "imported name is not defined by the template file";
+    /// `.append()`/`.update()`… on a value HA's immutable sandbox refuses to change.
+    TemplateMutation = "template-mutation", Warning, "mutating call refused by Home Assistant's immutable sandbox";
+    /// A variable that looks like a misspelt context variable (`trigegr`).
+    TemplateUnknownVariable = "template-unknown-variable", Warning, "unknown variable that looks like a misspelt one";
+    // --- references -------------------------------------------------------------------------
+    /// Referenced entity not in the supplied states nor defined in the configuration.
+    EntityMissing = "entity-missing", Warning, "referenced entity does not exist in the supplied states";
+    /// Offline: referenced entity not defined in YAML but very close to one that is.
+    EntityUnknown = "entity-unknown", Info, "referenced entity is not defined in the configuration (did you mean…)";
+    /// Referenced action not in the supplied services nor defined in the configuration.
+    ActionMissing = "action-missing", Warning, "referenced action does not exist in the supplied services";
+    /// Offline: action of a known integration that does not exist, or an undefined script.
+    ActionUnknown = "action-unknown", Warning, "action does not exist for this integration or is not defined";
+    /// Offline summary: references that could not be verified without `--states`.
+    ReferencesUnverified = "references-unverified", Info, "references could not be verified offline";
+    // --- legacy and deprecated syntax -------------------------------------------------------
+    /// Legacy `platform: template` entities, removed from HA in 2026.6.
+    LegacyTemplateEntity = "legacy-template-entity", Error, "legacy `platform: template` entity: removed from Home Assistant";
+    /// `service:`/`service_template:` in actions (now `action:`).
+    DeprecatedServiceKey = "deprecated-service-key", Info, "deprecated `service:` key: use `action:`";
+    /// `data_template:` (now `data:`).
+    DeprecatedDataTemplate = "deprecated-data-template", Info, "deprecated `data_template:`: use `data:`";
+    /// `platform:` inside a trigger (now `trigger:`).
+    DeprecatedTriggerPlatform = "deprecated-trigger-platform", Info, "deprecated `platform:` in a trigger: use `trigger:`";
+    // --- custom components ------------------------------------------------------------------
+    /// `custom_components/*/manifest.json` that HA refuses to load.
+    ComponentManifestInvalid = "component-manifest-invalid", Error, "custom integration manifest that Home Assistant refuses";
+    /// `manifest.json` without keys hassfest/HACS require.
+    ComponentManifestIncomplete = "component-manifest-incomplete", Warning, "custom integration manifest misses keys hassfest and HACS require";
+    // --- files ------------------------------------------------------------------------------
+    /// YAML file not reachable from `configuration.yaml`: not checked as HA config.
+    FileUnreachable = "file-unreachable", Info, "YAML file not reachable from configuration.yaml (not checked)";
+    /// ESPHome configuration: a different YAML dialect, skipped.
+    FileEsphome = "file-esphome", Info, "ESPHome configuration (different dialect), skipped";
+    /// YAML that is itself a Jinja template (dwains_dashboard, lovelace_gen), skipped.
+    FileJinjaYaml = "file-jinja-yaml", Info, "Jinja-preprocessed YAML (not YAML until rendered), skipped";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for &c in Code::ALL {
+            assert!(seen.insert(c.name()), "duplicate code name {}", c.name());
+            assert_eq!(Code::from_name(c.name()), Some(c));
+            assert!(
+                c.name()
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-')
+            );
+        }
+    }
+}
