@@ -32,8 +32,12 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the daemon until `shutdown` completes.
 pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let (store, worker) = Store::open(&settings.store.path)
-        .with_context(|| format!("opening the store (`store.path` = {})", settings.store.path.display()))?;
+    let (store, worker) = Store::open(&settings.store.path).with_context(|| {
+        format!(
+            "opening the store (`store.path` = {})",
+            settings.store.path.display()
+        )
+    })?;
     let store_thread = worker.spawn().context("starting the store thread")?;
     let github = Arc::new(settings.github.clone());
     let gh = GitHubClient::new(&settings.github).context("setting up the GitHub client")?;
@@ -41,7 +45,8 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
 
-    let (state, state_handle, events) = State::new(store.clone(), github.clone(), settings.metrics_window);
+    let (state, state_handle, events) =
+        State::new(store.clone(), github.clone(), settings.metrics_window);
     tasks.spawn(state.run(cancel.clone()));
 
     let poll_now = Arc::new(Notify::new());
@@ -61,7 +66,11 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
     let pump_task = tokio::spawn(pump.run(pump_stop.clone()));
     let bridge_task = tokio::spawn(bridge.run(cancel.clone()));
 
-    tasks.spawn(prune(store.clone(), settings.store.retention, cancel.clone()));
+    tasks.spawn(prune(
+        store.clone(),
+        settings.store.retention,
+        cancel.clone(),
+    ));
     tasks.close();
     drop(events);
 
@@ -118,7 +127,8 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
     let store_thread = worker.spawn()?;
     let github = Arc::new(settings.github.clone());
     let gh = GitHubClient::new(&settings.github)?;
-    let (state, handle, events) = State::new(store.clone(), github.clone(), settings.metrics_window);
+    let (state, handle, events) =
+        State::new(store.clone(), github.clone(), settings.metrics_window);
     let state_task = tokio::spawn(state.run(CancellationToken::new()));
     let poller = Poller::new(
         gh,
@@ -140,17 +150,29 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
     let topics = Topics::new(&settings.mqtt);
     let mut messages = vec![
         (topics.bridge_availability(), serde_json::json!("online")),
-        (topics.device_config(&topics.bridge_device_id()), serde_json::to_value(discovery::bridge_config(&topics))?),
-        (topics.bridge_state(), serde_json::to_value(payload::bridge_state(&snapshot))?),
+        (
+            topics.device_config(&topics.bridge_device_id()),
+            serde_json::to_value(discovery::bridge_config(&topics))?,
+        ),
+        (
+            topics.bridge_state(),
+            serde_json::to_value(payload::bridge_state(&snapshot))?,
+        ),
     ];
     for view in snapshot.repos.values() {
         let config = discovery::repo_config(view, &topics);
-        messages.push((topics.device_config(&config.device.identifiers[0]), serde_json::to_value(&config)?));
+        messages.push((
+            topics.device_config(&config.device.identifiers[0]),
+            serde_json::to_value(&config)?,
+        ));
         messages.push((
             topics.repo_availability(&view.repo),
             serde_json::json!(if view.available { "online" } else { "offline" }),
         ));
-        messages.push((topics.repo_state(&view.repo), serde_json::to_value(payload::repo_state(view))?));
+        messages.push((
+            topics.repo_state(&view.repo),
+            serde_json::to_value(payload::repo_state(view))?,
+        ));
     }
     for (topic, value) in messages {
         writeln!(out, "# {topic} (retained)")?;

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use gitops_bridge::settings::{self, Settings, Sources};
 
 #[derive(Debug, Parser)]
-#[command(name = "gitops-bridge", version, about = "GitHub Actions in Home Assistant, over MQTT")]
+#[command(
+    name = "gitops-bridge",
+    version,
+    about = "GitHub Actions in Home Assistant, over MQTT"
+)]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
@@ -61,8 +65,18 @@ fn daemon(args: ConfigArg, serve: bool) -> ExitCode {
     let result = runtime.block_on(async move {
         let mut settings = settings;
         let token = std::env::var("SUPERVISOR_TOKEN").ok();
-        if settings::apply_supervisor_mqtt(&mut settings.mqtt, "http://supervisor", token.as_deref()).await? {
-            tracing::info!("MQTT broker from the Supervisor: {}:{}", settings.mqtt.host, settings.mqtt.port);
+        if settings::apply_supervisor_mqtt(
+            &mut settings.mqtt,
+            "http://supervisor",
+            token.as_deref(),
+        )
+        .await?
+        {
+            tracing::info!(
+                "MQTT broker from the Supervisor: {}:{}",
+                settings.mqtt.host,
+                settings.mqtt.port
+            );
         }
         if serve {
             gitops_bridge::app::serve(settings, shutdown_signal()).await

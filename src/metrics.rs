@@ -108,7 +108,11 @@ impl Window<'_> {
 /// per-workflow health.
 pub fn health(runs: &[Run], w: Window<'_>) -> Health {
     let latest = latest_attempts(runs);
-    let in_window: Vec<&Run> = latest.iter().copied().filter(|r| w.contains(r.created_at)).collect();
+    let in_window: Vec<&Run> = latest
+        .iter()
+        .copied()
+        .filter(|r| w.contains(r.created_at))
+        .collect();
 
     let (mut passed, mut failed) = (0u32, 0u32);
     let mut durations = Vec::new();
@@ -131,7 +135,10 @@ pub fn health(runs: &[Run], w: Window<'_>) -> Health {
         .collect();
 
     let mut by_workflow: HashMap<u64, Vec<&Run>> = HashMap::new();
-    for run in runs.iter().filter(|r| w.on_default_branch(r) && r.is_completed()) {
+    for run in runs
+        .iter()
+        .filter(|r| w.on_default_branch(r) && r.is_completed())
+    {
         by_workflow.entry(run.workflow_id).or_default().push(run);
     }
     let mut failure_streak = 0;
@@ -146,9 +153,14 @@ pub fn health(runs: &[Run], w: Window<'_>) -> Health {
                 .map(|(start, end)| (end - start).num_milliseconds() as f64 / 1000.0),
         );
     }
-    let mttr_s = (!episodes.is_empty()).then(|| episodes.iter().sum::<f64>() / episodes.len() as f64);
+    let mttr_s =
+        (!episodes.is_empty()).then(|| episodes.iter().sum::<f64>() / episodes.len() as f64);
     let days = w.length.as_secs_f64() / 86_400.0;
-    let runs_per_day = if days > 0.0 { in_window.len() as f64 / days } else { 0.0 };
+    let runs_per_day = if days > 0.0 {
+        in_window.len() as f64 / days
+    } else {
+        0.0
+    };
     let failing = failure_streak > 0;
 
     let mut h = Health {
@@ -341,7 +353,15 @@ mod tests {
     #[test]
     fn success_rate_and_percentiles() {
         let runs: Vec<Run> = (1..=10)
-            .map(|i| run(i, 1, i as i64, if i == 3 { "failure" } else { "success" }, i as i64 * 60))
+            .map(|i| {
+                run(
+                    i,
+                    1,
+                    i as i64,
+                    if i == 3 { "failure" } else { "success" },
+                    i as i64 * 60,
+                )
+            })
             .collect();
         let h = health(&runs, window(20));
         assert_eq!(h.success_rate, Some(90.0));
@@ -359,7 +379,10 @@ mod tests {
 
     #[test]
     fn runs_outside_the_window_do_not_count() {
-        let runs = vec![run(1, 1, 0, "failure", 10), run(2, 1, 24 * 8, "success", 10)];
+        let runs = vec![
+            run(1, 1, 0, "failure", 10),
+            run(2, 1, 24 * 8, "success", 10),
+        ];
         let h = health(&runs, window(24 * 8 + 1));
         assert_eq!(h.success_rate, Some(100.0));
         assert_eq!(h.runs_in_window, 1);
@@ -383,8 +406,8 @@ mod tests {
             run(2, 1, 2, "failure", 10),
             run(3, 1, 3, "cancelled", 10), // indecisive: does not break the streak
             run(4, 1, 4, "timed_out", 10),
-            pr_failure,                     // other branch: ignored for streaks
-            run(6, 2, 6, "success", 10),    // another workflow passing does not hide the failure
+            pr_failure,                  // other branch: ignored for streaks
+            run(6, 2, 6, "success", 10), // another workflow passing does not hide the failure
         ];
         let h = health(&runs, window(10));
         assert_eq!(h.failure_streak, 2);
@@ -406,7 +429,10 @@ mod tests {
         let h = health(&runs, window(10));
         assert_eq!(h.failure_streak, 0);
         assert!(!h.failing);
-        assert_eq!(h.mttr_s, Some((second.updated_at - first.updated_at).num_seconds() as f64));
+        assert_eq!(
+            h.mttr_s,
+            Some((second.updated_at - first.updated_at).num_seconds() as f64)
+        );
         // The run counts once, by its latest attempt.
         assert_eq!(h.success_rate, Some(100.0));
         assert_eq!(h.runs_in_window, 1);

@@ -291,7 +291,11 @@ impl Run {
     pub fn is_active(&self) -> bool {
         matches!(
             self.status,
-            Status::Requested | Status::Queued | Status::Pending | Status::Waiting | Status::InProgress
+            Status::Requested
+                | Status::Queued
+                | Status::Pending
+                | Status::Waiting
+                | Status::InProgress
         )
     }
 
@@ -323,7 +327,11 @@ impl Run {
         if !self.is_completed() {
             return None;
         }
-        Some(self.conclusion.as_ref().map_or(Outcome::Indecisive, Conclusion::outcome))
+        Some(
+            self.conclusion
+                .as_ref()
+                .map_or(Outcome::Indecisive, Conclusion::outcome),
+        )
     }
 }
 
@@ -376,10 +384,18 @@ pub enum Event {
     /// One repository's metadata (renamed, default branch changed, …).
     RepositoryUpdated(Repository),
     /// GitHub refused to show a watched repository (deleted, renamed away, no access).
-    RepositoryUnavailable { repo_id: u64, reason: String },
+    RepositoryUnavailable {
+        repo_id: u64,
+        reason: String,
+    },
     /// A repository answers again after being unavailable.
-    RepositoryAvailable { repo_id: u64 },
-    Workflows { repo_id: u64, workflows: Vec<Workflow> },
+    RepositoryAvailable {
+        repo_id: u64,
+    },
+    Workflows {
+        repo_id: u64,
+        workflows: Vec<Workflow>,
+    },
     /// Runs as GitHub reports them now. `initial` marks a first import: no events fire.
     Runs {
         repo_id: u64,
@@ -387,7 +403,10 @@ pub enum Event {
         source: Source,
         initial: bool,
     },
-    Jobs { repo_id: u64, jobs: Vec<Job> },
+    Jobs {
+        repo_id: u64,
+        jobs: Vec<Job>,
+    },
     GitHub(GitHubStatus),
 }
 
@@ -403,7 +422,9 @@ pub fn is_valid_git_ref(r: &str) -> bool {
         && !r.contains("..")
         && !r.contains("//")
         && !r.contains("@{")
-        && !r.split('/').any(|c| c.starts_with('.') || c.ends_with(".lock"))
+        && !r
+            .split('/')
+            .any(|c| c.starts_with('.') || c.ends_with(".lock"))
         && !r
             .chars()
             .any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
@@ -418,7 +439,10 @@ mod tests {
         assert_eq!(Status::parse("brand_new").as_str(), "brand_new");
         let c = Conclusion::parse("brand_new");
         assert_eq!(c.as_str(), "brand_new");
-        assert_eq!(RunState::of(&Status::Completed, Some(&c)), RunState::Unknown);
+        assert_eq!(
+            RunState::of(&Status::Completed, Some(&c)),
+            RunState::Unknown
+        );
         assert_eq!(RunState::of(&Status::parse("x"), None), RunState::Unknown);
     }
 
@@ -428,17 +452,32 @@ mod tests {
         for c in ["failure", "timed_out", "startup_failure"] {
             assert_eq!(Conclusion::parse(c).outcome(), Outcome::Fail, "{c}");
         }
-        for c in ["cancelled", "skipped", "neutral", "stale", "action_required", "new"] {
+        for c in [
+            "cancelled",
+            "skipped",
+            "neutral",
+            "stale",
+            "action_required",
+            "new",
+        ] {
             assert_eq!(Conclusion::parse(c).outcome(), Outcome::Indecisive, "{c}");
         }
     }
 
     #[test]
     fn git_refs() {
-        for ok in ["main", "release/1.2", "refs/heads/main", "v1.0.0", "feature_x-y"] {
+        for ok in [
+            "main",
+            "release/1.2",
+            "refs/heads/main",
+            "v1.0.0",
+            "feature_x-y",
+        ] {
             assert!(is_valid_git_ref(ok), "{ok}");
         }
-        for bad in ["", "a..b", "a b", "/main", "main/", "x.lock", "a@{1}", "a:b", ".hidden", "a//b", "@"] {
+        for bad in [
+            "", "a..b", "a b", "/main", "main/", "x.lock", "a@{1}", "a:b", ".hidden", "a//b", "@",
+        ] {
             assert!(!is_valid_git_ref(bad), "{bad}");
         }
     }

@@ -464,7 +464,10 @@ impl Settings {
                 Some(l) if l.trim().is_empty() => None,
                 Some(l) => {
                     l.parse::<std::net::SocketAddr>().map_err(|_| {
-                        invalid("http.listen", format!("`{l}` is not an address like `0.0.0.0:8099`"))
+                        invalid(
+                            "http.listen",
+                            format!("`{l}` is not an address like `0.0.0.0:8099`"),
+                        )
                     })?;
                     Some(l)
                 }
@@ -508,13 +511,18 @@ fn validate_github(raw: RawGitHub) -> Result<GitHubSettings, SettingsError> {
         (None, None) => {
             return Err(SettingsError::Missing {
                 key: "github.token".into(),
-                hint: "set `github.token` (or `github.token_file`, or GITOPS_BRIDGE__GITHUB__TOKEN) \
+                hint:
+                    "set `github.token` (or `github.token_file`, or GITOPS_BRIDGE__GITHUB__TOKEN) \
                        to a GitHub token that can read Actions"
-                    .into(),
+                        .into(),
             });
         }
     };
-    if token.expose().chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if token
+        .expose()
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(invalid(
             "github.token",
             "contains whitespace; paste the token alone",
@@ -594,8 +602,7 @@ fn is_repo_name(s: &str) -> bool {
         && s.len() <= 100
         && s != "."
         && s != ".."
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
@@ -620,7 +627,10 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         ));
     };
     if !is_owner_name(owner) {
-        return Err(invalid(key, format!("`{owner}` is not a GitHub user or organisation name")));
+        return Err(invalid(
+            key,
+            format!("`{owner}` is not a GitHub user or organisation name"),
+        ));
     }
     let mut allow = BTreeSet::new();
     for (j, a) in raw_policy.allow.iter().enumerate() {
@@ -661,11 +671,17 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         if !is_workflow_file(&r.workflow) {
             return Err(invalid(
                 &format!("{key}.rollback.workflow"),
-                format!("`{}` is not a workflow file name like `rollback.yml`", r.workflow),
+                format!(
+                    "`{}` is not a workflow file name like `rollback.yml`",
+                    r.workflow
+                ),
             ));
         }
         if r.input.trim().is_empty() {
-            return Err(invalid(&format!("{key}.rollback.input"), "must not be empty"));
+            return Err(invalid(
+                &format!("{key}.rollback.input"),
+                "must not be empty",
+            ));
         }
     }
     if allow.contains(&Action::Rollback)
@@ -680,7 +696,10 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
     if let Some(r) = &raw_policy.dispatch_ref
         && !crate::model::is_valid_git_ref(r)
     {
-        return Err(invalid(&format!("{key}.dispatch_ref"), format!("`{r}` is not a git ref")));
+        return Err(invalid(
+            &format!("{key}.dispatch_ref"),
+            format!("`{r}` is not a git ref"),
+        ));
     }
     let policy = RepoPolicy {
         allow,
@@ -732,12 +751,20 @@ fn validate_mqtt(raw: RawMqtt) -> Result<MqttSettings, SettingsError> {
     if let Some(ca) = &raw.ca_file
         && !ca.is_file()
     {
-        return Err(invalid("mqtt.ca_file", format!("{} does not exist", ca.display())));
+        return Err(invalid(
+            "mqtt.ca_file",
+            format!("{} does not exist", ca.display()),
+        ));
     }
     if raw.password.as_ref().is_some_and(|p| !p.is_empty()) && raw.username.is_none() {
-        return Err(invalid("mqtt.password", "is set but `mqtt.username` is not"));
+        return Err(invalid(
+            "mqtt.password",
+            "is set but `mqtt.username` is not",
+        ));
     }
-    let base_topic = raw.base_topic.unwrap_or_else(|| "gitops-bridge".to_string());
+    let base_topic = raw
+        .base_topic
+        .unwrap_or_else(|| "gitops-bridge".to_string());
     validate_topic_root(&base_topic, "mqtt.base_topic")?;
     let discovery_prefix = raw
         .discovery_prefix
@@ -795,10 +822,13 @@ fn validate_topic_root(topic: &str, key: &str) -> Result<(), SettingsError> {
 }
 
 fn parse_http_url(text: &str, key: &str) -> Result<Url, SettingsError> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| invalid(key, format!("`{text}` is not a URL: {e}")))?;
+    let url =
+        Url::parse(text.trim()).map_err(|e| invalid(key, format!("`{text}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid(key, format!("`{text}` must be an http(s) URL with a host")));
+        return Err(invalid(
+            key,
+            format!("`{text}` must be an http(s) URL with a host"),
+        ));
     }
     Ok(url)
 }
@@ -848,7 +878,10 @@ fn load_raw(sources: &Sources) -> Result<RawSettings, SettingsError> {
         };
         let keys: Vec<String> = path.split("__").map(|k| k.to_lowercase()).collect();
         if keys.iter().any(|k| k.is_empty()) {
-            return Err(invalid(name, "empty key segment in environment variable name"));
+            return Err(invalid(
+                name,
+                "empty key segment in environment variable name",
+            ));
         }
         let mut overlay = env_value(value);
         for key in keys.iter().rev() {
@@ -860,17 +893,20 @@ fn load_raw(sources: &Sources) -> Result<RawSettings, SettingsError> {
     }
     serde_path_to_error::deserialize(merged).map_err(|e| {
         let key = e.path().to_string();
-        invalid(if key == "." { "(top level)" } else { &key }, e.inner().to_string())
+        invalid(
+            if key == "." { "(top level)" } else { &key },
+            e.inner().to_string(),
+        )
     })
 }
 
 /// An environment value: YAML flow syntax for lists/maps/numbers/bools, else a plain string.
 fn env_value(text: &str) -> Value {
     let trimmed = text.trim();
-    if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        if let Ok(v) = serde_yaml_ng::from_str::<Value>(trimmed) {
-            return v;
-        }
+    if (trimmed.starts_with('[') || trimmed.starts_with('{'))
+        && let Ok(v) = serde_yaml_ng::from_str::<Value>(trimmed)
+    {
+        return v;
     }
     match trimmed {
         "true" => Value::Bool(true),
@@ -899,7 +935,9 @@ fn addon_options_to_settings(value: Value) -> Value {
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(addon_options_to_settings).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(addon_options_to_settings).collect())
+        }
         other => other,
     }
 }
@@ -1037,7 +1075,13 @@ mod tests {
         assert_eq!(st.mqtt.discovery_prefix, "homeassistant");
         assert_eq!(st.mqtt.birth_topic, "homeassistant/status");
         assert_eq!(st.metrics_window, Duration::from_secs(7 * 86400));
-        assert!(st.github.policy_for("octo-org", "api").unwrap().allow.is_empty());
+        assert!(
+            st.github
+                .policy_for("octo-org", "api")
+                .unwrap()
+                .allow
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1066,7 +1110,12 @@ mod tests {
     #[test]
     fn bad_url_and_bad_repository_are_rejected() {
         let (_d, s) = sources(&format!("{MINIMAL}  api_url: ftp://x\n"), &[]);
-        assert!(Settings::load(&s).unwrap_err().to_string().contains("github.api_url"));
+        assert!(
+            Settings::load(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("github.api_url")
+        );
         let (_d, s) = sources("github:\n  token: t\n  repositories: [just-a-name]\n", &[]);
         let err = Settings::load(&s).unwrap_err().to_string();
         assert!(err.contains("github.repositories[0]"), "{err}");
@@ -1097,7 +1146,11 @@ mod tests {
             &[],
         );
         let opts = dir.path().join("options.json");
-        std::fs::write(&opts, r#"{"mqtt":{"host":"","port":1884},"log_level":"debug"}"#).unwrap();
+        std::fs::write(
+            &opts,
+            r#"{"mqtt":{"host":"","port":1884},"log_level":"debug"}"#,
+        )
+        .unwrap();
         s.addon_options = Some(opts);
         let st = Settings::load(&s).unwrap();
         assert_eq!(st.mqtt.host, "from-file");
@@ -1113,30 +1166,49 @@ mod tests {
         let st = Settings::load(&s).unwrap();
         let p = st.github.policy_for("octo", "api").unwrap();
         assert!(p.allow.contains(&Action::Dispatch));
-        assert!(st.github.policy_for("octo", "other").unwrap().allow.is_empty());
+        assert!(
+            st.github
+                .policy_for("octo", "other")
+                .unwrap()
+                .allow
+                .is_empty()
+        );
         assert!(st.github.policy_for("someone", "else").is_none());
 
         let bad = "github:\n  token: t\n  repositories:\n    - name: octo/api\n      allow: [rerun, deploy]\n";
         let (_d, s) = sources(bad, &[]);
         let err = Settings::load(&s).unwrap_err().to_string();
-        assert!(err.contains("github.repositories[0].allow[1]") && err.contains("deploy"), "{err}");
+        assert!(
+            err.contains("github.repositories[0].allow[1]") && err.contains("deploy"),
+            "{err}"
+        );
 
-        let bad = "github:\n  token: t\n  repositories:\n    - name: octo/api\n      allow: [rollback]\n";
+        let bad =
+            "github:\n  token: t\n  repositories:\n    - name: octo/api\n      allow: [rollback]\n";
         let (_d, s) = sources(bad, &[]);
         assert!(Settings::load(&s).is_err());
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let (_d, s) = sources(&format!("{MINIMAL}mqtt:\n  username: u\n  password: hunter2\n"), &[]);
+        let (_d, s) = sources(
+            &format!("{MINIMAL}mqtt:\n  username: u\n  password: hunter2\n"),
+            &[],
+        );
         let st = Settings::load(&s).unwrap();
         let dump = format!("{st:?}");
-        assert!(!dump.contains("ghp_abc") && !dump.contains("hunter2"), "{dump}");
+        assert!(
+            !dump.contains("ghp_abc") && !dump.contains("hunter2"),
+            "{dump}"
+        );
     }
 
     #[test]
     fn durations_accept_text_and_seconds() {
-        let (_d, s) = sources(&format!("{MINIMAL}  poll_interval: 2m\nmetrics:\n  window: 86400\n"), &[]);
+        let (_d, s) = sources(
+            &format!("{MINIMAL}  poll_interval: 2m\nmetrics:\n  window: 86400\n"),
+            &[],
+        );
         let st = Settings::load(&s).unwrap();
         assert_eq!(st.github.poll_interval, Duration::from_secs(120));
         assert_eq!(st.metrics_window, Duration::from_secs(86400));

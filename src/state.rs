@@ -115,8 +115,11 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 pub enum Change {
     Repo(u64),
-    RepoRemoved(Repository),
-    RunCompleted { repo_id: u64, run: RunSummary },
+    RepoRemoved(Box<Repository>),
+    RunCompleted {
+        repo_id: u64,
+        run: Box<RunSummary>,
+    },
     GitHub,
     /// The watched set was resolved (see [`Snapshot::resolved`]).
     Resolved,
@@ -278,7 +281,7 @@ impl State {
                 self.refresh(repo_id).await?;
                 if !initial {
                     for change in changes.iter().filter(|c| c.completed_now()) {
-                        let run = RunSummary::of(&change.run, Vec::new());
+                        let run = Box::new(RunSummary::of(&change.run, Vec::new()));
                         let _ = self.changes.send(Change::RunCompleted { repo_id, run });
                     }
                 }
@@ -287,7 +290,9 @@ impl State {
                 if !self.current.repos.contains_key(&repo_id) {
                     return Ok(());
                 }
-                self.store.call(move |db| db.upsert_jobs(repo_id, &jobs)).await?;
+                self.store
+                    .call(move |db| db.upsert_jobs(repo_id, &jobs))
+                    .await?;
                 self.refresh(repo_id).await?;
             }
             Event::GitHub(status) => {
@@ -323,16 +328,14 @@ impl State {
             if let Some(view) = self.current.repos.remove(&id) {
                 tracing::info!("no longer watching {}", view.repo.full_name());
                 self.publish_snapshot();
-                let _ = self.changes.send(Change::RepoRemoved(view.repo));
+                let _ = self.changes.send(Change::RepoRemoved(Box::new(view.repo)));
             }
         }
         for repo in repos {
             let id = repo.id;
-            let (available, reason) = self
-                .current
-                .repos
-                .get(&id)
-                .map_or((true, None), |v| (v.available, v.unavailable_reason.clone()));
+            let (available, reason) = self.current.repos.get(&id).map_or((true, None), |v| {
+                (v.available, v.unavailable_reason.clone())
+            });
             let view = self.compute(repo, available, reason).await?;
             self.replace(id, view);
         }
@@ -357,7 +360,11 @@ impl State {
         let Some(view) = self.current.repos.get(&repo_id) else {
             return Ok(());
         };
-        let (repo, available, reason) = (view.repo.clone(), view.available, view.unavailable_reason.clone());
+        let (repo, available, reason) = (
+            view.repo.clone(),
+            view.available,
+            view.unavailable_reason.clone(),
+        );
         let view = self.compute(repo, available, reason).await?;
         self.replace(repo_id, view);
         Ok(())
@@ -376,7 +383,8 @@ impl State {
     }
 
     fn publish_snapshot(&self) {
-        self.snapshot_tx.send_replace(Arc::new(self.current.clone()));
+        self.snapshot_tx
+            .send_replace(Arc::new(self.current.clone()));
     }
 
     async fn compute(
@@ -405,11 +413,18 @@ impl State {
                         .filter_map(|w| latest.iter().copied().find(|r| r.workflow_id == w.id)),
                 );
                 let mut failed: HashMap<(u64, u32), Vec<String>> = HashMap::new();
-                for run in wanted.into_iter().filter(|r| r.outcome() == Some(Outcome::Fail)) {
+                for run in wanted
+                    .into_iter()
+                    .filter(|r| r.outcome() == Some(Outcome::Fail))
+                {
                     let names = db
                         .jobs(run.id, run.attempt)?
                         .into_iter()
-                        .filter(|j| j.conclusion.as_ref().is_some_and(|c| c.outcome() == Outcome::Fail))
+                        .filter(|j| {
+                            j.conclusion
+                                .as_ref()
+                                .is_some_and(|c| c.outcome() == Outcome::Fail)
+                        })
                         .map(|j| j.name)
                         .collect();
                     failed.insert((run.id, run.attempt), names);
@@ -425,12 +440,18 @@ impl State {
         let summary = |run: &Run| {
             RunSummary::of(
                 run,
-                last_failed_jobs.get(&(run.id, run.attempt)).cloned().unwrap_or_default(),
+                last_failed_jobs
+                    .get(&(run.id, run.attempt))
+                    .cloned()
+                    .unwrap_or_default(),
             )
         };
         let mut by_workflow: BTreeMap<u64, Vec<Run>> = BTreeMap::new();
         for run in &runs {
-            by_workflow.entry(run.workflow_id).or_default().push(run.clone());
+            by_workflow
+                .entry(run.workflow_id)
+                .or_default()
+                .push(run.clone());
         }
         let mut workflow_views: Vec<WorkflowView> = workflows
             .iter()
@@ -446,13 +467,18 @@ impl State {
         // Runs of workflows GitHub no longer lists (deleted or renamed files) still count.
         for (id, runs) in by_workflow {
             let last = metrics::last_run(&runs).map(summary);
-            let name = last.as_ref().map_or_else(|| format!("workflow {id}"), |r| r.workflow.clone());
+            let name = last
+                .as_ref()
+                .map_or_else(|| format!("workflow {id}"), |r| r.workflow.clone());
             workflow_views.push(WorkflowView {
                 workflow: Workflow {
                     id,
                     repo_id,
                     name,
-                    path: last.as_ref().and_then(|r| r.workflow_file.clone()).unwrap_or_default(),
+                    path: last
+                        .as_ref()
+                        .and_then(|r| r.workflow_file.clone())
+                        .unwrap_or_default(),
                     state: "unknown".into(),
                 },
                 health: metrics::health(&runs, window),

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Fault, FaultKind, Owner, Repo, Run, World, Workflow};
+use fake_github::{FakeGitHub, Fault, FaultKind, Owner, Repo, Run, Workflow, World};
 use support::{Config, Daemon, Mosquitto, Probe};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -42,7 +42,9 @@ impl Rig {
         let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
         let daemon = Daemon::start(cfg.settings());
         probe
-            .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| s.json()["success_rate"] == 66.7)
+            .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+                s.json()["success_rate"] == 66.7
+            })
             .await;
         Rig {
             _broker: broker,
@@ -57,7 +59,9 @@ impl Rig {
     async fn bridge_error(&self, needle: &str) -> serde_json::Value {
         self.probe
             .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
-                s.json()["github"]["error"].as_str().is_some_and(|e| e.contains(needle))
+                s.json()["github"]["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains(needle))
             })
             .await
             .json()
@@ -67,7 +71,9 @@ impl Rig {
         self.probe.clear();
         self.gh.clear_faults();
         self.probe
-            .wait_for("gitops-bridge/bridge/state", WAIT, |s| s.json()["github"]["error"].is_null())
+            .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+                s.json()["github"]["error"].is_null()
+            })
             .await;
         // History is intact: what HA reads from the broker is unchanged.
         let kept = support::retained(self._broker.port, "gitops-bridge/repo/octo/api/state").await;
@@ -77,7 +83,12 @@ impl Rig {
     }
 
     async fn stop(mut self) {
-        self.daemon.take().unwrap().stop().await.expect("the daemon kept running and stops cleanly");
+        self.daemon
+            .take()
+            .unwrap()
+            .stop()
+            .await
+            .expect("the daemon kept running and stops cleanly");
     }
 }
 
@@ -85,15 +96,26 @@ impl Rig {
 async fn bad_token_is_named_and_the_daemon_keeps_running() {
     let broker = Mosquitto::start();
     let gh = FakeGitHub::start(world("the-right-token")).await;
-    let cfg = Config::write(&gh.url(), "a-wrong-token", broker.port, "    - octo/api\n", "");
+    let cfg = Config::write(
+        &gh.url(),
+        "a-wrong-token",
+        broker.port,
+        "    - octo/api\n",
+        "",
+    );
     let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
     let daemon = Daemon::start(cfg.settings());
     let state = probe
-        .wait_for("gitops-bridge/bridge/state", WAIT, |s| s.json()["github"]["error"].is_string())
+        .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+            s.json()["github"]["error"].is_string()
+        })
         .await
         .json();
     let error = state["github"]["error"].as_str().unwrap();
-    assert!(error.contains("401") && error.contains("github.token"), "{error}");
+    assert!(
+        error.contains("401") && error.contains("github.token"),
+        "{error}"
+    );
     assert!(!error.contains("a-wrong-token"));
     // It backs off instead of hammering GitHub with a bad token.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -107,25 +129,47 @@ async fn primary_rate_limit_pauses_requests() {
     let rig = Rig::healthy().await;
     rig.gh.inject(Fault::new(RUNS, FaultKind::PrimaryRateLimit));
     let state = rig.bridge_error("rate limit").await;
-    assert!(state["github"]["error"].as_str().unwrap().contains("primary"));
+    assert!(
+        state["github"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("primary")
+    );
     let after = rig.gh.requests().len();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(rig.gh.requests().len(), after, "no request goes out while the limit lasts");
+    assert_eq!(
+        rig.gh.requests().len(),
+        after,
+        "no request goes out while the limit lasts"
+    );
     rig.stop().await;
 }
 
 #[tokio::test]
 async fn secondary_rate_limit_honours_retry_after() {
     let rig = Rig::healthy().await;
-    rig.gh.inject(Fault::new(RUNS, FaultKind::SecondaryRateLimit { retry_after_secs: 3 }).times(1));
+    rig.gh.inject(
+        Fault::new(
+            RUNS,
+            FaultKind::SecondaryRateLimit {
+                retry_after_secs: 3,
+            },
+        )
+        .times(1),
+    );
     rig.bridge_error("secondary").await;
     let blocked_at = std::time::Instant::now();
     let count = rig.gh.requests().len();
     rig.probe.clear();
     rig.probe
-        .wait_for("gitops-bridge/bridge/state", WAIT, |s| s.json()["github"]["error"].is_null())
+        .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+            s.json()["github"]["error"].is_null()
+        })
         .await;
-    assert!(blocked_at.elapsed() >= Duration::from_secs(1), "waited for retry-after");
+    assert!(
+        blocked_at.elapsed() >= Duration::from_secs(1),
+        "waited for retry-after"
+    );
     assert!(rig.gh.requests().len() > count);
     rig.stop().await;
 }
@@ -136,11 +180,15 @@ async fn missing_repository_goes_unavailable_and_comes_back() {
     rig.gh.inject(Fault::new(RUNS, FaultKind::not_found()));
     rig.bridge_error("not found").await;
     rig.probe
-        .wait_for("gitops-bridge/repo/octo/api/availability", WAIT, |s| s.text() == "offline")
+        .wait_for("gitops-bridge/repo/octo/api/availability", WAIT, |s| {
+            s.text() == "offline"
+        })
         .await;
     rig.recovers().await;
     rig.probe
-        .wait_for("gitops-bridge/repo/octo/api/availability", WAIT, |s| s.text() == "online")
+        .wait_for("gitops-bridge/repo/octo/api/availability", WAIT, |s| {
+            s.text() == "online"
+        })
         .await;
     rig.stop().await;
 }
@@ -148,7 +196,10 @@ async fn missing_repository_goes_unavailable_and_comes_back() {
 #[tokio::test]
 async fn unprocessable_is_reported_and_recovered_from() {
     let rig = Rig::healthy().await;
-    rig.gh.inject(Fault::new(RUNS, FaultKind::unprocessable("Validation Failed")));
+    rig.gh.inject(Fault::new(
+        RUNS,
+        FaultKind::unprocessable("Validation Failed"),
+    ));
     rig.bridge_error("422").await;
     rig.recovers().await;
     rig.stop().await;
@@ -166,7 +217,8 @@ async fn server_errors_are_reported_and_recovered_from() {
 #[tokio::test]
 async fn a_slow_github_times_out_and_is_reported() {
     let rig = Rig::healthy().await;
-    rig.gh.inject(Fault::new(RUNS, FaultKind::Delay(Duration::from_secs(6))));
+    rig.gh
+        .inject(Fault::new(RUNS, FaultKind::Delay(Duration::from_secs(6))));
     let state = rig.bridge_error("did not answer").await;
     assert_eq!(state["github"]["reachable"], false);
     rig.recovers().await;
@@ -192,16 +244,29 @@ async fn github_unreachable_is_reported_and_recovered_from() {
     let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
     let daemon = Daemon::start(cfg.settings());
     let state = probe
-        .wait_for("gitops-bridge/bridge/state", WAIT, |s| s.json()["github"]["error"].is_string())
+        .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+            s.json()["github"]["error"].is_string()
+        })
         .await
         .json();
     assert_eq!(state["github"]["reachable"], false);
-    assert!(state["github"]["error"].as_str().unwrap().contains("cannot reach GitHub"));
+    assert!(
+        state["github"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach GitHub")
+    );
     // GitHub comes back on the same address.
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _gh = FakeGitHub::start_on(world("test-token"), addr).await.unwrap();
+    let _gh = FakeGitHub::start_on(world("test-token"), addr)
+        .await
+        .unwrap();
     probe
-        .wait_for("gitops-bridge/repo/octo/api/state", Duration::from_secs(40), |s| s.json()["success_rate"] == 66.7)
+        .wait_for(
+            "gitops-bridge/repo/octo/api/state",
+            Duration::from_secs(40),
+            |s| s.json()["success_rate"] == 66.7,
+        )
         .await;
     daemon.stop().await.unwrap();
 }

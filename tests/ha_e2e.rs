@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Owner, Repo, Run, World, Workflow};
+use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 use serde_json::Value;
 use support::DaemonProcess;
 
@@ -26,7 +26,11 @@ struct Lab {
 
 impl Lab {
     fn from_env() -> Lab {
-        let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run `eval \"$(halab env)\"` (see .ci/run)"));
+        let var = |k: &str| {
+            std::env::var(k).unwrap_or_else(|_| {
+                panic!("{k} is not set: run `eval \"$(halab env)\"` (see .ci/run)")
+            })
+        };
         Lab {
             url: var("HA_URL"),
             token: var("HA_TOKEN"),
@@ -53,7 +57,12 @@ impl Lab {
     }
 
     /// Waits until `entity_id`'s state satisfies `pred`; returns the state object.
-    async fn wait_state(&self, entity_id: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    async fn wait_state(
+        &self,
+        entity_id: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         let mut last = None;
         loop {
@@ -63,7 +72,10 @@ impl Lab {
                 }
                 last = Some(s);
             }
-            assert!(Instant::now() < deadline, "{entity_id} never matched within {timeout:?}; last: {last:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{entity_id} never matched within {timeout:?}; last: {last:?}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -83,8 +95,12 @@ impl Lab {
     }
 
     fn halab(&self, verb: &str) {
-        let halab = std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into());
-        let status = Command::new(&halab).arg(verb).status().unwrap_or_else(|e| panic!("{halab} {verb}: {e}"));
+        let halab =
+            std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into());
+        let status = Command::new(&halab)
+            .arg(verb)
+            .status()
+            .unwrap_or_else(|e| panic!("{halab} {verb}: {e}"));
         assert!(status.success(), "{halab} {verb} failed");
     }
 }
@@ -134,45 +150,110 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
     let mut daemon = DaemonProcess::start(&config);
 
     // The device and its entities exist, with the states GitHub implies.
-    let status = lab.wait_state(STATUS, LONG, |s| s["state"] == "failure").await;
-    assert_eq!(status["attributes"]["friendly_name"], "octo/api Last run status");
+    let status = lab
+        .wait_state(STATUS, LONG, |s| s["state"] == "failure")
+        .await;
+    assert_eq!(
+        status["attributes"]["friendly_name"],
+        "octo/api Last run status"
+    );
     assert_eq!(status["attributes"]["run_id"], 1003);
-    assert!(status["attributes"]["options"].as_array().unwrap().iter().any(|o| o == "startup_failure"));
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| s["state"] == "on").await;
-    let rate = lab.wait_state("sensor.octo_api_success_rate", LONG, |s| s["state"] == "66.7").await;
+    assert!(
+        status["attributes"]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "startup_failure")
+    );
+    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
+        s["state"] == "on"
+    })
+    .await;
+    let rate = lab
+        .wait_state("sensor.octo_api_success_rate", LONG, |s| {
+            s["state"] == "66.7"
+        })
+        .await;
     assert_eq!(rate["attributes"]["unit_of_measurement"], "%");
-    lab.wait_state("sensor.octo_api_health", LONG, |s| s["state"] != "unavailable").await;
-    let duration = lab.wait_state("sensor.octo_api_last_run_duration", LONG, |s| s["state"] == "360").await;
+    lab.wait_state("sensor.octo_api_health", LONG, |s| {
+        s["state"] != "unavailable"
+    })
+    .await;
+    let duration = lab
+        .wait_state("sensor.octo_api_last_run_duration", LONG, |s| {
+            s["state"] == "360"
+        })
+        .await;
     assert_eq!(duration["attributes"]["device_class"], "duration");
-    lab.wait_state("binary_sensor.gitops_bridge_e2e_github", LONG, |s| s["state"] == "on").await;
-    lab.wait_state("sensor.gitops_bridge_e2e_repositories", LONG, |s| s["state"] == "1").await;
-    let device = lab.template(&format!("{{{{ device_attr(device_id('{STATUS}'), 'name') }}}}")).await;
+    lab.wait_state("binary_sensor.gitops_bridge_e2e_github", LONG, |s| {
+        s["state"] == "on"
+    })
+    .await;
+    lab.wait_state("sensor.gitops_bridge_e2e_repositories", LONG, |s| {
+        s["state"] == "1"
+    })
+    .await;
+    let device = lab
+        .template(&format!(
+            "{{{{ device_attr(device_id('{STATUS}'), 'name') }}}}"
+        ))
+        .await;
     assert_eq!(device, "octo/api");
-    let manufacturer = lab.template(&format!("{{{{ device_attr(device_id('{STATUS}'), 'manufacturer') }}}}")).await;
+    let manufacturer = lab
+        .template(&format!(
+            "{{{{ device_attr(device_id('{STATUS}'), 'manufacturer') }}}}"
+        ))
+        .await;
     assert_eq!(manufacturer, "GitHub");
 
     // A run completes on GitHub: the event entity fires with the conclusion.
-    let before = lab.state("event.octo_api_workflow_run").await.expect("event entity exists");
+    let before = lab
+        .state("event.octo_api_workflow_run")
+        .await
+        .expect("event entity exists");
     github.with_world(|w| {
         let repo = w.repo_mut("octo/api").unwrap();
-        repo.runs.push(Run::completed(1004, 10, "CI", "success", Utc::now() - chrono::Duration::minutes(5), chrono::Duration::minutes(2)));
+        repo.runs.push(Run::completed(
+            1004,
+            10,
+            "CI",
+            "success",
+            Utc::now() - chrono::Duration::minutes(5),
+            chrono::Duration::minutes(2),
+        ));
     });
     let event = lab
-        .wait_state("event.octo_api_workflow_run", LONG, |s| s["state"] != before["state"] && s["state"] != "unknown")
+        .wait_state("event.octo_api_workflow_run", LONG, |s| {
+            s["state"] != before["state"] && s["state"] != "unknown"
+        })
         .await;
     assert_eq!(event["attributes"]["event_type"], "success");
     assert_eq!(event["attributes"]["run_id"], 1004);
-    lab.wait_state(STATUS, LONG, |s| s["state"] == "success").await;
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| s["state"] == "off").await;
+    lab.wait_state(STATUS, LONG, |s| s["state"] == "success")
+        .await;
+    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
+        s["state"] == "off"
+    })
+    .await;
 
     // HA restarts: the entities come back with their states.
     lab.halab("stop");
     lab.halab("start");
-    lab.wait_state(STATUS, Duration::from_secs(120), |s| s["state"] == "success").await;
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| s["state"] == "off").await;
+    lab.wait_state(STATUS, Duration::from_secs(120), |s| {
+        s["state"] == "success"
+    })
+    .await;
+    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
+        s["state"] == "off"
+    })
+    .await;
 
     // The daemon dies: everything it published goes unavailable.
     daemon.kill();
-    lab.wait_state(STATUS, LONG, |s| s["state"] == "unavailable").await;
-    lab.wait_state("binary_sensor.gitops_bridge_e2e_github", LONG, |s| s["state"] == "unavailable").await;
+    lab.wait_state(STATUS, LONG, |s| s["state"] == "unavailable")
+        .await;
+    lab.wait_state("binary_sensor.gitops_bridge_e2e_github", LONG, |s| {
+        s["state"] == "unavailable"
+    })
+    .await;
 }

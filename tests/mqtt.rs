@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Owner, Repo, Run, World, Workflow};
+use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 use support::{Config, Daemon, DaemonProcess, Mosquitto, Probe, retained};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -28,7 +28,12 @@ fn world() -> World {
         .repo(
             Repo::new(200, "octo", "web")
                 .workflow(Workflow::new(20, "Build", ".github/workflows/build.yml"))
-                .run(Run::in_progress(2001, 20, "Build", now - chrono::Duration::minutes(3))),
+                .run(Run::in_progress(
+                    2001,
+                    20,
+                    "Build",
+                    now - chrono::Duration::minutes(3),
+                )),
         )
 }
 
@@ -47,7 +52,11 @@ async fn each_repository_becomes_a_device_with_state() {
     let daemon = Daemon::start(cfg.settings());
 
     let api = probe
-        .wait_for("homeassistant/device/gitops_bridge_repo_100/config", WAIT, |s| s.retain || !s.payload.is_empty())
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_100/config",
+            WAIT,
+            |s| s.retain || !s.payload.is_empty(),
+        )
         .await
         .json();
     assert_eq!(api["device"]["name"], "octo/api");
@@ -58,15 +67,23 @@ async fn each_repository_becomes_a_device_with_state() {
     let status = &api["components"]["last_run_status"];
     assert_eq!(status["platform"], "sensor");
     assert_eq!(status["device_class"], "enum");
-    assert_eq!(status["default_entity_id"], "sensor.octo_api_last_run_status");
-    assert_eq!(status["unique_id"], "gitops_bridge_repo_100_last_run_status");
+    assert_eq!(
+        status["default_entity_id"],
+        "sensor.octo_api_last_run_status"
+    );
+    assert_eq!(
+        status["unique_id"],
+        "gitops_bridge_repo_100_last_run_status"
+    );
     assert_eq!(status["state_topic"], "gitops-bridge/repo/octo/api/state");
     assert_eq!(api["components"]["failing"]["device_class"], "problem");
     assert_eq!(api["components"]["workflow_run"]["platform"], "event");
     assert!(api["components"]["workflow_run"].get("retain").is_none());
 
     let state = probe
-        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| s.json()["status"] == "failure")
+        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+            s.json()["status"] == "failure"
+        })
         .await;
     let state = state.json();
     assert_eq!(state["failing"], true);
@@ -76,14 +93,18 @@ async fn each_repository_becomes_a_device_with_state() {
     assert_eq!(state["duration_s"], 360);
 
     let web = probe
-        .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| s.json()["running"] == true)
+        .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| {
+            s.json()["running"] == true
+        })
         .await
         .json();
     assert_eq!(web["status"], "in_progress");
     assert_eq!(web["health"], "unknown");
 
     let bridge = probe
-        .wait_for("gitops-bridge/bridge/state", WAIT, |s| s.json()["github"]["last_poll"].is_string())
+        .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+            s.json()["github"]["last_poll"].is_string()
+        })
         .await
         .json();
     assert_eq!(bridge["repositories"], 2);
@@ -96,17 +117,31 @@ async fn each_repository_becomes_a_device_with_state() {
     assert_eq!(kept["gitops-bridge/bridge/availability"].text(), "online");
     assert!(kept.contains_key("homeassistant/device/gitops_bridge_bridge/config"));
     assert!(kept.contains_key("homeassistant/device/gitops_bridge_repo_200/config"));
-    assert_eq!(kept["gitops-bridge/repo/octo/api/availability"].text(), "online");
-    assert!(kept.keys().all(|t| !t.ends_with("/events")), "events are never retained");
+    assert_eq!(
+        kept["gitops-bridge/repo/octo/api/availability"].text(),
+        "online"
+    );
+    assert!(
+        kept.keys().all(|t| !t.ends_with("/events")),
+        "events are never retained"
+    );
     // Secrets never reach MQTT.
     for s in probe.all() {
         let text = s.text();
-        assert!(!text.contains("test-token") && !text.contains(support::MQTT_PASS), "{}", s.topic);
+        assert!(
+            !text.contains("test-token") && !text.contains(support::MQTT_PASS),
+            "{}",
+            s.topic
+        );
     }
 
     daemon.stop().await.unwrap();
     let kept = retained(broker.port, "gitops-bridge/bridge/availability").await;
-    assert_eq!(kept["gitops-bridge/bridge/availability"].text(), "offline", "clean stop says offline");
+    assert_eq!(
+        kept["gitops-bridge/bridge/availability"].text(),
+        "offline",
+        "clean stop says offline"
+    );
 }
 
 #[tokio::test]
@@ -117,13 +152,21 @@ async fn a_completed_run_fires_one_event_and_updates_state() {
     let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
     let daemon = Daemon::start(cfg.settings());
     probe
-        .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| s.json()["running"] == true)
+        .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| {
+            s.json()["running"] == true
+        })
         .await;
     // The history import never fires events.
     assert!(probe.all().iter().all(|s| !s.topic.ends_with("/events")));
 
     gh.with_world(|w| {
-        let run = w.repo_mut("octo/web").unwrap().runs.iter_mut().find(|r| r.id == 2001).unwrap();
+        let run = w
+            .repo_mut("octo/web")
+            .unwrap()
+            .runs
+            .iter_mut()
+            .find(|r| r.id == 2001)
+            .unwrap();
         run.status = "completed".into();
         run.conclusion = Some("success".into());
         run.updated_at = Utc::now();
@@ -136,7 +179,12 @@ async fn a_completed_run_fires_one_event_and_updates_state() {
     assert_eq!(event["event_type"], "success");
     assert_eq!(event["run_id"], 2001);
     assert_eq!(event["workflow"], "Build");
-    assert!(event["url"].as_str().unwrap().contains("/actions/runs/2001"));
+    assert!(
+        event["url"]
+            .as_str()
+            .unwrap()
+            .contains("/actions/runs/2001")
+    );
     probe
         .wait_for("gitops-bridge/repo/octo/web/state", WAIT, |s| {
             s.json()["running"] == false && s.json()["status"] == "success"
@@ -144,7 +192,11 @@ async fn a_completed_run_fires_one_event_and_updates_state() {
         .await;
     // More polls, no more events for the same run.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let events = probe.all().into_iter().filter(|s| s.topic.ends_with("/events")).count();
+    let events = probe
+        .all()
+        .into_iter()
+        .filter(|s| s.topic.ends_with("/events"))
+        .count();
     assert_eq!(events, 1);
     daemon.stop().await.unwrap();
 }
@@ -157,16 +209,27 @@ async fn killing_the_daemon_makes_everything_unavailable() {
     let probe = Probe::connect(broker.port, "gitops-bridge/bridge/availability").await;
     let mut daemon = DaemonProcess::start(&cfg.path);
     probe
-        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "online")
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "online"
+        })
         .await;
     daemon.kill();
     probe
-        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "offline")
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "offline"
+        })
         .await;
     let kept = retained(broker.port, "gitops-bridge/bridge/availability").await;
-    assert_eq!(kept["gitops-bridge/bridge/availability"].text(), "offline", "the last will is retained");
+    assert_eq!(
+        kept["gitops-bridge/bridge/availability"].text(),
+        "offline",
+        "the last will is retained"
+    );
     let log = daemon.log();
-    assert!(!log.contains("test-token") && !log.contains(support::MQTT_PASS), "secrets in the log:\n{log}");
+    assert!(
+        !log.contains("test-token") && !log.contains(support::MQTT_PASS),
+        "secrets in the log:\n{log}"
+    );
 }
 
 #[tokio::test]
@@ -177,12 +240,20 @@ async fn sigterm_stops_cleanly_with_offline() {
     let probe = Probe::connect(broker.port, "gitops-bridge/bridge/availability").await;
     let mut daemon = DaemonProcess::start(&cfg.path);
     probe
-        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "online")
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "online"
+        })
         .await;
     let status = daemon.terminate();
-    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        daemon.log()
+    );
     probe
-        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "offline")
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "offline"
+        })
         .await;
 }
 
@@ -194,24 +265,51 @@ async fn home_assistants_birth_message_brings_a_republish() {
     let probe = Probe::connect(broker.port, "#").await;
     let daemon = Daemon::start(cfg.settings());
     probe
-        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| s.json()["status"] == "failure")
+        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+            s.json()["status"] == "failure"
+        })
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     probe.clear();
     probe.publish("homeassistant/status", "online", false).await;
     let again = probe
-        .wait_for("homeassistant/device/gitops_bridge_repo_100/config", Duration::from_secs(10), |_| true)
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_100/config",
+            Duration::from_secs(10),
+            |_| true,
+        )
         .await;
     let after = again.at;
-    let birth = probe.all().iter().find(|s| s.topic == "homeassistant/status").map(|s| s.at).unwrap();
-    assert!(after.duration_since(birth) >= Duration::from_secs(1), "re-published after a delay, not instantly");
-    probe.wait_for("gitops-bridge/repo/octo/api/state", WAIT, |_| true).await;
-    probe.wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "online").await;
+    let birth = probe
+        .all()
+        .iter()
+        .find(|s| s.topic == "homeassistant/status")
+        .map(|s| s.at)
+        .unwrap();
+    assert!(
+        after.duration_since(birth) >= Duration::from_secs(1),
+        "re-published after a delay, not instantly"
+    );
+    probe
+        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |_| true)
+        .await;
+    probe
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "online"
+        })
+        .await;
     // HA going offline is no reason to publish anything.
     probe.clear();
-    probe.publish("homeassistant/status", "offline", false).await;
+    probe
+        .publish("homeassistant/status", "offline", false)
+        .await;
     tokio::time::sleep(Duration::from_secs(7)).await;
-    assert!(probe.all().iter().all(|s| !s.topic.starts_with("homeassistant/device/")));
+    assert!(
+        probe
+            .all()
+            .iter()
+            .all(|s| !s.topic.starts_with("homeassistant/device/"))
+    );
     daemon.stop().await.unwrap();
 }
 
@@ -224,7 +322,9 @@ async fn a_broker_restart_is_survived_and_everything_is_republished() {
     {
         let probe = Probe::connect(broker.port, "#").await;
         probe
-            .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| s.json()["status"] == "failure")
+            .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+                s.json()["status"] == "failure"
+            })
             .await;
         probe.disconnect().await;
     }
@@ -233,13 +333,21 @@ async fn a_broker_restart_is_survived_and_everything_is_republished() {
     broker.restart();
     let probe = Probe::connect(broker.port, "#").await;
     probe
-        .wait_for("homeassistant/device/gitops_bridge_repo_100/config", Duration::from_secs(45), |_| true)
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_100/config",
+            Duration::from_secs(45),
+            |_| true,
+        )
         .await;
     probe
-        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| s.text() == "online")
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.text() == "online"
+        })
         .await;
     probe
-        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| s.json()["status"] == "failure")
+        .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+            s.json()["status"] == "failure"
+        })
         .await;
     daemon.stop().await.unwrap();
 }
@@ -262,23 +370,43 @@ async fn configs_of_repositories_no_longer_watched_are_removed() {
         "availability": [{"topic": "other/bridge/availability"}],
         "components": {"x": {"platform": "sensor", "unique_id": "v", "state_topic": "other/repo/a/b/state"}}
     });
-    seed.publish("homeassistant/device/gitops_bridge_repo_999/config", stale.to_string(), true).await;
-    seed.publish("gitops-bridge/repo/octo/gone/state", "{}", true).await;
-    seed.publish("homeassistant/device/other_bridge_repo_5/config", foreign.to_string(), true).await;
+    seed.publish(
+        "homeassistant/device/gitops_bridge_repo_999/config",
+        stale.to_string(),
+        true,
+    )
+    .await;
+    seed.publish("gitops-bridge/repo/octo/gone/state", "{}", true)
+        .await;
+    seed.publish(
+        "homeassistant/device/other_bridge_repo_5/config",
+        foreign.to_string(),
+        true,
+    )
+    .await;
     seed.disconnect().await;
 
     let cfg = config(&gh, &broker);
     let daemon = Daemon::start(cfg.settings());
     let probe = Probe::connect(broker.port, "#").await;
     probe
-        .wait_for("homeassistant/device/gitops_bridge_repo_999/config", WAIT, |s| s.payload.is_empty())
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_999/config",
+            WAIT,
+            |s| s.payload.is_empty(),
+        )
         .await;
     probe
-        .wait_for("gitops-bridge/repo/octo/gone/state", WAIT, |s| s.payload.is_empty())
+        .wait_for("gitops-bridge/repo/octo/gone/state", WAIT, |s| {
+            s.payload.is_empty()
+        })
         .await;
     let kept = retained(broker.port, "homeassistant/#").await;
     assert!(!kept.contains_key("homeassistant/device/gitops_bridge_repo_999/config"));
-    assert!(kept.contains_key("homeassistant/device/other_bridge_repo_5/config"), "another bridge's config stays");
+    assert!(
+        kept.contains_key("homeassistant/device/other_bridge_repo_5/config"),
+        "another bridge's config stays"
+    );
     assert!(kept.contains_key("homeassistant/device/gitops_bridge_repo_100/config"));
     daemon.stop().await.unwrap();
 }
@@ -294,7 +422,11 @@ async fn a_broker_down_at_start_is_waited_for() {
     broker.restart();
     let probe = Probe::connect(broker.port, "#").await;
     probe
-        .wait_for("gitops-bridge/repo/octo/api/state", Duration::from_secs(45), |s| s.json()["status"] == "failure")
+        .wait_for(
+            "gitops-bridge/repo/octo/api/state",
+            Duration::from_secs(45),
+            |s| s.json()["status"] == "failure",
+        )
         .await;
     daemon.stop().await.unwrap();
 }
@@ -304,12 +436,20 @@ async fn wrong_broker_credentials_are_reported_and_retried() {
     let broker = Mosquitto::start();
     let gh = FakeGitHub::start(world()).await;
     let cfg = Config::write(&gh.url(), &gh.token(), broker.port, REPOS, "");
-    let text = std::fs::read_to_string(&cfg.path).unwrap().replace(support::MQTT_PASS, "wrong-password");
+    let text = std::fs::read_to_string(&cfg.path)
+        .unwrap()
+        .replace(support::MQTT_PASS, "wrong-password");
     std::fs::write(&cfg.path, text).unwrap();
     let mut daemon = DaemonProcess::start(&cfg.path);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon keeps running");
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon keeps running"
+    );
     let log = daemon.log();
     assert!(log.contains("refused our credentials"), "{log}");
-    assert!(!log.contains("wrong-password"), "the password must not be logged");
+    assert!(
+        !log.contains("wrong-password"),
+        "the password must not be logged"
+    );
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Owner, Repo, Run, World, Workflow};
+use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 use gitops_bridge::github::{GitHubClient, Poller};
 use gitops_bridge::model::RunState;
 use gitops_bridge::settings::{GitHubSettings, RepoPolicy, RepoSelector, Secret};
@@ -75,7 +75,14 @@ impl Rig {
         let cancel = CancellationToken::new();
         tokio::spawn(state.run(cancel.clone()));
         let gh = GitHubClient::new(&gh_settings).unwrap();
-        let poller = Poller::new(gh, gh_settings, window, store.clone(), events, Arc::new(Notify::new()));
+        let poller = Poller::new(
+            gh,
+            gh_settings,
+            window,
+            store.clone(),
+            events,
+            Arc::new(Notify::new()),
+        );
         Rig {
             poller,
             state: handle,
@@ -120,10 +127,21 @@ async fn first_cycle_imports_history_and_computes_health() {
 
     // The history import asked for the window with GitHub's `created` filter.
     let requests = gh.requests();
-    assert!(requests.iter().any(|r| r.path == "/repos/octo/api/actions/runs" && r.query.contains("created=")));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/repos/octo/api/actions/runs" && r.query.contains("created="))
+    );
     // Every request carries the API version and a user agent.
-    assert!(requests.iter().all(|r| r.header("x-github-api-version") == Some("2022-11-28")));
-    assert!(requests.iter().all(|r| r.header("user-agent").is_some_and(|u| u.starts_with("gitops-bridge/"))));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("x-github-api-version") == Some("2022-11-28"))
+    );
+    assert!(requests.iter().all(|r| {
+        r.header("user-agent")
+            .is_some_and(|u| u.starts_with("gitops-bridge/"))
+    }));
 }
 
 #[tokio::test]
@@ -135,7 +153,12 @@ async fn a_quiet_cycle_costs_no_counted_requests() {
     let before = gh.counted_requests();
     gh.clear_requests();
     let report = rig.cycle().await;
-    assert_eq!(gh.counted_requests() - before, 0, "requests: {:#?}", gh.requests());
+    assert_eq!(
+        gh.counted_requests() - before,
+        0,
+        "requests: {:#?}",
+        gh.requests()
+    );
     assert_eq!(report.counted, 0);
     let requests = gh.requests();
     assert!(!requests.is_empty());
@@ -151,8 +174,16 @@ async fn a_new_completion_is_picked_up_with_its_jobs() {
 
     gh.with_world(|w| {
         let repo = w.repo_mut("octo/api").unwrap();
-        let run = Run::completed(1006, 10, "CI", "failure", Utc::now() - chrono::Duration::minutes(10), chrono::Duration::minutes(3));
-        repo.jobs.push(fake_github::Job::for_run(5001, &run, "test"));
+        let run = Run::completed(
+            1006,
+            10,
+            "CI",
+            "failure",
+            Utc::now() - chrono::Duration::minutes(10),
+            chrono::Duration::minutes(3),
+        );
+        repo.jobs
+            .push(fake_github::Job::for_run(5001, &run, "test"));
         repo.runs.push(run);
     });
     rig.cycle().await;
@@ -169,9 +200,15 @@ async fn a_new_completion_is_picked_up_with_its_jobs() {
             completed.push(run.id);
         }
     }
-    assert_eq!(completed, vec![1006], "exactly the new completion fires an event");
+    assert_eq!(
+        completed,
+        vec![1006],
+        "exactly the new completion fires an event"
+    );
     assert!(
-        gh.requests().iter().any(|r| r.path == "/repos/octo/api/actions/runs/1006/attempts/1/jobs"),
+        gh.requests()
+            .iter()
+            .any(|r| r.path == "/repos/octo/api/actions/runs/1006/attempts/1/jobs"),
         "jobs of the new run were fetched"
     );
 }
@@ -193,7 +230,13 @@ async fn a_restart_keeps_history_and_does_not_download_it_again() {
     let rig = Rig::new(&gh.url(), vec![exact("octo", "api")], Some(&db));
     // Before any request, state already shows the stored history.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let view = rig.state.snapshot().repos.get(&100).cloned().expect("repository loaded from the store");
+    let view = rig
+        .state
+        .snapshot()
+        .repos
+        .get(&100)
+        .cloned()
+        .expect("repository loaded from the store");
     assert_eq!(view.health.success_rate, Some(75.0));
 
     let mut rig = rig;
@@ -203,8 +246,15 @@ async fn a_restart_keeps_history_and_does_not_download_it_again() {
         !requests.iter().any(|r| r.query.contains("created=")),
         "history was imported again: {requests:#?}"
     );
-    let runs: Vec<_> = requests.iter().filter(|r| r.path == "/repos/octo/api/actions/runs").collect();
-    assert!(runs.iter().all(|r| r.header("if-none-match").is_some() && r.status == 304), "{runs:#?}");
+    let runs: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == "/repos/octo/api/actions/runs")
+        .collect();
+    assert!(
+        runs.iter()
+            .all(|r| r.header("if-none-match").is_some() && r.status == 304),
+        "{runs:#?}"
+    );
     // Only the repository metadata (kept in memory, not on disk) was counted.
     assert!(gh.counted_requests() - before <= 1);
     let _ = rig.store;
@@ -231,8 +281,15 @@ async fn owner_wildcard_lists_every_page_and_skips_archived() {
     assert!(report.problem.is_none(), "{:?}", report.problem);
     let snapshot = rig.state.snapshot();
     assert_eq!(snapshot.repos.len(), 129);
-    assert!(!snapshot.repos.contains_key(&1005), "archived repositories are skipped by default");
-    let pages = gh.requests().iter().filter(|r| r.path == "/orgs/homelab/repos").count();
+    assert!(
+        !snapshot.repos.contains_key(&1005),
+        "archived repositories are skipped by default"
+    );
+    let pages = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/orgs/homelab/repos")
+        .count();
     assert_eq!(pages, 2);
 }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderMap, IF_NONE_MATCH, LINK, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, ETAG, HeaderMap, IF_NONE_MATCH, LINK, RETRY_AFTER, USER_AGENT,
+};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -29,7 +31,10 @@ pub enum GitHubError {
     #[error("GitHub refused access to {url} (403 {message}); the token may lack a permission")]
     Forbidden { url: String, message: String },
     #[error("GitHub rate limit reached ({kind}); waiting until {until}")]
-    RateLimited { until: DateTime<Utc>, kind: &'static str },
+    RateLimited {
+        until: DateTime<Utc>,
+        kind: &'static str,
+    },
     #[error("not found on GitHub: {url} (deleted, renamed, or not visible to this token)")]
     NotFound { url: String },
     #[error("GitHub reports a conflict at {url} (409 {message})")]
@@ -37,9 +42,17 @@ pub enum GitHubError {
     #[error("GitHub refused the request to {url} (422 {message})")]
     Unprocessable { url: String, message: String },
     #[error("GitHub failed at {url} ({status} {message}); will try again")]
-    Server { url: String, status: u16, message: String },
+    Server {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("GitHub answered {status} at {url}: {message}")]
-    Status { url: String, status: u16, message: String },
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("GitHub did not answer {url} within {secs}s")]
     Timeout { url: String, secs: u64 },
     #[error("cannot reach GitHub at {url}: {message}")]
@@ -61,7 +74,10 @@ impl GitHubError {
     }
     /// The request never reached a GitHub that answered.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, GitHubError::Timeout { .. } | GitHubError::Connect { .. })
+        matches!(
+            self,
+            GitHubError::Timeout { .. } | GitHubError::Connect { .. }
+        )
     }
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -70,7 +86,9 @@ impl GitHubError {
             GitHubError::NotFound { .. } => Some(404),
             GitHubError::Conflict { .. } => Some(409),
             GitHubError::Unprocessable { .. } => Some(422),
-            GitHubError::Server { status, .. } | GitHubError::Status { status, .. } => Some(*status),
+            GitHubError::Server { status, .. } | GitHubError::Status { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -80,7 +98,11 @@ impl GitHubError {
 #[derive(Debug)]
 pub enum Fetched<T> {
     /// 200: the body, its validator, and the next page if there is one.
-    Modified { value: T, etag: Option<String>, next: Option<String> },
+    Modified {
+        value: T,
+        etag: Option<String>,
+        next: Option<String>,
+    },
     /// 304: unchanged since the ETag we sent; free of charge.
     NotModified,
 }
@@ -114,8 +136,16 @@ impl GitHubClient {
             base.set_path(&format!("{}/", base.path()));
         }
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, "application/vnd.github+json".parse().expect("static header"));
-        headers.insert("x-github-api-version", API_VERSION.parse().expect("static header"));
+        headers.insert(
+            ACCEPT,
+            "application/vnd.github+json"
+                .parse()
+                .expect("static header"),
+        );
+        headers.insert(
+            "x-github-api-version",
+            API_VERSION.parse().expect("static header"),
+        );
         headers.insert(
             USER_AGENT,
             concat!("gitops-bridge/", env!("CARGO_PKG_VERSION"))
@@ -179,7 +209,10 @@ impl GitHubClient {
         }
         let etag = header_str(response.headers(), ETAG.as_str());
         let next = header_str(response.headers(), LINK.as_str()).and_then(|l| next_link(&l));
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(url, e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
         let value = serde_json::from_slice(&bytes).map_err(|e| GitHubError::Malformed {
             url: url.to_string(),
             message: format!("{e} (HTTP {status}, {} bytes)", bytes.len()),
@@ -208,7 +241,10 @@ impl GitHubClient {
         let request = self.request(Method::POST, url)?.json(body);
         let response = self.send(request, url).await?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(url, e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
         let json = if bytes.is_empty() {
             None
         } else {
@@ -236,7 +272,10 @@ impl GitHubClient {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, GitHubError> {
-        let response = request.send().await.map_err(|e| self.transport_error(url, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
         let status = response.status();
         self.record(response.headers(), status);
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
@@ -255,13 +294,19 @@ impl GitHubClient {
         Err(self.classify(url, status, &headers, message))
     }
 
-    fn classify(&self, url: &str, status: StatusCode, headers: &HeaderMap, message: String) -> GitHubError {
+    fn classify(
+        &self,
+        url: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: String,
+    ) -> GitHubError {
         let url = url.to_string();
         let code = status.as_u16();
-        if code == 403 || code == 429 {
-            if let Some(limited) = self.rate_limited(headers, code, &message) {
-                return limited;
-            }
+        if (code == 403 || code == 429)
+            && let Some(limited) = self.rate_limited(headers, code, &message)
+        {
+            return limited;
         }
         match code {
             401 => GitHubError::Unauthorized { message },
@@ -269,8 +314,16 @@ impl GitHubClient {
             404 => GitHubError::NotFound { url },
             409 => GitHubError::Conflict { url, message },
             422 => GitHubError::Unprocessable { url, message },
-            500..=599 => GitHubError::Server { url, status: code, message },
-            _ => GitHubError::Status { url, status: code, message },
+            500..=599 => GitHubError::Server {
+                url,
+                status: code,
+                message,
+            },
+            _ => GitHubError::Status {
+                url,
+                status: code,
+                message,
+            },
         }
     }
 
@@ -279,10 +332,13 @@ impl GitHubClient {
     /// "rate limit" waits a minute.
     fn rate_limited(&self, headers: &HeaderMap, code: u16, message: &str) -> Option<GitHubError> {
         let now = Utc::now();
-        let (until, kind) = if let Some(secs) = header_str(headers, RETRY_AFTER.as_str())
-            .and_then(|v| v.trim().parse::<i64>().ok())
+        let (until, kind) = if let Some(secs) =
+            header_str(headers, RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<i64>().ok())
         {
-            (now + chrono::Duration::seconds(secs.clamp(1, 3600)), "secondary")
+            (
+                now + chrono::Duration::seconds(secs.clamp(1, 3600)),
+                "secondary",
+            )
         } else if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
             let reset = header_u64(headers, "x-ratelimit-reset")
                 .and_then(|s| Utc.timestamp_opt(s as i64, 0).single())
@@ -313,7 +369,11 @@ impl GitHubClient {
             header_u64(headers, "x-ratelimit-reset"),
         ) {
             // GitHub sends seconds; recorded fixtures carry milliseconds. Accept both.
-            let reset = if reset > 100_000_000_000 { reset / 1000 } else { reset };
+            let reset = if reset > 100_000_000_000 {
+                reset / 1000
+            } else {
+                reset
+            };
             if let Some(reset) = Utc.timestamp_opt(reset as i64, 0).single() {
                 b.rate = Some(RateLimit {
                     limit: limit.min(u32::MAX as u64) as u32,
@@ -366,7 +426,13 @@ pub fn next_link(link: &str) -> Option<String> {
         let is_next = params
             .split(';')
             .any(|p| p.trim().eq_ignore_ascii_case("rel=\"next\"") || p.trim() == "rel=next");
-        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        is_next.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -390,7 +456,10 @@ mod tests {
     fn urls_join_under_a_ghes_path_prefix() {
         let settings = test_settings("https://ghe.example.com/api/v3");
         let c = GitHubClient::new(&settings).unwrap();
-        assert_eq!(c.url("repos/o/r"), "https://ghe.example.com/api/v3/repos/o/r");
+        assert_eq!(
+            c.url("repos/o/r"),
+            "https://ghe.example.com/api/v3/repos/o/r"
+        );
         assert_eq!(c.url("/user"), "https://ghe.example.com/api/v3/user");
     }
 
@@ -399,12 +468,31 @@ mod tests {
         let c = GitHubClient::new(&test_settings("https://api.github.com")).unwrap();
         let mut h = HeaderMap::new();
         h.insert("retry-after", "30".parse().unwrap());
-        let e = c.classify("u", StatusCode::FORBIDDEN, &h, "You have exceeded a secondary rate limit".into());
-        assert!(matches!(e, GitHubError::RateLimited { kind: "secondary", .. }), "{e:?}");
+        let e = c.classify(
+            "u",
+            StatusCode::FORBIDDEN,
+            &h,
+            "You have exceeded a secondary rate limit".into(),
+        );
+        assert!(
+            matches!(
+                e,
+                GitHubError::RateLimited {
+                    kind: "secondary",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(c.blocked_until().is_some());
 
         let c = GitHubClient::new(&test_settings("https://api.github.com")).unwrap();
-        let e = c.classify("u", StatusCode::FORBIDDEN, &HeaderMap::new(), "Resource not accessible by integration".into());
+        let e = c.classify(
+            "u",
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            "Resource not accessible by integration".into(),
+        );
         assert!(matches!(e, GitHubError::Forbidden { .. }), "{e:?}");
         assert!(c.blocked_until().is_none());
 
@@ -412,7 +500,12 @@ mod tests {
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         let reset = (Utc::now() + chrono::Duration::minutes(10)).timestamp();
         h.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
-        let e = c.classify("u", StatusCode::FORBIDDEN, &h, "API rate limit exceeded".into());
+        let e = c.classify(
+            "u",
+            StatusCode::FORBIDDEN,
+            &h,
+            "API rate limit exceeded".into(),
+        );
         match e {
             GitHubError::RateLimited { until, kind } => {
                 assert_eq!(kind, "primary");

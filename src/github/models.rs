@@ -242,12 +242,16 @@ mod tests {
 
     #[test]
     fn rest_run_list_fixture_parses() {
-        let list: ApiRunList = serde_json::from_str(&fixture("rest/list-workflow-runs.json")).unwrap();
+        let list: ApiRunList =
+            serde_json::from_str(&fixture("rest/list-workflow-runs.json")).unwrap();
         let run = list.workflow_runs[0].clone().into_model(0);
         assert_eq!(run.id, 30433642);
         assert_eq!(run.repo_id, 1296269);
         assert_eq!(run.attempt, 1);
-        assert_eq!(run.workflow_path.as_deref(), Some(".github/workflows/build.yml"));
+        assert_eq!(
+            run.workflow_path.as_deref(),
+            Some(".github/workflows/build.yml")
+        );
         assert_eq!(run.status, Status::Queued);
         assert_eq!(run.conclusion, None);
         assert!(run.run_started_at.is_some());
@@ -265,7 +269,8 @@ mod tests {
 
     #[test]
     fn rest_job_example_without_run_attempt_parses() {
-        let list: ApiJobList = serde_json::from_str(&fixture("rest/list-jobs-for-workflow-run.json")).unwrap();
+        let list: ApiJobList =
+            serde_json::from_str(&fixture("rest/list-jobs-for-workflow-run.json")).unwrap();
         let job = list.jobs[0].clone().into_model(Some(3));
         assert_eq!(job.attempt, 3);
         assert!(job.completed_at.is_some());
@@ -273,7 +278,8 @@ mod tests {
 
     #[test]
     fn workflows_with_offset_timestamps_parse() {
-        let list: ApiWorkflowList = serde_json::from_str(&fixture("rest/list-repo-workflows.json")).unwrap();
+        let list: ApiWorkflowList =
+            serde_json::from_str(&fixture("rest/list-repo-workflows.json")).unwrap();
         assert_eq!(list.workflows.len(), 2);
         assert_eq!(list.workflows[0].clone().into_model(1).state, "active");
     }

@@ -43,6 +43,8 @@ pub struct CycleReport {
     pub reached: bool,
     /// Requests this cycle that counted against the primary limit.
     pub counted: u64,
+    /// Of those, one-off requests (history imports, first fetches) later cycles won't repeat.
+    pub one_off: u64,
 }
 
 /// Longest pause after repeated failures that stop a cycle (bad token, GitHub unreachable).
@@ -68,6 +70,9 @@ pub struct Poller {
     next_discovery: Instant,
     /// ETags and repositories were read from the store.
     loaded: bool,
+    /// Counted requests in the current cycle that later cycles will not repeat: history
+    /// imports and first fetches of a URL (no ETag yet).
+    one_off: u64,
     /// Cycles in a row that stopped early; the pause doubles with each (a bad token must not
     /// hammer GitHub).
     failed_cycles: u32,
@@ -96,6 +101,7 @@ impl Poller {
             unavailable: HashSet::new(),
             next_discovery: Instant::now(),
             loaded: false,
+            one_off: 0,
             failed_cycles: 0,
         }
     }
@@ -128,8 +134,10 @@ impl Poller {
             self.load().await;
         }
         let counted_before = self.gh.counted_requests();
+        self.one_off = 0;
         let mut report = self.cycle().await;
         report.counted = self.gh.counted_requests() - counted_before;
+        report.one_off = self.one_off;
         self.save_etags().await;
         let status = GitHubStatus {
             reachable: report.reached,
@@ -148,7 +156,11 @@ impl Poller {
 
     async fn load(&mut self) {
         self.loaded = true;
-        match self.store.call(|db| Ok((db.etags()?, db.watched_repositories()?))).await {
+        match self
+            .store
+            .call(|db| Ok((db.etags()?, db.watched_repositories()?)))
+            .await
+        {
             Ok((etags, repos)) => {
                 self.etags = etags.into_iter().collect();
                 self.repos = repos;
@@ -163,7 +175,10 @@ impl Poller {
         let interval = self.settings.poll_interval;
         let now = Utc::now();
         if let Some(until) = self.gh.blocked_until() {
-            return (until - now).to_std().unwrap_or(interval).max(Duration::from_secs(1));
+            return (until - now)
+                .to_std()
+                .unwrap_or(interval)
+                .max(Duration::from_secs(1));
         }
         if self.failed_cycles > 0 {
             let factor = 1u32 << self.failed_cycles.min(10);
@@ -182,11 +197,13 @@ impl Poller {
             );
             return to_reset.max(interval);
         }
-        // Assume the next cycle costs what the last one did; a quiet one (all 304) costs 0.
-        if report.counted == 0 {
+        // Assume the next cycle costs what the last one did, history imports aside; a quiet
+        // one (all 304) costs nothing.
+        let cost = report.counted.saturating_sub(report.one_off);
+        if cost == 0 {
             return interval;
         }
-        let cycles = u64::from(rate.remaining - reserve) / report.counted;
+        let cycles = u64::from(rate.remaining - reserve) / cost;
         if cycles == 0 {
             return to_reset.max(interval);
         }
@@ -202,7 +219,12 @@ impl Poller {
                     report.reached = true;
                     self.next_discovery = Instant::now() + self.settings.discovery_interval;
                     self.repos = repos.clone();
-                    if self.events.send(Event::RepositoriesResolved(repos)).await.is_err() {
+                    if self
+                        .events
+                        .send(Event::RepositoriesResolved(repos))
+                        .await
+                        .is_err()
+                    {
                         return report;
                     }
                 }
@@ -223,7 +245,10 @@ impl Poller {
                     report.reached = true;
                     if self.unavailable.remove(&repo.id) {
                         tracing::info!("{} answers again", repo.full_name());
-                        let _ = self.events.send(Event::RepositoryAvailable { repo_id: repo.id }).await;
+                        let _ = self
+                            .events
+                            .send(Event::RepositoryAvailable { repo_id: repo.id })
+                            .await;
                     }
                 }
                 Err(e @ (GitHubError::NotFound { .. } | GitHubError::Forbidden { .. })) => {
@@ -280,10 +305,15 @@ impl Poller {
                 }
                 RepoSelector::Owner { owner, .. } => {
                     let repos = self.owner_repositories(owner).await?;
-                    found.extend(repos.into_iter().filter(|r| {
-                        (self.settings.include_archived || !r.archived)
-                            && (self.settings.include_forks || !r.fork)
-                    }).map(ApiRepository::into_model));
+                    found.extend(
+                        repos
+                            .into_iter()
+                            .filter(|r| {
+                                (self.settings.include_archived || !r.archived)
+                                    && (self.settings.include_forks || !r.fork)
+                            })
+                            .map(ApiRepository::into_model),
+                    );
                 }
             }
         }
@@ -302,15 +332,19 @@ impl Poller {
     /// Every repository of a user or organisation, all pages. For the token's own user the
     /// private ones too (`/user/repos`), which `/users/{name}/repos` would not list.
     async fn owner_repositories(&mut self, owner: &str) -> Result<Vec<ApiRepository>, GitHubError> {
-        let account: ApiOwner = self.get_cached(&self.gh.url(&format!("users/{owner}"))).await?;
+        let account: ApiOwner = self
+            .get_cached(&self.gh.url(&format!("users/{owner}")))
+            .await?;
         let first = if account.kind.as_deref() == Some("Organization") {
-            self.gh.url(&format!("orgs/{owner}/repos?type=all&per_page=100"))
+            self.gh
+                .url(&format!("orgs/{owner}/repos?type=all&per_page=100"))
         } else {
             let me: ApiOwner = self.get_cached(&self.gh.url("user")).await?;
             if me.login.eq_ignore_ascii_case(owner) {
                 self.gh.url("user/repos?affiliation=owner&per_page=100")
             } else {
-                self.gh.url(&format!("users/{owner}/repos?type=owner&per_page=100"))
+                self.gh
+                    .url(&format!("users/{owner}/repos?type=owner&per_page=100"))
             }
         };
         let mut repos = Vec::new();
@@ -318,7 +352,10 @@ impl Poller {
         let mut pages = 0;
         while let Some(url) = next.take() {
             let (page, link): (Vec<ApiRepository>, _) = self.get_cached_page(&url).await?;
-            repos.extend(page.into_iter().filter(|r| r.owner.login.eq_ignore_ascii_case(owner)));
+            repos.extend(
+                page.into_iter()
+                    .filter(|r| r.owner.login.eq_ignore_ascii_case(owner)),
+            );
             pages += 1;
             // A user with thousands of repositories is real; a loop in Link headers is not.
             if pages >= 100 {
@@ -334,35 +371,66 @@ impl Poller {
     async fn poll_repo(&mut self, repo: &Repository) -> Result<(), GitHubError> {
         let base = format!("repos/{}/{}", repo.owner, repo.name);
 
-        let url = self.gh.url(&format!("{base}/actions/workflows?per_page=100"));
+        let url = self
+            .gh
+            .url(&format!("{base}/actions/workflows?per_page=100"));
         if let Some((list, etag)) = self.get_if_changed::<ApiWorkflowList>(&url).await? {
-            let workflows = list.workflows.into_iter().map(|w| w.into_model(repo.id)).collect();
-            self.emit(Event::Workflows { repo_id: repo.id, workflows }).await;
+            let workflows = list
+                .workflows
+                .into_iter()
+                .map(|w| w.into_model(repo.id))
+                .collect();
+            self.emit(Event::Workflows {
+                repo_id: repo.id,
+                workflows,
+            })
+            .await;
             self.remember_etag(&url, etag);
         }
 
         let repo_id = repo.id;
-        let synced = self.store.call(move |db| db.is_synced(repo_id)).await.unwrap_or(false);
+        let synced = self
+            .store
+            .call(move |db| db.is_synced(repo_id))
+            .await
+            .unwrap_or(false);
         if !synced {
-            self.import_history(repo, &base).await?;
+            let before = self.gh.counted_requests();
+            let imported = self.import_history(repo, &base).await;
+            self.one_off += self.gh.counted_requests() - before;
+            imported?;
         }
 
-        let url = self.gh.url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}"));
+        let url = self
+            .gh
+            .url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}"));
         let Some((page, etag)) = self.get_if_changed::<ApiRunList>(&url).await? else {
             return Ok(());
         };
-        let mut runs: Vec<Run> = page.workflow_runs.into_iter().map(|r| r.into_model(repo.id)).collect();
+        let mut runs: Vec<Run> = page
+            .workflow_runs
+            .into_iter()
+            .map(|r| r.into_model(repo.id))
+            .collect();
 
         // Everything on the first page is new: more runs happened than a page holds.
         let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
-        let known = self.store.call(move |db| db.known_run_ids(&ids)).await.unwrap_or_default();
+        let known = self
+            .store
+            .call(move |db| db.known_run_ids(&ids))
+            .await
+            .unwrap_or_default();
         if synced && known.is_empty() && runs.len() as u32 == POLL_PAGE_SIZE {
             runs.extend(self.fill_gap(&base, &runs).await?);
         }
 
         // Runs we saw running that fell off the first page: ask for each directly.
         let listed: HashSet<u64> = runs.iter().map(|r| r.id).collect();
-        let active = self.store.call(move |db| db.active_run_ids(repo_id)).await.unwrap_or_default();
+        let active = self
+            .store
+            .call(move |db| db.active_run_ids(repo_id))
+            .await
+            .unwrap_or_default();
         for (id, _) in active.into_iter().filter(|(id, _)| !listed.contains(id)) {
             let url = self.gh.url(&format!("{base}/actions/runs/{id}"));
             match self.gh.get_json::<ApiRun>(&url).await {
@@ -374,22 +442,41 @@ impl Poller {
         }
 
         let keys: Vec<(u64, u32)> = runs.iter().map(|r| (r.id, r.attempt)).collect();
-        let before = self.store.call(move |db| db.run_states(&keys)).await.unwrap_or_default();
+        let before = self
+            .store
+            .call(move |db| db.run_states(&keys))
+            .await
+            .unwrap_or_default();
         let completed_now: Vec<(u64, u32)> = runs
             .iter()
-            .filter(|r| r.is_completed() && before.get(&(r.id, r.attempt)).is_none_or(|s| s != "completed"))
+            .filter(|r| {
+                r.is_completed()
+                    && before
+                        .get(&(r.id, r.attempt))
+                        .is_none_or(|s| s != "completed")
+            })
             .map(|r| (r.id, r.attempt))
             .collect();
-        self.emit(Event::Runs { repo_id, runs, source: Source::Poll, initial: !synced }).await;
+        self.emit(Event::Runs {
+            repo_id,
+            runs,
+            source: Source::Poll,
+            initial: !synced,
+        })
+        .await;
         self.remember_etag(&url, etag);
 
         if synced {
             for (id, attempt) in completed_now {
-                let url = self
-                    .gh
-                    .url(&format!("{base}/actions/runs/{id}/attempts/{attempt}/jobs?per_page=100"));
+                let url = self.gh.url(&format!(
+                    "{base}/actions/runs/{id}/attempts/{attempt}/jobs?per_page=100"
+                ));
                 let list: ApiJobList = self.gh.get_json(&url).await?;
-                let jobs = list.jobs.into_iter().map(|j| j.into_model(Some(attempt))).collect();
+                let jobs = list
+                    .jobs
+                    .into_iter()
+                    .map(|j| j.into_model(Some(attempt)))
+                    .collect();
                 self.emit(Event::Jobs { repo_id, jobs }).await;
             }
         }
@@ -408,14 +495,29 @@ impl Poller {
             let Some(url) = next.take() else { break };
             match self.gh.get::<ApiRunList>(&url, None).await? {
                 Fetched::Modified { value, next: n, .. } => {
-                    runs.extend(value.workflow_runs.into_iter().map(|r| r.into_model(repo.id)));
+                    runs.extend(
+                        value
+                            .workflow_runs
+                            .into_iter()
+                            .map(|r| r.into_model(repo.id)),
+                    );
                     next = n;
                 }
                 Fetched::NotModified => break,
             }
         }
-        tracing::info!("{}: imported {} runs of history", repo.full_name(), runs.len());
-        self.emit(Event::Runs { repo_id: repo.id, runs, source: Source::Poll, initial: true }).await;
+        tracing::info!(
+            "{}: imported {} runs of history",
+            repo.full_name(),
+            runs.len()
+        );
+        self.emit(Event::Runs {
+            repo_id: repo.id,
+            runs,
+            source: Source::Poll,
+            initial: true,
+        })
+        .await;
         Ok(())
     }
 
@@ -424,14 +526,23 @@ impl Poller {
         let repo_id = first_page.first().map_or(0, |r| r.repo_id);
         let mut out = Vec::new();
         for page in 2..2 + GAP_FILL_PAGES {
-            let url = self
-                .gh
-                .url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}&page={page}"));
+            let url = self.gh.url(&format!(
+                "{base}/actions/runs?per_page={POLL_PAGE_SIZE}&page={page}"
+            ));
             let list: ApiRunList = self.gh.get_json(&url).await?;
-            let runs: Vec<Run> = list.workflow_runs.into_iter().map(|r| r.into_model(repo_id)).collect();
+            let runs: Vec<Run> = list
+                .workflow_runs
+                .into_iter()
+                .map(|r| r.into_model(repo_id))
+                .collect();
             let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
             let done = runs.len() < POLL_PAGE_SIZE as usize
-                || !self.store.call(move |db| db.known_run_ids(&ids)).await.unwrap_or_default().is_empty();
+                || !self
+                    .store
+                    .call(move |db| db.known_run_ids(&ids))
+                    .await
+                    .unwrap_or_default()
+                    .is_empty();
             out.extend(runs);
             if done {
                 break;
@@ -447,7 +558,12 @@ impl Poller {
         &mut self,
         url: &str,
     ) -> Result<Option<(T, Option<String>)>, GitHubError> {
-        match self.gh.get::<T>(url, self.etags.get(url).map(String::as_str)).await? {
+        let etag = self.etags.get(url).cloned();
+        if etag.is_none() {
+            // A first fetch: later cycles ask conditionally, so it is not a recurring cost.
+            self.one_off += 1;
+        }
+        match self.gh.get::<T>(url, etag.as_deref()).await? {
             Fetched::NotModified => Ok(None),
             Fetched::Modified { value, etag, .. } => Ok(Some((value, etag))),
         }
@@ -463,20 +579,34 @@ impl Poller {
         url: &str,
     ) -> Result<(T, Option<String>), GitHubError> {
         let etag = self.cached.get(url).map(|(e, _)| e.clone());
-        let (value, next) = match self.gh.get::<serde_json::Value>(url, etag.as_deref()).await? {
+        if etag.is_none() {
+            self.one_off += 1;
+        }
+        let (value, next) = match self
+            .gh
+            .get::<serde_json::Value>(url, etag.as_deref())
+            .await?
+        {
             Fetched::Modified { value, etag, next } => {
                 if let Some(etag) = etag {
                     self.cached.insert(url.to_string(), (etag, value.clone()));
                 }
                 let next_key = format!("{url}#next");
                 match &next {
-                    Some(n) => self.cached.insert(next_key, (String::new(), serde_json::Value::String(n.clone()))),
+                    Some(n) => self.cached.insert(
+                        next_key,
+                        (String::new(), serde_json::Value::String(n.clone())),
+                    ),
                     None => self.cached.remove(&next_key),
                 };
                 (value, next)
             }
             Fetched::NotModified => {
-                let value = self.cached.get(url).map(|(_, v)| v.clone()).unwrap_or_default();
+                let value = self
+                    .cached
+                    .get(url)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
                 let next = self
                     .cached
                     .get(&format!("{url}#next"))
@@ -527,5 +657,8 @@ impl Poller {
 
 /// Errors after which the rest of the cycle would fail the same way.
 fn stops_cycle(e: &GitHubError) -> bool {
-    matches!(e, GitHubError::Unauthorized { .. } | GitHubError::RateLimited { .. }) || e.is_unreachable()
+    matches!(
+        e,
+        GitHubError::Unauthorized { .. } | GitHubError::RateLimited { .. }
+    ) || e.is_unreachable()
 }

@@ -339,7 +339,12 @@ const BRIDGE_ENTITIES: &[Spec] = &[
     },
 ];
 
-fn component(spec: &Spec, unique_prefix: &str, entity_prefix: &str, state_topic: &str) -> Component {
+fn component(
+    spec: &Spec,
+    unique_prefix: &str,
+    entity_prefix: &str,
+    state_topic: &str,
+) -> Component {
     let options = match spec.key {
         "last_run_status" => Some(RunState::ALL.iter().map(|s| s.as_str()).collect()),
         "health" => Some(HealthLevel::ALL.iter().map(|s| s.as_str()).collect()),
@@ -373,7 +378,12 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
     let state_topic = topics.repo_state(repo);
     let mut components: BTreeMap<String, Component> = REPO_ENTITIES
         .iter()
-        .map(|spec| (spec.key.to_string(), component(spec, &device_id, &entity_prefix, &state_topic)))
+        .map(|spec| {
+            (
+                spec.key.to_string(),
+                component(spec, &device_id, &entity_prefix, &state_topic),
+            )
+        })
         .collect();
     components.insert(
         "workflow_run".into(),
@@ -435,13 +445,39 @@ fn buttons(view: &RepoView) -> Vec<(String, String, &'static str, Action, String
     let mut out = Vec::new();
     let mut simple = |action: Action, key: &str, name: &str, icon: &'static str| {
         if allow.contains(&action) {
-            out.push((key.to_string(), name.to_string(), icon, action, "PRESS".to_string()));
+            out.push((
+                key.to_string(),
+                name.to_string(),
+                icon,
+                action,
+                "PRESS".to_string(),
+            ));
         }
     };
-    simple(Action::RerunFailed, "rerun_failed_jobs", "Re-run failed jobs", "mdi:restart-alert");
-    simple(Action::Rerun, "rerun_latest_run", "Re-run latest run", "mdi:restart");
-    simple(Action::Cancel, "cancel_running_run", "Cancel running run", "mdi:stop-circle-outline");
-    simple(Action::Rollback, "roll_back", "Roll back", "mdi:undo-variant");
+    simple(
+        Action::RerunFailed,
+        "rerun_failed_jobs",
+        "Re-run failed jobs",
+        "mdi:restart-alert",
+    );
+    simple(
+        Action::Rerun,
+        "rerun_latest_run",
+        "Re-run latest run",
+        "mdi:restart",
+    );
+    simple(
+        Action::Cancel,
+        "cancel_running_run",
+        "Cancel running run",
+        "mdi:stop-circle-outline",
+    );
+    simple(
+        Action::Rollback,
+        "roll_back",
+        "Roll back",
+        "mdi:undo-variant",
+    );
     if allow.contains(&Action::Dispatch) {
         for workflow in &view.policy.dispatch {
             let stem = workflow.trim_end_matches(".yml").trim_end_matches(".yaml");
@@ -463,7 +499,12 @@ pub fn bridge_config(topics: &Topics) -> DeviceConfig {
     let state_topic = topics.bridge_state();
     let components = BRIDGE_ENTITIES
         .iter()
-        .map(|spec| (spec.key.to_string(), component(spec, &device_id, &topics.node, &state_topic)))
+        .map(|spec| {
+            (
+                spec.key.to_string(),
+                component(spec, &device_id, &topics.node, &state_topic),
+            )
+        })
         .collect();
     DeviceConfig {
         device: Device {
@@ -494,7 +535,10 @@ pub fn is_ours(payload: &[u8], topics: &Topics) -> bool {
     let ours = topics.bridge_availability();
     v.get("availability")
         .and_then(|a| a.as_array())
-        .is_some_and(|list| list.iter().any(|a| a.get("topic").and_then(|t| t.as_str()) == Some(&ours)))
+        .is_some_and(|list| {
+            list.iter()
+                .any(|a| a.get("topic").and_then(|t| t.as_str()) == Some(&ours))
+        })
 }
 
 /// The repository topics (`…/state`, `…/availability`) a retained config of ours points at,
@@ -576,10 +620,13 @@ mod tests {
     /// HA's entity id rule (core `valid_entity_id`): domain without `__`, object id of
     /// `[a-z0-9_]` not starting or ending with `_`.
     fn valid_entity_id(id: &str) -> bool {
-        let Some((domain, object)) = id.split_once('.') else { return false };
+        let Some((domain, object)) = id.split_once('.') else {
+            return false;
+        };
         let ok = |s: &str| {
             !s.is_empty()
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
                 && !s.starts_with('_')
                 && !s.ends_with('_')
         };
@@ -590,18 +637,45 @@ mod tests {
     fn repository_config_follows_ha_naming_rules() {
         let cfg = repo_config(&view(), &topics());
         let msg = cfg.to_message(&topics());
-        assert_eq!(msg.topic, "homeassistant/device/gitops_bridge_repo_1296269/config");
+        assert_eq!(
+            msg.topic,
+            "homeassistant/device/gitops_bridge_repo_1296269/config"
+        );
         assert_eq!(cfg.device.name, "Octo-Org/api.server");
-        assert_eq!(cfg.device.via_device.as_deref(), Some("gitops_bridge_bridge"));
+        assert_eq!(
+            cfg.device.via_device.as_deref(),
+            Some("gitops_bridge_bridge")
+        );
         for (key, c) in &cfg.components {
-            assert!(valid_entity_id(&c.default_entity_id), "{key}: {}", c.default_entity_id);
-            assert!(c.default_entity_id.starts_with(&format!("{}.octo_org_api_server_", c.platform)));
-            assert!(c.unique_id.starts_with("gitops_bridge_repo_1296269_"), "{}", c.unique_id);
-            assert!(!c.name.to_lowercase().contains("octo"), "name repeats the device: {}", c.name);
+            assert!(
+                valid_entity_id(&c.default_entity_id),
+                "{key}: {}",
+                c.default_entity_id
+            );
+            assert!(
+                c.default_entity_id
+                    .starts_with(&format!("{}.octo_org_api_server_", c.platform))
+            );
+            assert!(
+                c.unique_id.starts_with("gitops_bridge_repo_1296269_"),
+                "{}",
+                c.unique_id
+            );
+            assert!(
+                !c.name.to_lowercase().contains("octo"),
+                "name repeats the device: {}",
+                c.name
+            );
         }
         let status = &cfg.components["last_run_status"];
         assert_eq!(status.options.as_ref().unwrap().last(), Some(&"unknown"));
-        assert!(cfg.components["workflow_run"].event_types.as_ref().unwrap().contains(&"failure"));
+        assert!(
+            cfg.components["workflow_run"]
+                .event_types
+                .as_ref()
+                .unwrap()
+                .contains(&"failure")
+        );
         // Without allowed actions there are no buttons.
         assert!(cfg.components.values().all(|c| c.platform != "button"));
     }
@@ -625,7 +699,9 @@ mod tests {
     fn buttons_only_for_allowed_actions() {
         let mut v = view();
         v.policy = RepoPolicy {
-            allow: [Action::RerunFailed, Action::Dispatch].into_iter().collect(),
+            allow: [Action::RerunFailed, Action::Dispatch]
+                .into_iter()
+                .collect(),
             dispatch: vec!["deploy.yml".into()],
             ..Default::default()
         };
@@ -638,8 +714,14 @@ mod tests {
             .collect();
         assert_eq!(buttons, vec!["dispatch_deploy", "rerun_failed_jobs"]);
         let d = &cfg.components["dispatch_deploy"];
-        assert_eq!(d.command_topic.as_deref(), Some("gitops-bridge/repo/Octo-Org/api.server/cmd/dispatch"));
-        assert_eq!(d.payload_press.as_deref(), Some(r#"{"workflow":"deploy.yml"}"#));
+        assert_eq!(
+            d.command_topic.as_deref(),
+            Some("gitops-bridge/repo/Octo-Org/api.server/cmd/dispatch")
+        );
+        assert_eq!(
+            d.payload_press.as_deref(),
+            Some(r#"{"workflow":"deploy.yml"}"#)
+        );
     }
 
     #[test]
@@ -664,8 +746,15 @@ mod tests {
     fn bridge_entities_are_valid() {
         let cfg = bridge_config(&topics());
         for c in cfg.components.values() {
-            assert!(valid_entity_id(&c.default_entity_id), "{}", c.default_entity_id);
+            assert!(
+                valid_entity_id(&c.default_entity_id),
+                "{}",
+                c.default_entity_id
+            );
         }
-        assert_eq!(cfg.components["github"].default_entity_id, "binary_sensor.gitops_bridge_github");
+        assert_eq!(
+            cfg.components["github"].default_entity_id,
+            "binary_sensor.gitops_bridge_github"
+        );
     }
 }

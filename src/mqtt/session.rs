@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::Rng;
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, Publish, QoS, Transport};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, Publish, QoS, Transport,
+};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -104,9 +106,18 @@ pub fn session(
     // Discovery configs of a repository with many buttons run to several kB, and other
     // publishers' retained configs arrive on our wildcard: rumqttc's 10 kB default is too small.
     options.set_max_packet_size(1 << 20, 1 << 20);
-    options.set_last_will(LastWill::new(topics.bridge_availability(), "offline", QoS::AtLeastOnce, true));
+    options.set_last_will(LastWill::new(
+        topics.bridge_availability(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
     if let Some(user) = &settings.username {
-        let password = settings.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+        let password = settings
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .unwrap_or_default();
         options.set_credentials(user, password);
     }
     if settings.tls {
@@ -196,7 +207,12 @@ impl MqttPump {
                 Ok(_) => {}
                 Err(e) => {
                     let message = describe(&e, &self.host);
-                    if self.tx.send(PumpEvent::Disconnected(message)).await.is_err() {
+                    if self
+                        .tx
+                        .send(PumpEvent::Disconnected(message))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     // The next poll() reconnects; wait first, longer each time.
@@ -218,8 +234,12 @@ fn describe(e: &rumqttc::ConnectionError, host: &str) -> String {
     match e {
         ConnectionError::ConnectionRefused(
             ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
-        ) => format!("the broker at {host} refused our credentials; check mqtt.username and mqtt.password"),
-        ConnectionError::ConnectionRefused(code) => format!("the broker at {host} refused the connection ({code:?})"),
+        ) => format!(
+            "the broker at {host} refused our credentials; check mqtt.username and mqtt.password"
+        ),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the broker at {host} refused the connection ({code:?})")
+        }
         ConnectionError::Io(io) => format!("cannot reach the broker at {host}: {io}"),
         other => format!("MQTT connection to {host}: {other}"),
     }
@@ -271,7 +291,12 @@ impl MqttBridge {
         if self.connected {
             let _ = self
                 .client
-                .publish(self.topics.bridge_availability(), QoS::AtLeastOnce, true, "offline")
+                .publish(
+                    self.topics.bridge_availability(),
+                    QoS::AtLeastOnce,
+                    true,
+                    "offline",
+                )
                 .await;
             let _ = self.client.disconnect().await;
         }
@@ -355,8 +380,14 @@ impl MqttBridge {
                 }
             }
             Change::RepoRemoved(repo) => {
-                let config = self.topics.device_config(&self.topics.repo_device_id(repo.id));
-                let mut topics = vec![config, self.topics.repo_state(&repo), self.topics.repo_availability(&repo)];
+                let config = self
+                    .topics
+                    .device_config(&self.topics.repo_device_id(repo.id));
+                let mut topics = vec![
+                    config,
+                    self.topics.repo_state(&repo),
+                    self.topics.repo_availability(&repo),
+                ];
                 topics.dedup();
                 self.clear(topics).await;
             }
@@ -365,7 +396,11 @@ impl MqttBridge {
                     let topic = self.topics.repo_events(&view.repo);
                     let body = serde_json::to_vec(&payload::run_event(&run)).unwrap_or_default();
                     // Events are never retained: HA discards replayed ones, and a replay is a lie.
-                    if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, body).await {
+                    if let Err(e) = self
+                        .client
+                        .publish(topic, QoS::AtLeastOnce, false, body)
+                        .await
+                    {
                         tracing::warn!("publishing a run event: {e}");
                     }
                 }
@@ -411,7 +446,11 @@ impl MqttBridge {
         self.publish_retained(config).await;
         self.publish_retained(Message {
             topic: self.topics.repo_availability(&view.repo),
-            payload: if view.available { b"online".to_vec() } else { b"offline".to_vec() },
+            payload: if view.available {
+                b"online".to_vec()
+            } else {
+                b"offline".to_vec()
+            },
         })
         .await;
         let state = serde_json::to_vec(&payload::repo_state(view)).unwrap_or_default();
@@ -428,7 +467,12 @@ impl MqttBridge {
         }
         match self
             .client
-            .publish(message.topic.clone(), QoS::AtLeastOnce, true, message.payload.clone())
+            .publish(
+                message.topic.clone(),
+                QoS::AtLeastOnce,
+                true,
+                message.payload.clone(),
+            )
             .await
         {
             Ok(()) => {
@@ -442,7 +486,11 @@ impl MqttBridge {
     async fn clear(&mut self, topics: Vec<String>) {
         for topic in topics {
             self.published.remove(&topic);
-            if let Err(e) = self.client.publish(topic.clone(), QoS::AtLeastOnce, true, Vec::new()).await {
+            if let Err(e) = self
+                .client
+                .publish(topic.clone(), QoS::AtLeastOnce, true, Vec::new())
+                .await
+            {
                 tracing::warn!("clearing {topic}: {e}");
             }
         }
@@ -459,7 +507,10 @@ impl MqttBridge {
         let prefix = format!("{}_repo_", self.topics.node);
         let found = std::mem::take(&mut self.found);
         for (device_id, payload) in found {
-            let Some(id) = device_id.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) else {
+            let Some(id) = device_id
+                .strip_prefix(&prefix)
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
                 continue;
             };
             if snapshot.repos.contains_key(&id) {
@@ -470,7 +521,10 @@ impl MqttBridge {
             topics.extend(discovery::repo_topics_of(&payload));
             self.clear(topics).await;
         }
-        let _ = self.client.unsubscribe(self.topics.device_config_filter()).await;
+        let _ = self
+            .client
+            .unsubscribe(self.topics.device_config_filter())
+            .await;
     }
 
     /// Shortens the delay before re-publishing after HA's birth message (tests).

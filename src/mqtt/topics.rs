@@ -52,7 +52,11 @@ impl Topics {
         format!("{}/availability", self.repo_root(&repo.owner, &repo.name))
     }
     pub fn repo_cmd(&self, repo: &Repository, action: Action) -> String {
-        format!("{}/cmd/{}", self.repo_root(&repo.owner, &repo.name), action.as_str())
+        format!(
+            "{}/cmd/{}",
+            self.repo_root(&repo.owner, &repo.name),
+            action.as_str()
+        )
     }
     /// Subscription filter for every repository's commands.
     pub fn repo_cmd_filter(&self) -> String {
@@ -62,7 +66,8 @@ impl Topics {
     pub fn parse_repo_cmd<'t>(&self, topic: &'t str) -> Option<(&'t str, &'t str, &'t str)> {
         let rest = topic.strip_prefix(&self.base)?.strip_prefix("/repo/")?;
         let mut parts = rest.split('/');
-        let (owner, name, cmd, action) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (owner, name, cmd, action) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         (cmd == "cmd" && parts.next().is_none()).then_some((owner, name, action))
     }
 
@@ -100,7 +105,11 @@ pub fn slug(text: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('_');
-    if trimmed.is_empty() { "unnamed".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "unnamed".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -123,10 +132,16 @@ mod tests {
             birth: "homeassistant/status".into(),
             node: "gb".into(),
         };
-        assert_eq!(t.parse_repo_cmd("gb/repo/octo/api/cmd/rerun"), Some(("octo", "api", "rerun")));
+        assert_eq!(
+            t.parse_repo_cmd("gb/repo/octo/api/cmd/rerun"),
+            Some(("octo", "api", "rerun"))
+        );
         assert_eq!(t.parse_repo_cmd("gb/repo/octo/api/state"), None);
         assert_eq!(t.parse_repo_cmd("gb/repo/octo/api/cmd/rerun/x"), None);
-        assert_eq!(t.parse_device_config("homeassistant/device/gb_repo_1/config"), Some("gb_repo_1"));
+        assert_eq!(
+            t.parse_device_config("homeassistant/device/gb_repo_1/config"),
+            Some("gb_repo_1")
+        );
         assert_eq!(t.parse_device_config("homeassistant/sensor/x/config"), None);
     }
 }

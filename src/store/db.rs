@@ -151,7 +151,11 @@ impl Db {
     // -- workflows ------------------------------------------------------------------------
 
     /// Replaces a repository's workflow list.
-    pub fn replace_workflows(&mut self, repo_id: u64, workflows: &[Workflow]) -> Result<(), StoreError> {
+    pub fn replace_workflows(
+        &mut self,
+        repo_id: u64,
+        workflows: &[Workflow],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM workflows WHERE repo_id = ?1", [repo_id as i64])?;
         {
@@ -159,7 +163,13 @@ impl Db {
                 "INSERT OR REPLACE INTO workflows (id, repo_id, name, path, state) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for w in workflows {
-                stmt.execute(params![w.id as i64, repo_id as i64, w.name, w.path, w.state])?;
+                stmt.execute(params![
+                    w.id as i64,
+                    repo_id as i64,
+                    w.name,
+                    w.path,
+                    w.state
+                ])?;
             }
         }
         tx.commit()?;
@@ -211,7 +221,9 @@ impl Db {
                     Some((status, conclusion, updated_at)) => {
                         let same = *status == run.status.as_str()
                             && conclusion.as_deref() == run.conclusion.as_ref().map(|c| c.as_str());
-                        if *updated_at > ms(run.updated_at) || (same && *updated_at == ms(run.updated_at)) {
+                        if *updated_at > ms(run.updated_at)
+                            || (same && *updated_at == ms(run.updated_at))
+                        {
                             continue;
                         }
                         Some(RunState::of(
@@ -282,11 +294,15 @@ impl Db {
 
     /// Ids of runs whose latest stored attempt is still queued or running.
     pub fn active_run_ids(&self, repo_id: u64) -> Result<Vec<(u64, u32)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, MAX(attempt), status FROM runs WHERE repo_id = ?1 GROUP BY id",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, MAX(attempt), status FROM runs WHERE repo_id = ?1 GROUP BY id")?;
         let rows = stmt.query_map([repo_id as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, u32>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -300,7 +316,9 @@ impl Db {
 
     /// Which of these run ids the store has (any attempt).
     pub fn known_run_ids(&self, ids: &[u64]) -> Result<Vec<u64>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1 LIMIT 1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM runs WHERE id = ?1 LIMIT 1")?;
         let mut known = Vec::new();
         for id in ids {
             if stmt.exists([*id as i64])? {
@@ -390,7 +408,10 @@ impl Db {
                 attempt: r.get(2)?,
                 name: r.get(3)?,
                 status: Status::parse(&r.get::<_, String>(4)?),
-                conclusion: r.get::<_, Option<String>>(5)?.as_deref().map(Conclusion::parse),
+                conclusion: r
+                    .get::<_, Option<String>>(5)?
+                    .as_deref()
+                    .map(Conclusion::parse),
                 started_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
                 completed_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
                 html_url: r.get(8)?,
@@ -495,35 +516,57 @@ mod tests {
         {
             let mut db = Db::open(&path).unwrap();
             db.upsert_repository(&repo(1)).unwrap();
-            db.upsert_runs(&[run(10, 1, "completed", Some("success"), 5)]).unwrap();
+            db.upsert_runs(&[run(10, 1, "completed", Some("success"), 5)])
+                .unwrap();
             db.set_etag("https://x/runs", Some("W/\"1\"")).unwrap();
         }
         let db = Db::open(&path).unwrap();
-        assert_eq!(db.schema_version().unwrap(), migrations::MIGRATIONS.len() as i64);
+        assert_eq!(
+            db.schema_version().unwrap(),
+            migrations::MIGRATIONS.len() as i64
+        );
         assert_eq!(db.watched_repositories().unwrap().len(), 1);
         let runs = db.recent_runs(1, 10).unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].conclusion, Some(Conclusion::Success));
-        assert_eq!(db.etags().unwrap(), vec![("https://x/runs".to_string(), "W/\"1\"".to_string())]);
+        assert_eq!(
+            db.etags().unwrap(),
+            vec![("https://x/runs".to_string(), "W/\"1\"".to_string())]
+        );
     }
 
     #[test]
     fn upserts_report_changes_and_completions_once() {
         let mut db = Db::open_in_memory().unwrap();
-        let c = db.upsert_runs(&[run(10, 1, "in_progress", None, 1)]).unwrap();
+        let c = db
+            .upsert_runs(&[run(10, 1, "in_progress", None, 1)])
+            .unwrap();
         assert_eq!(c.len(), 1);
         assert!(c[0].previous.is_none() && !c[0].completed_now());
 
         // Same data again: nothing changed.
-        assert!(db.upsert_runs(&[run(10, 1, "in_progress", None, 1)]).unwrap().is_empty());
+        assert!(
+            db.upsert_runs(&[run(10, 1, "in_progress", None, 1)])
+                .unwrap()
+                .is_empty()
+        );
 
-        let c = db.upsert_runs(&[run(10, 1, "completed", Some("failure"), 5)]).unwrap();
+        let c = db
+            .upsert_runs(&[run(10, 1, "completed", Some("failure"), 5)])
+            .unwrap();
         assert_eq!(c[0].previous, Some(RunState::InProgress));
         assert!(c[0].completed_now());
 
         // A stale update (older updated_at) never moves the run backwards.
-        assert!(db.upsert_runs(&[run(10, 1, "in_progress", None, 2)]).unwrap().is_empty());
-        assert_eq!(db.run(10, 1).unwrap().unwrap().conclusion, Some(Conclusion::Failure));
+        assert!(
+            db.upsert_runs(&[run(10, 1, "in_progress", None, 2)])
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            db.run(10, 1).unwrap().unwrap().conclusion,
+            Some(Conclusion::Failure)
+        );
 
         // A re-run is a new attempt; the first one stays.
         let c = db.upsert_runs(&[run(10, 2, "queued", None, 6)]).unwrap();
@@ -538,10 +581,18 @@ mod tests {
         db.upsert_repository(&repo(1)).unwrap();
         db.upsert_repository(&repo(2)).unwrap();
         db.set_watched(&[2]).unwrap();
-        let watched: Vec<u64> = db.watched_repositories().unwrap().iter().map(|r| r.id).collect();
+        let watched: Vec<u64> = db
+            .watched_repositories()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(watched, vec![2]);
-        db.upsert_runs(&[run(10, 1, "completed", Some("success"), 1)]).unwrap();
-        let removed = db.prune(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()).unwrap();
+        db.upsert_runs(&[run(10, 1, "completed", Some("success"), 1)])
+            .unwrap();
+        let removed = db
+            .prune(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
+            .unwrap();
         assert_eq!(removed, 1);
         assert_eq!(db.run_count().unwrap(), 0);
     }

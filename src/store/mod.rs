@@ -22,7 +22,9 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
-    #[error("the store's schema version {found} is newer than this release knows ({known}); use a newer gitops-bridge or another `store.path`")]
+    #[error(
+        "the store's schema version {found} is newer than this release knows ({known}); use a newer gitops-bridge or another `store.path`"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),

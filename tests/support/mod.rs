@@ -20,11 +20,19 @@ pub const MQTT_PASS: &str = "s3cret-mqtt-pass";
 
 /// A free TCP port on loopback (bound and released; the race is acceptable in tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn mosquitto_bin() -> PathBuf {
-    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"] {
+    for candidate in [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ] {
         if Path::new(candidate).exists() {
             return candidate.into();
         }
@@ -81,7 +89,11 @@ impl Mosquitto {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -118,8 +130,13 @@ pub struct Seen {
 
 impl Seen {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.payload)
-            .unwrap_or_else(|e| panic!("{} is not JSON ({e}): {}", self.topic, String::from_utf8_lossy(&self.payload)))
+        serde_json::from_slice(&self.payload).unwrap_or_else(|e| {
+            panic!(
+                "{} is not JSON ({e}): {}",
+                self.topic,
+                String::from_utf8_lossy(&self.payload)
+            )
+        })
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.payload).into_owned()
@@ -189,15 +206,32 @@ impl Probe {
     }
 
     /// Waits until a message on `topic` satisfies `pred`; returns it.
-    pub async fn wait_for(&self, topic: &str, timeout: Duration, pred: impl Fn(&Seen) -> bool) -> Seen {
+    pub async fn wait_for(
+        &self,
+        topic: &str,
+        timeout: Duration,
+        pred: impl Fn(&Seen) -> bool,
+    ) -> Seen {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(s) = self.all().into_iter().rev().find(|s| s.topic == topic && pred(s)) {
+            if let Some(s) = self
+                .all()
+                .into_iter()
+                .rev()
+                .find(|s| s.topic == topic && pred(s))
+            {
                 return s;
             }
             if Instant::now() > deadline {
-                let topics: Vec<String> = self.all().iter().map(|s| format!("{} {}", s.topic, s.text())).collect();
-                panic!("no matching message on {topic} within {timeout:?}; seen:\n{}", topics.join("\n"));
+                let topics: Vec<String> = self
+                    .all()
+                    .iter()
+                    .map(|s| format!("{} {}", s.topic, s.text()))
+                    .collect();
+                panic!(
+                    "no matching message on {topic} within {timeout:?}; seen:\n{}",
+                    topics.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -245,7 +279,13 @@ pub struct Config {
 
 impl Config {
     /// `repositories` and any `extra` YAML (appended under the top level) as given.
-    pub fn write(github_url: &str, token: &str, mqtt_port: u16, repositories: &str, extra: &str) -> Config {
+    pub fn write(
+        github_url: &str,
+        token: &str,
+        mqtt_port: u16,
+        repositories: &str,
+        extra: &str,
+    ) -> Config {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("settings.yaml");
         let yaml = format!(
@@ -337,7 +377,10 @@ impl DaemonProcess {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "daemon did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -354,5 +397,7 @@ impl Drop for DaemonProcess {
 }
 
 fn unsafe_free_sigterm(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
