@@ -146,8 +146,11 @@ codes! {
     EntityUnknown = "entity-unknown", Info, "referenced entity is not defined in the configuration (did you mean…)";
     /// Referenced action not in the supplied services nor defined in the configuration.
     ActionMissing = "action-missing", Warning, "referenced action does not exist in the supplied services";
-    /// Offline: action of a known integration that does not exist, or an undefined script.
-    ActionUnknown = "action-unknown", Warning, "action does not exist for this integration or is not defined";
+    /// Offline: a misspelt action of a built-in integration, or an undefined script.
+    ActionUnknown = "action-unknown", Warning, "misspelt action, or a script/command the configuration does not define";
+    /// Offline: an action the built-in integration does not have (removed or renamed in
+    /// this HA version, or added by a custom integration such as Spook).
+    ActionNotInCore = "action-not-in-core", Info, "action is not provided by the built-in integration (removed, or added by a custom integration)";
     /// Offline summary: references that could not be verified without `--states`.
     ReferencesUnverified = "references-unverified", Info, "references could not be verified offline";
     // --- legacy and deprecated syntax -------------------------------------------------------

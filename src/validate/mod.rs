@@ -1,22 +1,438 @@
 //! Validation of Home Assistant configuration directories (`gitops-bridge check`).
+//!
+//! A fast, offline check of what HA's own `check_config` misses: HA's YAML dialect with
+//! positions, includes, secrets and packages, Jinja templates walked name by name,
+//! entity and action references, removed and deprecated syntax, custom integration
+//! manifests. The library entry point is [`check`]; the CLI verb is [`run`].
+//!
+//! Modules, in the order a run uses them:
+//! - [`yaml`]: PyYAML-compatible (YAML 1.1) node tree with file:line:column;
+//! - [`loader`] and [`secrets`]: `!include*`, `!secret`, `!env_var`, `!input` with HA's
+//!   semantics; [`packages`]: `homeassistant: packages:` merged as HA merges them;
+//! - [`structure`]: top-level keys and integrations; [`walk`]: finds templates and
+//!   references where HA reads them; [`templates`] (with [`names`] and [`position`]),
+//!   [`references`], [`legacy`], [`components`], [`files`];
+//! - [`codes`] and [`diagnostic`]: the stable finding codes and the report;
+//!   [`report`]: text, JSON, GitHub annotations and SARIF output.
 
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 pub mod codes;
+pub mod components;
 pub mod diagnostic;
+pub mod domains;
+pub mod files;
+pub mod legacy;
+pub mod loader;
+pub mod names;
+pub mod packages;
+pub mod position;
+pub mod references;
+pub mod report;
+pub mod secrets;
 pub mod source;
+pub mod structure;
+pub mod templates;
+pub mod walk;
 pub mod yaml;
+
+pub use codes::{Code, Severity};
+pub use diagnostic::{Diagnostic, Report, Summary};
+pub use references::StatesSnapshot;
+pub use report::Format;
+pub use secrets::SecretsMode;
+
+use loader::{FileRole, Loaded, Loader};
+use yaml::{Kind, Node};
+
+/// Why a check could not run at all (exit code 2). Everything wrong *inside* the
+/// configuration is a [`Diagnostic`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0}: no such directory")]
+    RootMissing(PathBuf),
+    #[error("{0}: no configuration.yaml (is this the Home Assistant configuration directory?)")]
+    NoConfiguration(PathBuf),
+    #[error("secrets file {0}: no such file")]
+    SecretsFile(PathBuf),
+    #[error("settings file {path}: {reason}")]
+    Settings { path: PathBuf, reason: String },
+    #[error("--states {source_name}: {reason}")]
+    States { source_name: String, reason: String },
+}
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The configuration directory (holds `configuration.yaml`).
+    pub root: PathBuf,
+    pub secrets: SecretsMode,
+    /// Entities and actions of a running HA; `None` checks references offline.
+    pub states: Option<StatesSnapshot>,
+    /// Entity ids and actions never reported (wildcards `*` and `?`: `sensor.*_ble`).
+    pub ignore: Vec<String>,
+    /// Codes never reported (`file-unreachable`).
+    pub ignore_codes: Vec<String>,
+    /// Files never reported, relative to the root, with wildcards (`www/*`).
+    pub ignore_files: Vec<String>,
+}
+
+impl CheckOptions {
+    /// Defaults: HA's secret lookup with placeholders, offline references, nothing ignored.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        CheckOptions {
+            root: root.into(),
+            secrets: SecretsMode::Auto,
+            states: None,
+            ignore: Vec::new(),
+            ignore_codes: Vec::new(),
+            ignore_files: Vec::new(),
+        }
+    }
+
+    /// Adds the ignore lists of a settings file.
+    pub fn with_settings(mut self, s: CheckSettings) -> Self {
+        self.ignore.extend(s.ignore);
+        self.ignore_codes.extend(s.ignore_codes);
+        self.ignore_files.extend(s.ignore_files);
+        self
+    }
+}
+
+/// The `check:` section of a settings file (`.gitops-bridge.yaml` in the configuration
+/// root, or the daemon's settings file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    /// Entity ids and actions never reported, with wildcards.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Codes never reported.
+    #[serde(default)]
+    pub ignore_codes: Vec<String>,
+    /// Files never reported (relative to the configuration root, wildcards).
+    #[serde(default)]
+    pub ignore_files: Vec<String>,
+}
+
+/// Reads the `check:` section of a YAML settings file (other sections are ignored, so
+/// the daemon's settings file can hold it too). A missing section gives the defaults.
+pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
+    let err = |reason: String| CheckError::Settings {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| err(e.to_string()))?;
+    match doc.get("check") {
+        None => Ok(CheckSettings::default()),
+        Some(section) => {
+            serde_yaml_ng::from_value(section.clone()).map_err(|e| err(format!("check: {e}")))
+        }
+    }
+}
+
+/// Checks a configuration directory. Never panics on input and never prints; only an
+/// unusable root is an error.
+pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
+    let started = Instant::now();
+    let root =
+        loader::normalize(&std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone()));
+    if !root.is_dir() {
+        return Err(CheckError::RootMissing(opts.root.clone()));
+    }
+    let config_path = root.join("configuration.yaml");
+    if !config_path.is_file() {
+        return Err(CheckError::NoConfiguration(opts.root.clone()));
+    }
+    let secrets = match &opts.secrets {
+        SecretsMode::File(f) => {
+            let abs = loader::normalize(&std::path::absolute(f).unwrap_or_else(|_| f.clone()));
+            if !abs.is_file() {
+                return Err(CheckError::SecretsFile(f.clone()));
+            }
+            SecretsMode::File(abs)
+        }
+        other => other.clone(),
+    };
+    let mut ld = Loader::new(&root, secrets);
+    let custom = domains::CustomComponents::scan(&root);
+
+    // configuration.yaml and everything it includes
+    let here = |ld: &mut Loader| {
+        let id = ld.sources.add(&config_path, String::new());
+        source::Pos {
+            file: id,
+            line: 1,
+            col: 1,
+        }
+    };
+    let mut config = match ld.load(&config_path, FileRole::Config) {
+        Loaded::Ok(Some(n)) => n,
+        Loaded::Ok(None) => Node::new(here(&mut ld), Kind::Map(Vec::new())),
+        Loaded::Failed | Loaded::Missing => Node::new(here(&mut ld), Kind::Unknown),
+    };
+    packages::merge(&mut config, &mut ld, &custom);
+    structure::check(&config, &mut ld, &custom);
+
+    // files HA loads by other routes: dashboards, blueprints, custom templates
+    let dashboards = load_dashboards(&config, &root, &mut ld);
+    let blueprints = load_blueprints(&root, &mut ld);
+    let (custom_templates, _) = walk::custom_templates(&mut ld, &root);
+
+    let mut declared = HashSet::new();
+    walk::declared_names(&config, &mut declared);
+    for b in &blueprints {
+        walk::declared_names(b, &mut declared);
+    }
+
+    let mut w = walk::Walker {
+        loader: &mut ld,
+        custom: &custom_templates,
+        declared: &declared,
+        refs: Vec::new(),
+        templates: 0,
+    };
+    w.config(&config);
+    for d in &dashboards {
+        w.dashboard(d);
+    }
+    for b in &blueprints {
+        w.blueprint(b);
+    }
+    let (refs, template_count) = (std::mem::take(&mut w.refs), w.templates);
+
+    let defined = references::Defined::from_config(&config, &root);
+    let config_rel = ld.sources.relative(&config_path);
+    references::check(
+        &refs,
+        &defined,
+        opts.states.as_ref(),
+        &custom,
+        &opts.ignore,
+        &config_rel,
+        &mut ld,
+    );
+    components::check(&root, &mut ld.diags);
+    files::unreachable(&root, &ld.loaded, &mut ld.diags);
+
+    let yaml_files = ld
+        .loaded
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .count();
+    let diagnostics: Vec<Diagnostic> = std::mem::take(&mut ld.diags)
+        .into_sorted()
+        .into_iter()
+        .filter(|d| !opts.ignore_codes.iter().any(|c| c == d.code.name()))
+        .filter(|d| {
+            !opts
+                .ignore_files
+                .iter()
+                .any(|g| references::glob(g, &d.file))
+        })
+        .collect();
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    let summary = Summary {
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        info: count(Severity::Info),
+        files: yaml_files,
+        templates: template_count,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    Ok(Report {
+        root: opts.root.display().to_string(),
+        summary,
+        diagnostics,
+    })
+}
+
+/// YAML-mode dashboards: `lovelace: mode: yaml` (`ui-lovelace.yaml`) and
+/// `lovelace: dashboards: <url>: {mode: yaml, filename: …}`.
+fn load_dashboards(config: &Node, root: &Path, ld: &mut Loader) -> Vec<Node> {
+    let mut out = Vec::new();
+    let Some(lovelace) = config.get("lovelace") else {
+        return out;
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    if lovelace.get("mode").and_then(Node::as_str) == Some("yaml") {
+        files.push(root.join("ui-lovelace.yaml"));
+    }
+    if let Some(dash) = lovelace.get("dashboards").and_then(Node::as_map) {
+        for (_, d) in dash {
+            if let Some(f) = d.get("filename").and_then(Node::as_str) {
+                files.push(root.join(f));
+            }
+        }
+    }
+    for f in files {
+        if let Loaded::Ok(Some(n)) = ld.load(&f, FileRole::Config) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Every `blueprints/**/*.yaml`.
+fn load_blueprints(root: &Path, ld: &mut Loader) -> Vec<Node> {
+    let (files, _) = loader::find_files(&root.join("blueprints"));
+    let mut out = Vec::new();
+    for f in files {
+        if let Loaded::Ok(Some(n)) = ld.load(&f, FileRole::Blueprint) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+// --- command line --------------------------------------------------------------------------
 
 /// Arguments of `gitops-bridge check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// The Home Assistant configuration directory (the one holding `configuration.yaml`).
     #[arg(default_value = ".")]
-    pub dir: std::path::PathBuf,
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Use this file as `<DIR>/secrets.yaml` (a stand-in such as secrets.fake.yaml);
+    /// secrets missing from it are errors.
+    #[arg(long, value_name = "FILE", conflicts_with = "placeholder_secrets")]
+    pub secrets: Option<PathBuf>,
+    /// Never fail on secrets: names found in no secrets file are reported once as info.
+    #[arg(long)]
+    pub placeholder_secrets: bool,
+    /// Entities and actions of a running Home Assistant: a URL (with --token), or a JSON
+    /// file saved from /api/states or /api/services (repeatable).
+    #[arg(long, value_name = "FILE|URL")]
+    pub states: Vec<String>,
+    /// Long-lived access token for --states URL.
+    #[arg(long, env = "HA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Entity ids or actions never reported, with wildcards (repeatable): `sensor.*_ble`.
+    #[arg(long, value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// Settings file with a `check:` section (default: DIR/.gitops-bridge.yaml if present).
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Exit 1 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Show findings of this severity or worse (default: warning for text and github,
+    /// info for json and sarif).
+    #[arg(long, value_enum)]
+    pub min_severity: Option<MinSeverity>,
 }
 
-/// Runs `check` and returns the process exit code (0 clean, 1 findings, 2 usage or I/O error).
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+/// `--min-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MinSeverity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Runs `check` and returns the process exit code (0 clean, 1 findings at or above
+/// `--fail-on`, 2 usage or I/O error).
 pub fn run(args: &CheckArgs) -> ExitCode {
-    eprintln!("check {}: not available yet", args.dir.display());
-    ExitCode::from(2)
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gitops-bridge check: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
+    let mut opts = CheckOptions::new(&args.dir);
+    opts.secrets = match (&args.secrets, args.placeholder_secrets) {
+        (Some(f), _) => SecretsMode::File(f.clone()),
+        (None, true) => SecretsMode::Placeholder,
+        (None, false) => SecretsMode::Auto,
+    };
+    let settings_path = args.settings.clone().or_else(|| {
+        let p = args.dir.join(".gitops-bridge.yaml");
+        p.is_file().then_some(p)
+    });
+    if let Some(p) = settings_path {
+        opts = opts.with_settings(load_settings(&p)?);
+    }
+    opts.ignore.extend(args.ignore.iter().cloned());
+    if !args.states.is_empty() {
+        opts.states = Some(load_states(&args.states, args.token.as_deref())?);
+    }
+    let report = check(&opts)?;
+    let min = match (args.min_severity, args.format) {
+        (Some(MinSeverity::Info), _) => Severity::Info,
+        (Some(MinSeverity::Warning), _) => Severity::Warning,
+        (Some(MinSeverity::Error), _) => Severity::Error,
+        (None, Format::Text | Format::Github) => Severity::Warning,
+        (None, Format::Json | Format::Sarif) => Severity::Info,
+    };
+    let out = report::render(&report, args.format, min, &args.dir);
+    let written = match &args.output {
+        Some(p) => std::fs::write(p, out.as_bytes()),
+        None => std::io::stdout().lock().write_all(out.as_bytes()),
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("gitops-bridge check: writing the report: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    Ok(if report.worst().is_some_and(|w| w >= threshold) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads `--states` values: files, or URLs fetched with the token.
+pub fn load_states(sources: &[String], token: Option<&str>) -> Result<StatesSnapshot, CheckError> {
+    let mut snap = StatesSnapshot::default();
+    for s in sources {
+        let err = |reason: String| CheckError::States {
+            source_name: s.clone(),
+            reason,
+        };
+        if s.starts_with("http://") || s.starts_with("https://") {
+            let token = token
+                .map(str::to_string)
+                .or_else(|| std::env::var("SUPERVISOR_TOKEN").ok())
+                .ok_or_else(
+                    || err("a URL needs --token (or HA_TOKEN / SUPERVISOR_TOKEN)".into()),
+                )?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| err(e.to_string()))?;
+            snap.merge(rt.block_on(StatesSnapshot::fetch(s, &token)).map_err(err)?);
+        } else {
+            let text = std::fs::read_to_string(s).map_err(|e| err(e.to_string()))?;
+            snap.merge(StatesSnapshot::from_json(&text).map_err(err)?);
+        }
+    }
+    Ok(snap)
 }

@@ -473,7 +473,8 @@ impl Builder {
             b.issue(
                 Code::YamlSyntax,
                 pos,
-                format!("cannot construct !!{what} from '{value}'"),
+                // The value is not quoted: this file may be a secrets file.
+                format!("cannot construct !!{what} from this value"),
                 None,
                 true,
             );
