@@ -256,22 +256,32 @@ impl Loader {
         joined
     }
 
+    /// Reports an include cycle when `target` is being loaded already (HA would recurse
+    /// until Python's recursion limit).
+    fn is_cycle(&mut self, target: &Path, pos: Pos) -> bool {
+        let Some(i) = self.stack.iter().position(|p| p == target) else {
+            return false;
+        };
+        let chain: Vec<String> = self.stack[i..]
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(std::iter::once(target))
+            .map(|p| self.sources.relative(p))
+            .collect();
+        let d = self
+            .at(
+                Code::IncludeCycle,
+                pos,
+                format!("include cycle: {}", chain.join(" -> ")),
+            )
+            .with_hint("Home Assistant recurses until it fails: break the cycle");
+        self.push(d);
+        true
+    }
+
     fn include(&mut self, target: &Path, pos: Pos, role: FileRole) -> Node {
         let target = normalize(target);
-        if let Some(i) = self.stack.iter().position(|p| *p == target) {
-            let chain: Vec<String> = self.stack[i..]
-                .iter()
-                .chain(std::iter::once(&target))
-                .map(|p| self.sources.relative(p))
-                .collect();
-            let d = self
-                .at(
-                    Code::IncludeCycle,
-                    pos,
-                    format!("include cycle: {}", chain.join(" -> ")),
-                )
-                .with_hint("Home Assistant recurses until it fails: break the cycle");
-            self.push(d);
+        if self.is_cycle(&target, pos) {
             return Node::new(pos, Kind::Unknown);
         }
         let child_role = if role == FileRole::Secrets {
@@ -349,7 +359,11 @@ impl Loader {
             } else {
                 role
             };
-            let loaded = self.load(&f, child_role);
+            let loaded = if self.is_cycle(&normalize(&f), pos) {
+                Loaded::Failed
+            } else {
+                self.load(&f, child_role)
+            };
             let file_pos = self.sources.lookup(&normalize(&f)).map(|id| Pos {
                 file: id,
                 line: 1,
