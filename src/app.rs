@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::commands;
 use crate::github::{GitHubClient, Poller};
 use crate::mqtt::{self, Topics, discovery, payload};
 use crate::settings::Settings;
@@ -51,7 +52,7 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
 
     let poll_now = Arc::new(Notify::new());
     let poller = Poller::new(
-        gh,
+        gh.clone(),
         github.clone(),
         settings.metrics_window,
         store.clone(),
@@ -60,8 +61,21 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
     );
     tasks.spawn(poller.run(cancel.clone()));
 
-    let (bridge, pump) =
-        mqtt::session(&settings.mqtt, state_handle.clone(), None).context("setting up MQTT")?;
+    let (results_tx, results) = tokio::sync::mpsc::channel(64);
+    let (executor, _command_handle, inbound) = commands::executor(
+        gh.clone(),
+        github.clone(),
+        store.clone(),
+        state_handle.clone(),
+        Topics::new(&settings.mqtt),
+        poll_now.clone(),
+        results_tx,
+    );
+    tasks.spawn(executor.run(cancel.clone()));
+
+    let link = mqtt::CommandLink { inbound, results };
+    let (bridge, pump) = mqtt::session(&settings.mqtt, state_handle.clone(), Some(link))
+        .context("setting up MQTT")?;
     let pump_stop = CancellationToken::new();
     let pump_task = tokio::spawn(pump.run(pump_stop.clone()));
     let bridge_task = tokio::spawn(bridge.run(cancel.clone()));

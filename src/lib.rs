@@ -10,10 +10,13 @@
 //! - [`state`]: the single owner of the current picture; applies events, recomputes health.
 //! - [`metrics`]: pure health functions (success rate, durations, MTTR, health score).
 //! - [`mqtt`]: Home Assistant discovery and state payloads, and the MQTT session.
+//! - [`commands`]: commands from HA (MQTT) and the API, and the one executor that carries
+//!   them out on GitHub (allow-lists, preconditions, dedupe, audit, results).
 //! - [`app`]: wiring and shutdown for `serve` and `discovery`.
 //! - [`validate`]: `gitops-bridge check`, the Home Assistant configuration validator.
 
 pub mod app;
+pub mod commands;
 pub mod github;
 pub mod metrics;
 pub mod model;

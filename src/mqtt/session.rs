@@ -14,14 +14,20 @@
 //! - retained device configs of ours on the broker that no longer match a watched repository
 //!   are cleared (empty retained payload) once the watched set is known;
 //! - identical retained payloads are not re-sent within a connection (no discovery spam).
+//!
+//! MQTT 5, because only its "retain as published" subscription option tells a retained
+//! command from a live one: under 3.1.1 a broker clears the retain flag when it forwards a
+//! retained publish to a connected subscriber, and a command would fire once before anyone
+//! could tell. Mosquitto 2 (HA's add-on), EMQX and HiveMQ all speak MQTT 5.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::Rng;
-use rumqttc::{
-    AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, Publish, QoS, Transport,
-};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, Publish};
+use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use rumqttc::{Outgoing, Transport};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::discovery::{self, Message};
 use super::payload;
 use super::topics::Topics;
+use crate::commands::CommandResult;
 use crate::settings::MqttSettings;
 use crate::state::{Change, RepoView, StateHandle};
 
@@ -53,6 +60,13 @@ pub enum PumpEvent {
     Connected,
     Disconnected(String),
     Message(Publish),
+}
+
+/// The bridge's link to the command executor: messages on command topics go out, results
+/// to publish on `<base>/cmd/result` come back.
+pub struct CommandLink {
+    pub inbound: mpsc::Sender<Inbound>,
+    pub results: mpsc::Receiver<CommandResult>,
 }
 
 /// A message that arrived on one of our command topics (handled by the command executor).
@@ -80,6 +94,8 @@ pub struct MqttBridge {
     changes: broadcast::Receiver<Change>,
     /// Where command-topic messages go; `None` subscribes to no command topics.
     commands: Option<mpsc::Sender<Inbound>>,
+    /// Command results to publish.
+    results: Option<mpsc::Receiver<CommandResult>>,
     connected: bool,
     /// Retained payloads sent in this connection, to skip identical re-sends.
     published: HashMap<String, Vec<u8>>,
@@ -97,20 +113,20 @@ pub struct MqttBridge {
 pub fn session(
     settings: &MqttSettings,
     state: StateHandle,
-    commands: Option<mpsc::Sender<Inbound>>,
+    commands: Option<CommandLink>,
 ) -> Result<(MqttBridge, MqttPump), MqttError> {
     let topics = Topics::new(settings);
     let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
     options.set_keep_alive(settings.keep_alive);
-    options.set_clean_session(true);
-    // Discovery configs of a repository with many buttons run to several kB, and other
-    // publishers' retained configs arrive on our wildcard: rumqttc's 10 kB default is too small.
-    options.set_max_packet_size(1 << 20, 1 << 20);
+    options.set_clean_start(true);
+    // Other publishers' retained configs arrive on our discovery wildcard; accept up to 1 MiB.
+    options.set_max_packet_size(Some(1 << 20));
     options.set_last_will(LastWill::new(
         topics.bridge_availability(),
         "offline",
         QoS::AtLeastOnce,
         true,
+        None,
     ));
     if let Some(user) = &settings.username {
         let password = settings
@@ -132,7 +148,8 @@ pub fn session(
         incoming,
         state,
         changes,
-        commands,
+        commands: commands.as_ref().map(|c| c.inbound.clone()),
+        results: commands.map(|c| c.results),
         connected: false,
         published: HashMap::new(),
         found: HashMap::new(),
@@ -229,8 +246,9 @@ impl MqttPump {
 }
 
 /// A connection error worded for the user, with what to check.
-fn describe(e: &rumqttc::ConnectionError, host: &str) -> String {
-    use rumqttc::{ConnectReturnCode, ConnectionError};
+fn describe(e: &rumqttc::v5::ConnectionError, host: &str) -> String {
+    use rumqttc::v5::ConnectionError;
+    use rumqttc::v5::mqttbytes::v5::ConnectReturnCode;
     match e {
         ConnectionError::ConnectionRefused(
             ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
@@ -271,6 +289,8 @@ impl MqttBridge {
                     None => break,
                 },
                 change = self.changes.recv() => self.on_change(change).await,
+                // Precondition: the executor is wired in.
+                Some(result) = recv(&mut self.results) => self.publish_result(result).await,
                 // Precondition: a re-publish is pending (HA announced itself).
                 _ = sleep_until(republish), if republish.is_some() => {
                     self.republish_at = None;
@@ -307,18 +327,21 @@ impl MqttBridge {
         self.connected = true;
         self.published.clear();
         self.found.clear();
-        let mut subscriptions = vec![
-            self.topics.birth.clone(),
-            self.topics.device_config_filter(),
+        let mut filters = vec![
+            Filter::new(self.topics.birth.clone(), QoS::AtLeastOnce),
+            Filter::new(self.topics.device_config_filter(), QoS::AtLeastOnce),
         ];
         if self.commands.is_some() {
-            subscriptions.push(self.topics.repo_cmd_filter());
-            subscriptions.push(self.topics.bridge_cmd("+"));
-        }
-        for topic in subscriptions {
-            if let Err(e) = self.client.subscribe(&topic, QoS::AtLeastOnce).await {
-                tracing::warn!("subscribing to {topic}: {e}");
+            for topic in [self.topics.repo_cmd_filter(), self.topics.bridge_cmd("+")] {
+                let mut filter = Filter::new(topic, QoS::AtLeastOnce);
+                // Keep the retain flag of live-forwarded messages, so retained commands are
+                // recognised (and refused) even when published while we are connected.
+                filter.preserve_retain = true;
+                filters.push(filter);
             }
+        }
+        if let Err(e) = self.client.subscribe_many(filters).await {
+            tracing::warn!("subscribing to our topics: {e}");
         }
         self.publish_all().await;
         self.sweep_at = Some(Instant::now() + SWEEP_AFTER);
@@ -326,7 +349,8 @@ impl MqttBridge {
     }
 
     async fn on_message(&mut self, p: Publish) {
-        if p.topic == self.topics.birth {
+        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        if topic == self.topics.birth {
             if p.payload.as_ref() == b"online" {
                 let (lo, hi) = self.birth_delay;
                 let delay = rand::rng().random_range(lo..=hi);
@@ -334,7 +358,7 @@ impl MqttBridge {
             }
             return;
         }
-        if let Some(device_id) = self.topics.parse_device_config(&p.topic) {
+        if let Some(device_id) = self.topics.parse_device_config(&topic) {
             if self.sweep_at.is_some() || self.sweep_due {
                 if p.payload.is_empty() {
                     self.found.remove(device_id);
@@ -345,13 +369,21 @@ impl MqttBridge {
             return;
         }
         if let Some(commands) = &self.commands {
+            if p.retain && !p.payload.is_empty() {
+                // Clear it so the broker stops replaying it; the executor refuses it anyway.
+                tracing::warn!("clearing a retained command on {topic}");
+                let _ = self
+                    .client
+                    .publish(topic.clone(), QoS::AtLeastOnce, true, Vec::new())
+                    .await;
+            }
             let inbound = Inbound {
-                topic: p.topic.clone(),
+                topic: topic.clone(),
                 payload: p.payload.to_vec(),
                 retained: p.retain,
             };
             if commands.try_send(inbound).is_err() {
-                tracing::warn!("command queue full; dropped a message on {}", p.topic);
+                tracing::warn!("command queue full; dropped a message on {topic}");
             }
         }
     }
@@ -412,6 +444,25 @@ impl MqttBridge {
                     self.sweep().await;
                 }
             }
+        }
+    }
+
+    /// Results are never retained: they answer one request, once.
+    async fn publish_result(&mut self, result: CommandResult) {
+        if !self.connected {
+            tracing::debug!(
+                "not connected; command result for {} not published",
+                result.repo
+            );
+            return;
+        }
+        let body = serde_json::to_vec(&result).unwrap_or_default();
+        if let Err(e) = self
+            .client
+            .publish(self.topics.cmd_result(), QoS::AtLeastOnce, false, body)
+            .await
+        {
+            tracing::warn!("publishing a command result: {e}");
         }
     }
 
@@ -530,6 +581,13 @@ impl MqttBridge {
     /// Shortens the delay before re-publishing after HA's birth message (tests).
     pub fn set_birth_delay(&mut self, lo: Duration, hi: Duration) {
         self.birth_delay = (lo, hi.max(lo));
+    }
+}
+
+async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

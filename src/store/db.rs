@@ -421,6 +421,69 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The latest stored attempt of a run.
+    pub fn latest_attempt(&self, run_id: u64) -> Result<Option<Run>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT * FROM runs WHERE id = ?1 ORDER BY attempt DESC LIMIT 1",
+                [run_id as i64],
+                run_from_row,
+            )
+            .optional()?)
+    }
+
+    // -- commands (audit trail and idempotency) ------------------------------------------
+
+    /// Records a command and its result. `request_id` is stored only for commands that
+    /// reached GitHub, so a rejected command may be fixed and sent again with the same id.
+    pub fn record_command(&mut self, entry: &CommandRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO commands (request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                entry.request_id,
+                ms(entry.received_at),
+                entry.source,
+                entry.repo,
+                entry.action,
+                entry.params,
+                entry.ok,
+                entry.message,
+                entry.run_id.map(|r| r as i64),
+                entry.url,
+                ms(entry.finished_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The recorded command with this request id, if one reached GitHub.
+    pub fn command_by_request_id(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<CommandRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
+                 FROM commands WHERE request_id = ?1",
+                [request_id],
+                command_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The newest commands, newest first.
+    pub fn recent_commands(&self, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
+             FROM commands ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], command_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // -- HTTP validators (ETags), so a restart keeps answering 304s ------------------------
 
     pub fn etags(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -441,6 +504,40 @@ impl Db {
         };
         Ok(())
     }
+}
+
+/// One row of the command audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRecord {
+    pub request_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// `mqtt`, `http`, `http:<user>`, `policy`.
+    pub source: String,
+    pub repo: String,
+    pub action: String,
+    /// JSON of what was asked, input names only.
+    pub params: String,
+    pub ok: bool,
+    pub message: String,
+    pub run_id: Option<u64>,
+    pub url: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+fn command_from_row(r: &Row<'_>) -> rusqlite::Result<CommandRecord> {
+    Ok(CommandRecord {
+        request_id: r.get(0)?,
+        received_at: from_ms(r.get(1)?),
+        source: r.get(2)?,
+        repo: r.get(3)?,
+        action: r.get(4)?,
+        params: r.get(5)?,
+        ok: r.get(6)?,
+        message: r.get(7)?,
+        run_id: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+        url: r.get(9)?,
+        finished_at: from_ms(r.get(10)?),
+    })
 }
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Run> {

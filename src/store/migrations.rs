@@ -74,6 +74,25 @@ pub const MIGRATIONS: &[&str] = &[
         stored_at INTEGER NOT NULL
     );
     "#,
+    // 2: the audit trail of commands; `request_id` makes commands idempotent.
+    r#"
+    CREATE TABLE commands (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id  TEXT UNIQUE,
+        received_at INTEGER NOT NULL,
+        source      TEXT NOT NULL,
+        repo        TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        -- What was asked, without input values (they may be sensitive).
+        params      TEXT NOT NULL,
+        ok          INTEGER NOT NULL,
+        message     TEXT NOT NULL,
+        run_id      INTEGER,
+        url         TEXT,
+        finished_at INTEGER NOT NULL
+    );
+    CREATE INDEX commands_repo ON commands(repo, received_at);
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.

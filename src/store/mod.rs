@@ -8,7 +8,7 @@
 mod db;
 mod migrations;
 
-pub use db::{Db, RunChange};
+pub use db::{CommandRecord, Db, RunChange};
 
 use std::path::Path;
 

@@ -1,0 +1,666 @@
+//! The one executor every command goes through, whatever asked for it (MQTT, HTTP, policy):
+//! authorisation, validation, GitHub's preconditions, dedupe, spacing, exactly one request,
+//! an audit row, and a result.
+//!
+//! Commands run one at a time on this task, so two commands never race for the same run and
+//! mutating calls are naturally serialised; a repository's mutating calls are at least
+//! [`WRITE_SPACING`] apart, as GitHub asks. A POST is never retried here: re-running or
+//! dispatching twice is worse than failing once, and the result tells the user to try again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::parse::{self, Intake};
+use super::{Command, CommandResult, CommandSource};
+use crate::github::models::ApiRun;
+use crate::github::{GitHubClient, GitHubError};
+use crate::model::{Outcome, Run};
+use crate::mqtt::{Inbound, Topics};
+use crate::settings::{Action, GitHubSettings, RepoPolicy};
+use crate::state::{RepoView, StateHandle};
+use crate::store::{CommandRecord, Store};
+
+/// Minimum time between two mutating calls for one repository.
+pub const WRITE_SPACING: Duration = Duration::from_secs(1);
+/// GitHub re-runs only runs started in the last 30 days.
+const RERUN_MAX_AGE_DAYS: i64 = 30;
+
+/// Submits commands from inside the process (HTTP API, policies) and waits for the result.
+#[derive(Clone)]
+pub struct CommandHandle {
+    tx: mpsc::Sender<(Command, oneshot::Sender<CommandResult>)>,
+}
+
+impl CommandHandle {
+    pub async fn execute(&self, command: Command) -> CommandResult {
+        let (repo, action, request_id) = (
+            command.repo(),
+            command.action,
+            command.params.request_id.clone(),
+        );
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send((command, tx)).await.is_err() {
+            return CommandResult::rejected(
+                request_id,
+                repo,
+                action.to_string(),
+                "the command executor has stopped",
+            );
+        }
+        rx.await.unwrap_or_else(|_| {
+            CommandResult::rejected(
+                None,
+                repo,
+                action.to_string(),
+                "the command executor has stopped",
+            )
+        })
+    }
+}
+
+/// The executor task; run with [`Executor::run`].
+pub struct Executor {
+    gh: GitHubClient,
+    github: Arc<GitHubSettings>,
+    store: Store,
+    state: StateHandle,
+    topics: Topics,
+    /// Wakes the poller after a successful command, so the new run shows up soon.
+    poll_now: Arc<Notify>,
+    inbound: mpsc::Receiver<Inbound>,
+    requests: mpsc::Receiver<(Command, oneshot::Sender<CommandResult>)>,
+    /// Results for MQTT (`<base>/cmd/result`).
+    results: mpsc::Sender<CommandResult>,
+    last_write: HashMap<u64, Instant>,
+}
+
+/// Builds the executor, the in-process handle, and the sender the MQTT bridge forwards
+/// command-topic messages to. Results go out on `results`.
+pub fn executor(
+    gh: GitHubClient,
+    github: Arc<GitHubSettings>,
+    store: Store,
+    state: StateHandle,
+    topics: Topics,
+    poll_now: Arc<Notify>,
+    results: mpsc::Sender<CommandResult>,
+) -> (Executor, CommandHandle, mpsc::Sender<Inbound>) {
+    let (inbound_tx, inbound) = mpsc::channel(64);
+    let (tx, requests) = mpsc::channel(64);
+    let executor = Executor {
+        gh,
+        github,
+        store,
+        state,
+        topics,
+        poll_now,
+        inbound,
+        requests,
+        results,
+        last_write: HashMap::new(),
+    };
+    (executor, CommandHandle { tx }, inbound_tx)
+}
+
+impl Executor {
+    pub async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(inbound) = self.inbound.recv() => {
+                    let result = match parse::from_mqtt(&self.topics, &inbound) {
+                        Intake::Ignore => continue,
+                        Intake::Rejected(r) => {
+                            tracing::warn!("command on {} refused: {}", inbound.topic, r.message);
+                            self.audit_rejection(&CommandSource::Mqtt, &r).await;
+                            r
+                        }
+                        Intake::Repo(command) => self.execute(command).await,
+                        Intake::Bridge { action, request_id } => self.bridge_command(&action, request_id),
+                    };
+                    let _ = self.results.send(result).await;
+                }
+                Some((command, reply)) = self.requests.recv() => {
+                    let result = self.execute(command).await;
+                    let _ = self.results.send(result.clone()).await;
+                    let _ = reply.send(result);
+                }
+                else => break,
+            }
+        }
+        tracing::debug!("command executor stopped");
+    }
+
+    /// Commands to the bridge itself.
+    fn bridge_command(&self, action: &str, request_id: Option<String>) -> CommandResult {
+        let mut result = CommandResult::rejected(request_id, "bridge".into(), action.into(), "");
+        match action {
+            "poll" => {
+                self.poll_now.notify_one();
+                result.ok = true;
+                result.message = "polling GitHub now".into();
+            }
+            other => result.message = format!("unknown bridge action `{other}`; known: poll"),
+        }
+        result
+    }
+
+    /// Runs one command to completion and records it.
+    pub async fn execute(&mut self, command: Command) -> CommandResult {
+        let received_at = Utc::now();
+        let source = command.source.clone();
+        if let Some(id) = command.params.request_id.clone() {
+            let earlier = self
+                .store
+                .call(move |db| db.command_by_request_id(&id))
+                .await;
+            if let Ok(Some(earlier)) = earlier {
+                tracing::info!(
+                    "{} {}: duplicate request_id; not executed again",
+                    earlier.repo,
+                    earlier.action
+                );
+                return CommandResult {
+                    request_id: earlier.request_id,
+                    repo: earlier.repo,
+                    action: earlier.action,
+                    ok: earlier.ok,
+                    message: format!(
+                        "duplicate request_id; nothing done. Earlier result: {}",
+                        earlier.message
+                    ),
+                    run_id: earlier.run_id,
+                    url: earlier.url,
+                    duplicate: true,
+                };
+            }
+        }
+        let outcome = self.carry_out(&command).await;
+        let (result, reached_github) = match outcome {
+            Ok(done) => (done, true),
+            Err(Failure::Refused(message)) => {
+                (self.result(&command, false, message, None, None), false)
+            }
+            Err(Failure::GitHub(e)) => (
+                self.result(&command, false, github_message(&e), None, None),
+                true,
+            ),
+        };
+        if result.ok {
+            tracing::info!("{} {}: {}", result.repo, result.action, result.message);
+            self.poll_now.notify_one();
+        } else {
+            tracing::warn!(
+                "{} {} failed: {}",
+                result.repo,
+                result.action,
+                result.message
+            );
+        }
+        let record = CommandRecord {
+            // Only commands that reached GitHub are deduplicated; a refused one may be fixed
+            // and sent again with the same id.
+            request_id: if reached_github {
+                result.request_id.clone()
+            } else {
+                None
+            },
+            received_at,
+            source: source.label(),
+            repo: result.repo.clone(),
+            action: result.action.clone(),
+            params: audit_params(&command),
+            ok: result.ok,
+            message: result.message.clone(),
+            run_id: result.run_id,
+            url: result.url.clone(),
+            finished_at: Utc::now(),
+        };
+        if let Err(e) = self.store.call(move |db| db.record_command(&record)).await {
+            tracing::error!("recording a command in the audit trail: {e}");
+        }
+        result
+    }
+
+    async fn audit_rejection(&self, source: &CommandSource, r: &CommandResult) {
+        let record = CommandRecord {
+            request_id: None,
+            received_at: Utc::now(),
+            source: source.label(),
+            repo: r.repo.clone(),
+            action: r.action.clone(),
+            params: json!({ "request_id": r.request_id }).to_string(),
+            ok: false,
+            message: r.message.clone(),
+            run_id: None,
+            url: None,
+            finished_at: Utc::now(),
+        };
+        let _ = self.store.call(move |db| db.record_command(&record)).await;
+    }
+
+    fn result(
+        &self,
+        c: &Command,
+        ok: bool,
+        message: String,
+        run_id: Option<u64>,
+        url: Option<String>,
+    ) -> CommandResult {
+        CommandResult {
+            request_id: c.params.request_id.clone(),
+            repo: c.repo(),
+            action: c.action.to_string(),
+            ok,
+            message,
+            run_id,
+            url,
+            duplicate: false,
+        }
+    }
+
+    async fn carry_out(&mut self, c: &Command) -> Result<CommandResult, Failure> {
+        let snapshot = self.state.snapshot();
+        let view = snapshot
+            .repos
+            .values()
+            .find(|v| {
+                v.repo.owner.eq_ignore_ascii_case(&c.owner)
+                    && v.repo.name.eq_ignore_ascii_case(&c.name)
+            })
+            .cloned()
+            .ok_or_else(|| Failure::Refused(format!("{} is not a watched repository", c.repo())))?;
+        let policy = self
+            .github
+            .policy_for(&view.repo.owner, &view.repo.name)
+            .cloned()
+            .unwrap_or_default();
+        if !policy.allow.contains(&c.action) {
+            return Err(Failure::Refused(format!(
+                "`{}` is not allowed for {}; add it to `allow` of this repository in github.repositories",
+                c.action,
+                view.repo.full_name()
+            )));
+        }
+        match c.action {
+            Action::Rerun => self.rerun(c, &view, false).await,
+            Action::RerunFailed => self.rerun(c, &view, true).await,
+            Action::Cancel => self.cancel(c, &view).await,
+            Action::Dispatch => self.dispatch(c, &view, &policy).await,
+            Action::Rollback => self.rollback(c, &view, &policy).await,
+        }
+    }
+
+    /// `rerun` (whole run) or `rerun_failed` (failed jobs and their dependents).
+    async fn rerun(
+        &mut self,
+        c: &Command,
+        view: &RepoView,
+        failed_only: bool,
+    ) -> Result<CommandResult, Failure> {
+        let runs = self.recent_runs(view.repo.id).await?;
+        let target = match c.params.run_id {
+            Some(id) => id,
+            None => {
+                let pick = if failed_only {
+                    runs.iter().find(|r| r.outcome() == Some(Outcome::Fail))
+                } else {
+                    runs.first()
+                };
+                pick.map(|r| r.id).ok_or_else(|| {
+                    Failure::Refused(if failed_only {
+                        format!("no failed run in {} to re-run", view.repo.full_name())
+                    } else {
+                        format!("{} has no runs to re-run", view.repo.full_name())
+                    })
+                })?
+            }
+        };
+        let run = self.fresh_run(view, target).await?;
+        if !run.is_completed() {
+            return Err(Failure::Refused(format!(
+                "run {} is still {}; only a completed run can be re-run",
+                run.id,
+                run.status.as_str()
+            )));
+        }
+        if Utc::now() - run.created_at > chrono::Duration::days(RERUN_MAX_AGE_DAYS) {
+            return Err(Failure::Refused(format!(
+                "run {} started more than {RERUN_MAX_AGE_DAYS} days ago; GitHub no longer re-runs it",
+                run.id
+            )));
+        }
+        if failed_only
+            && run.outcome() != Some(Outcome::Fail)
+            && run
+                .conclusion
+                .as_ref()
+                .is_none_or(|c| c.as_str() != "cancelled")
+        {
+            return Err(Failure::Refused(format!(
+                "run {} ended `{}`: it has no failed jobs to re-run",
+                run.id,
+                run.state()
+            )));
+        }
+        let path = if failed_only {
+            "rerun-failed-jobs"
+        } else {
+            "rerun"
+        };
+        let url = self.repo_url(view, &format!("actions/runs/{}/{path}", run.id));
+        self.post(view.repo.id, &url, &json!({})).await?;
+        let what = if failed_only {
+            "re-running the failed jobs of"
+        } else {
+            "re-running"
+        };
+        Ok(self.result(
+            c,
+            true,
+            format!(
+                "{what} {} #{} (attempt {})",
+                run.workflow_name,
+                run.run_number,
+                run.attempt + 1
+            ),
+            Some(run.id),
+            Some(run.html_url),
+        ))
+    }
+
+    async fn cancel(&mut self, c: &Command, view: &RepoView) -> Result<CommandResult, Failure> {
+        let target = match c.params.run_id {
+            Some(id) => id,
+            None => self
+                .recent_runs(view.repo.id)
+                .await?
+                .into_iter()
+                .find(Run::is_active)
+                .map(|r| r.id)
+                .ok_or_else(|| {
+                    Failure::Refused(format!("nothing is running in {}", view.repo.full_name()))
+                })?,
+        };
+        let run = self.fresh_run(view, target).await?;
+        if run.is_completed() {
+            return Err(Failure::Refused(format!(
+                "run {} has already completed",
+                run.id
+            )));
+        }
+        let url = self.repo_url(view, &format!("actions/runs/{}/cancel", run.id));
+        self.post(view.repo.id, &url, &json!({})).await?;
+        Ok(self.result(
+            c,
+            true,
+            format!("cancelling {} #{}", run.workflow_name, run.run_number),
+            Some(run.id),
+            Some(run.html_url),
+        ))
+    }
+
+    async fn dispatch(
+        &mut self,
+        c: &Command,
+        view: &RepoView,
+        policy: &RepoPolicy,
+    ) -> Result<CommandResult, Failure> {
+        let workflow = match (&c.params.workflow, policy.dispatch.as_slice()) {
+            (Some(w), _) => w.clone(),
+            (None, [only]) => only.clone(),
+            (None, _) => {
+                return Err(Failure::Refused(format!(
+                    "which workflow? send {{\"workflow\": \"…\"}}; offered: {}",
+                    policy.dispatch.join(", ")
+                )));
+            }
+        };
+        if !policy.dispatch.iter().any(|w| w == &workflow) {
+            return Err(Failure::Refused(format!(
+                "`{workflow}` is not offered for dispatch in {}; add it to `dispatch` in the settings",
+                view.repo.full_name()
+            )));
+        }
+        let inputs = c.params.inputs.clone().unwrap_or_default();
+        self.dispatch_workflow(
+            c,
+            view,
+            policy,
+            &workflow,
+            c.params.git_ref.clone(),
+            inputs,
+            None,
+        )
+        .await
+    }
+
+    /// Dispatches `workflow` after checking it exists and is active.
+    #[allow(clippy::too_many_arguments)]
+    async fn dispatch_workflow(
+        &mut self,
+        c: &Command,
+        view: &RepoView,
+        policy: &RepoPolicy,
+        workflow: &str,
+        git_ref: Option<String>,
+        inputs: serde_json::Map<String, serde_json::Value>,
+        note: Option<String>,
+    ) -> Result<CommandResult, Failure> {
+        if let Some(w) = view
+            .workflows
+            .iter()
+            .find(|w| w.workflow.file_name() == workflow)
+        {
+            if w.workflow.state != "active" && w.workflow.state != "unknown" {
+                return Err(Failure::Refused(format!(
+                    "workflow `{workflow}` is {}",
+                    w.workflow.state
+                )));
+            }
+        } else if !view.workflows.is_empty() {
+            return Err(Failure::Refused(format!(
+                "workflow `{workflow}` does not exist in {}",
+                view.repo.full_name()
+            )));
+        }
+        let git_ref = git_ref
+            .or_else(|| policy.dispatch_ref.clone())
+            .unwrap_or_else(|| view.repo.default_branch.clone());
+        if git_ref.is_empty() {
+            return Err(Failure::Refused(
+                "no ref given and the default branch is unknown".into(),
+            ));
+        }
+        let url = self.repo_url(view, &format!("actions/workflows/{workflow}/dispatches"));
+        let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
+        let (_, response) = self.post(view.repo.id, &url, &body).await?;
+        let run_id = response
+            .as_ref()
+            .and_then(|r| r["workflow_run_id"].as_u64());
+        let html_url = response
+            .as_ref()
+            .and_then(|r| r["html_url"].as_str().map(str::to_string));
+        let mut message = format!("dispatched {workflow} on {git_ref}");
+        if let Some(note) = note {
+            message = format!("{message} ({note})");
+        }
+        Ok(self.result(c, true, message, run_id, html_url))
+    }
+
+    /// With a rollback workflow: dispatch it with the last known good commit as its input.
+    /// Without one: re-run the most recent successful run of the deploy workflow.
+    async fn rollback(
+        &mut self,
+        c: &Command,
+        view: &RepoView,
+        policy: &RepoPolicy,
+    ) -> Result<CommandResult, Failure> {
+        let runs = self.recent_runs(view.repo.id).await?;
+        let branch = &view.repo.default_branch;
+        let is_deploy = |r: &&Run| match &policy.deploy_workflow {
+            Some(file) => r
+                .workflow_path
+                .as_deref()
+                .is_some_and(|p| p.rsplit('/').next() == Some(file)),
+            None => true,
+        };
+        let last_good = runs
+            .iter()
+            .filter(|r| branch.is_empty() || r.head_branch.as_deref() == Some(branch))
+            .filter(is_deploy)
+            .find(|r| r.outcome() == Some(Outcome::Pass))
+            .cloned();
+        let Some(good) = last_good else {
+            let of = policy.deploy_workflow.as_deref().unwrap_or("any workflow");
+            return Err(Failure::Refused(format!(
+                "no successful run of {of} on {branch} is known; nothing to roll back to"
+            )));
+        };
+        match &policy.rollback {
+            Some(rollback) => {
+                let mut inputs = serde_json::Map::new();
+                inputs.insert(rollback.input.clone(), json!(good.head_sha));
+                let note = format!(
+                    "rolling back to {} from {} #{}",
+                    &good.head_sha[..good.head_sha.len().min(7)],
+                    good.workflow_name,
+                    good.run_number
+                );
+                self.dispatch_workflow(
+                    c,
+                    view,
+                    policy,
+                    &rollback.workflow.clone(),
+                    None,
+                    inputs,
+                    Some(note),
+                )
+                .await
+            }
+            None => {
+                let mut rerun = c.clone();
+                rerun.params.run_id = Some(good.id);
+                let mut result = self.rerun(&rerun, view, false).await?;
+                result.action = Action::Rollback.to_string();
+                result.message = format!(
+                    "{}, the last successful deploy ({})",
+                    result.message,
+                    &good.head_sha[..good.head_sha.len().min(7)]
+                );
+                Ok(result)
+            }
+        }
+    }
+
+    // -- helpers ---------------------------------------------------------------------------
+
+    async fn recent_runs(&self, repo_id: u64) -> Result<Vec<Run>, Failure> {
+        let runs = self
+            .store
+            .call(move |db| db.recent_runs(repo_id, 500))
+            .await
+            .map_err(|e| Failure::Refused(format!("reading run history: {e}")))?;
+        // Latest attempt of each run, newest run first.
+        Ok(crate::metrics::latest_attempts(&runs)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// The run as GitHub sees it now: the store may be a poll interval behind.
+    async fn fresh_run(&self, view: &RepoView, run_id: u64) -> Result<Run, Failure> {
+        let url = self.repo_url(view, &format!("actions/runs/{run_id}"));
+        match self.gh.get_json::<ApiRun>(&url).await {
+            Ok(run) => {
+                let run = run.into_model(view.repo.id);
+                if run.repo_id != view.repo.id {
+                    return Err(Failure::Refused(format!(
+                        "run {run_id} belongs to another repository"
+                    )));
+                }
+                Ok(run)
+            }
+            Err(GitHubError::NotFound { .. }) => Err(Failure::Refused(format!(
+                "run {run_id} does not exist in {}",
+                view.repo.full_name()
+            ))),
+            Err(e) => Err(Failure::GitHub(e)),
+        }
+    }
+
+    fn repo_url(&self, view: &RepoView, path: &str) -> String {
+        self.gh.url(&format!(
+            "repos/{}/{}/{path}",
+            view.repo.owner, view.repo.name
+        ))
+    }
+
+    /// One POST, spaced from the repository's previous one, never retried.
+    async fn post(
+        &mut self,
+        repo_id: u64,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, Option<serde_json::Value>), Failure> {
+        if let Some(last) = self.last_write.get(&repo_id) {
+            tokio::time::sleep_until(*last + WRITE_SPACING).await;
+        }
+        self.last_write.insert(repo_id, Instant::now());
+        self.gh.post(url, body).await.map_err(Failure::GitHub)
+    }
+}
+
+/// Why a command did not succeed.
+enum Failure {
+    /// Refused before any write reached GitHub.
+    Refused(String),
+    /// GitHub refused or failed the request.
+    GitHub(GitHubError),
+}
+
+/// A GitHub error as a command result message: what happened and what to do.
+fn github_message(e: &GitHubError) -> String {
+    match e {
+        GitHubError::Forbidden { message, .. } => format!(
+            "GitHub refused (403 {message}); the token needs Actions write access (classic: `repo` scope)"
+        ),
+        GitHubError::NotFound { .. } => {
+            "GitHub answered 404: the run or workflow is gone, or the token cannot see it".into()
+        }
+        GitHubError::Conflict { message, .. } => format!("GitHub refused: {message} (409)"),
+        GitHubError::Unprocessable { message, .. } => {
+            format!("GitHub refused the request: {message} (422)")
+        }
+        GitHubError::Server { status, .. } => format!(
+            "GitHub failed ({status}); not retried automatically, check the run on GitHub and try again"
+        ),
+        GitHubError::RateLimited { until, .. } => {
+            format!(
+                "GitHub rate limit reached; try again after {}",
+                until.format("%H:%M:%S UTC")
+            )
+        }
+        other => format!("{other}; not retried automatically"),
+    }
+}
+
+/// What was asked, for the audit trail: input names, never their values.
+fn audit_params(c: &Command) -> String {
+    let inputs: Vec<&String> = c.params.inputs.iter().flat_map(|m| m.keys()).collect();
+    json!({
+        "request_id": c.params.request_id,
+        "workflow": c.params.workflow,
+        "ref": c.params.git_ref,
+        "run_id": c.params.run_id,
+        "inputs": inputs,
+    })
+    .to_string()
+}

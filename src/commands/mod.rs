@@ -1,0 +1,112 @@
+//! Commands: what Home Assistant (buttons, automations), the HTTP API or a policy asks us to
+//! do on GitHub, and the one executor that does it.
+//!
+//! [`parse`] turns an MQTT message (topic + payload) or an API call into a [`Command`], or a
+//! rejection that says why. [`executor`] checks it against the settings and GitHub's
+//! preconditions, dedupes by `request_id`, sends exactly one request to GitHub, records an
+//! audit row and answers with a [`CommandResult`].
+
+pub mod executor;
+pub mod parse;
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::Action;
+
+pub use executor::{CommandHandle, Executor, executor};
+
+/// Who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSource {
+    Mqtt,
+    /// The HTTP API; the HA user behind ingress when known.
+    Http {
+        user: Option<String>,
+    },
+    /// A recovery policy of our own.
+    Policy,
+}
+
+impl CommandSource {
+    pub fn label(&self) -> String {
+        match self {
+            CommandSource::Mqtt => "mqtt".into(),
+            CommandSource::Http { user: Some(u) } => format!("http:{u}"),
+            CommandSource::Http { user: None } => "http".into(),
+            CommandSource::Policy => "policy".into(),
+        }
+    }
+}
+
+/// The optional JSON body of a command. Everything has a sensible default, so a bare
+/// button press (`PRESS`) is a complete command.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Makes the command idempotent: a second command with the same id does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// `dispatch`: the workflow file (`deploy.yml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// `dispatch`: the branch or tag to run on (default: the repository's setting or default branch).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// `dispatch`: workflow inputs (at most 25, scalar values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `rerun`, `rerun_failed`, `cancel`: the run (default: the latest fitting one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
+}
+
+/// A validated request for one action on one repository.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub source: CommandSource,
+    pub owner: String,
+    pub name: String,
+    pub action: Action,
+    pub params: Params,
+}
+
+impl Command {
+    pub fn repo(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+/// The answer to every command, published on `<base>/cmd/result` (never retained).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub request_id: Option<String>,
+    pub repo: String,
+    pub action: String,
+    pub ok: bool,
+    pub message: String,
+    pub run_id: Option<u64>,
+    pub url: Option<String>,
+    /// True when this repeats the result of an earlier command with the same `request_id`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+impl CommandResult {
+    pub fn rejected(
+        request_id: Option<String>,
+        repo: String,
+        action: String,
+        message: impl Into<String>,
+    ) -> Self {
+        CommandResult {
+            request_id,
+            repo,
+            action,
+            ok: false,
+            message: message.into(),
+            run_id: None,
+            url: None,
+            duplicate: false,
+        }
+    }
+}
