@@ -63,7 +63,7 @@ pub fn from_mqtt(topics: &Topics, inbound: &Inbound) -> Intake {
     }
     match command(owner, name, action, &inbound.payload, CommandSource::Mqtt) {
         Ok(c) => Intake::Repo(c),
-        Err(r) => Intake::Rejected(r),
+        Err(r) => Intake::Rejected(*r),
     }
 }
 
@@ -83,10 +83,15 @@ pub fn command(
     action: &str,
     payload: &[u8],
     source: CommandSource,
-) -> Result<Command, CommandResult> {
+) -> Result<Command, Box<CommandResult>> {
     let repo = format!("{owner}/{name}");
     let reject = |request_id: Option<String>, message: String| {
-        CommandResult::rejected(request_id, repo.clone(), action.to_string(), message)
+        Box::new(CommandResult::rejected(
+            request_id,
+            repo.clone(),
+            action.to_string(),
+            message,
+        ))
     };
     if payload.len() > MAX_PAYLOAD {
         // Still echo the request id when there is one, so the sender can match the answer.
