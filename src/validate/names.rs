@@ -239,28 +239,39 @@ pub fn special_hint(kind: &str, name: &str) -> Option<&'static str> {
 
 /// Restricted Damerau-Levenshtein (optimal string alignment) distance.
 pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
+    distance_within(a, b, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// The distance when it is at most `max`, computed with three rows and an early exit once
+/// every cell of a row exceeds `max` (suggestions call this for thousands of pairs).
+pub fn distance_within(a: &str, b: &str, max: usize) -> Option<usize> {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > max {
+        return None;
     }
-    for j in 0..=m {
-        d[0][j] = j;
-    }
-    for i in 1..=n {
+    let m = b.len();
+    let mut prev2: Vec<usize> = vec![0; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur: Vec<usize> = vec![0; m + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                v = v.min(prev2[j - 2] + 1);
             }
+            cur[j] = v;
+            row_min = row_min.min(v);
         }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    d[n][m]
+    Some(prev[m]).filter(|d| *d <= max)
 }
 
 /// The closest candidate within a distance that suits the name's length.
@@ -277,8 +288,10 @@ pub fn suggest<'a, I: IntoIterator<Item = &'a str>>(name: &str, candidates: I) -
         if c == name {
             continue;
         }
-        let d = distance(name, c);
-        if d <= max && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+        let Some(d) = distance_within(name, c, max) else {
+            continue;
+        };
+        if best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
             best = Some((d, c));
         }
     }

@@ -21,7 +21,7 @@ use std::path::Path;
 use super::codes::Code;
 use super::domains::{self, CustomComponents, DYNAMIC_ACTION_DOMAINS};
 use super::loader::Loader;
-use super::names::{distance, suggest};
+use super::names::{distance_within, suggest};
 use super::packages::slugify;
 use super::templates::is_template;
 use super::walk::{Ref, RefKind};
@@ -331,6 +331,14 @@ fn collect_platform_entities(
             if let Some(d) = domain {
                 entity_from_conf(n, d, out);
             }
+            // time_date creates one sensor per display option: sensor.time, sensor.date…
+            if n.get("platform").and_then(Node::as_str) == Some("time_date") {
+                for opt in n.get("display_options").and_then(Node::as_seq).unwrap_or_default() {
+                    if let Some(o) = opt.as_str() {
+                        out.insert(format!("sensor.{o}"));
+                    }
+                }
+            }
             for (k, v) in entries {
                 let Some(key) = k.as_str() else { continue };
                 if let Some(d) = domain
@@ -421,11 +429,11 @@ fn near_miss(id: &str, candidates: &[&str]) -> Option<String> {
     candidates
         .iter()
         .copied()
-        .filter(|c| c.len().abs_diff(id.len()) <= 2)
-        .filter(|c| !differ_only_in_digits(c, id) && !numbered(c) && !numbered(id))
-        .filter(|c| !c.starts_with(id) && !id.starts_with(c))
-        .filter(|c| looks_like_typo(c, id))
-        .map(|c| (distance(c, id), c))
+        // the bounded distance first: it rejects almost every candidate cheaply
+        .filter_map(|c| distance_within(c, id, 2).map(|d| (d, c)))
+        .filter(|(_, c)| !differ_only_in_digits(c, id) && !numbered(c) && !numbered(id))
+        .filter(|(_, c)| !c.starts_with(id) && !id.starts_with(c))
+        .filter(|(_, c)| looks_like_typo(c, id))
         .min()
         .map(|(_, c)| c.to_string())
 }
@@ -437,7 +445,7 @@ fn looks_like_typo(a: &str, b: &str) -> bool {
     let ta: Vec<&str> = a.split(['.', '_']).collect();
     let tb: Vec<&str> = b.split(['.', '_']).collect();
     if ta.len() != tb.len() {
-        return distance(a, b) == 1;
+        return distance_within(a, b, 1).is_some();
     }
     let diff: Vec<(&str, &str)> = ta
         .iter()
@@ -447,8 +455,8 @@ fn looks_like_typo(a: &str, b: &str) -> bool {
         .collect();
     match diff.as_slice() {
         [(x, y)] => {
-            let d = distance(x, y);
-            d == 1 && x.len().min(y.len()) >= 4 || d == 2 && x.len().min(y.len()) >= 8
+            let d = distance_within(x, y, 2);
+            d == Some(1) && x.len().min(y.len()) >= 4 || d == Some(2) && x.len().min(y.len()) >= 8
         }
         _ => false,
     }
