@@ -271,9 +271,9 @@ impl Defined {
             |dom: &str, keyed: &mut HashMap<&str, HashSet<String>>| -> Option<HashSet<String>> {
                 match complete.get(dom) {
                     Some(true) => Some(keyed.remove(dom).unwrap_or_default()),
-                    Some(false) => None,
-                    // Not configured at all: nothing of this domain exists.
-                    None => Some(HashSet::new()),
+                    // Incomplete (a failed include), or not configured here at all: a
+                    // partial configuration or one checked piecewise; do not guess.
+                    Some(false) | None => None,
                 }
             };
         d.scripts = known("script", &mut keyed);
@@ -333,7 +333,11 @@ fn collect_platform_entities(
             }
             // time_date creates one sensor per display option: sensor.time, sensor.date…
             if n.get("platform").and_then(Node::as_str) == Some("time_date") {
-                for opt in n.get("display_options").and_then(Node::as_seq).unwrap_or_default() {
+                for opt in n
+                    .get("display_options")
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default()
+                {
                     if let Some(o) = opt.as_str() {
                         out.insert(format!("sensor.{o}"));
                     }
