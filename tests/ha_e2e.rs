@@ -94,6 +94,45 @@ impl Lab {
             .unwrap()
     }
 
+    async fn call(&self, service: &str, body: Value) {
+        let (domain, name) = service.split_once('.').unwrap();
+        let response = self
+            .http
+            .post(format!("{}/api/services/{domain}/{name}", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{service}: {}",
+            response.status()
+        );
+    }
+
+    /// A websocket command through the lab's helper (`halab.py ws`).
+    fn ws(&self, command: Value) -> Value {
+        let dir = lab_dir();
+        let script = std::path::Path::new(
+            &std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into()),
+        )
+        .with_file_name("halab.py");
+        let out = Command::new(dir.join("venv/bin/python"))
+            .arg(script)
+            .arg("ws")
+            .arg(command.to_string())
+            .env("HALAB_DIR", &dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "halab.py ws: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     fn halab(&self, verb: &str) {
         let halab =
             std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into());
@@ -102,6 +141,37 @@ impl Lab {
             .status()
             .unwrap_or_else(|e| panic!("{halab} {verb}: {e}"));
         assert!(status.success(), "{halab} {verb} failed");
+    }
+}
+
+fn lab_dir() -> std::path::PathBuf {
+    std::env::var("HALAB_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join("ha-lab"))
+}
+
+/// Waits until the fake GitHub has received a POST to `path`.
+async fn wait_post(github: &FakeGitHub, path: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if github
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == path)
+        {
+            return;
+        }
+        let posts: Vec<String> = github
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.path.clone())
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "no POST {path} within {timeout:?}; POSTs: {posts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -118,12 +188,18 @@ fn world() -> World {
     )
 }
 
-fn settings_file(dir: &std::path::Path, lab: &Lab, github: &FakeGitHub) -> std::path::PathBuf {
+fn settings_file(
+    dir: &std::path::Path,
+    lab: &Lab,
+    github: &FakeGitHub,
+    repositories: &str,
+    base: &str,
+) -> std::path::PathBuf {
     let path = dir.join("settings.yaml");
     std::fs::write(
         &path,
         format!(
-            "github:\n  token: {}\n  api_url: {}\n  poll_interval: 1s\n  repositories:\n    - octo/api\nmqtt:\n  host: {}\n  port: {}\n  username: {}\n  password: {}\n  base_topic: gitops-bridge-e2e\n  client_id: gitops-bridge-e2e\nstore:\n  path: {}\nhttp:\n  listen: \"\"\n",
+            "github:\n  token: {}\n  api_url: {}\n  poll_interval: 1s\n  repositories:\n{repositories}mqtt:\n  host: {}\n  port: {}\n  username: {}\n  password: {}\n  base_topic: {base}\n  client_id: {base}\nstore:\n  path: {}\nhttp:\n  listen: \"\"\n",
             github.token(),
             github.url(),
             lab.mqtt_host,
@@ -146,7 +222,13 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
     let lab = Lab::from_env();
     let github = FakeGitHub::start(world()).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = settings_file(dir.path(), &lab, &github);
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - octo/api\n",
+        "gitops-bridge-e2e",
+    );
     let mut daemon = DaemonProcess::start(&config);
 
     // The device and its entities exist, with the states GitHub implies.
@@ -256,4 +338,176 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
         s["state"] == "unavailable"
     })
     .await;
+}
+
+fn ops_world() -> World {
+    let now = Utc::now();
+    let h = |n: i64| now - chrono::Duration::hours(n);
+    let mins = chrono::Duration::minutes;
+    World::new("e2e-token").owner(Owner::user("octo", 1)).repo(
+        Repo::new(4343, "octo", "ops")
+            .workflow(Workflow::new(20, "CI", ".github/workflows/ci.yml"))
+            .workflow(Workflow::new(21, "Deploy", ".github/workflows/deploy.yml"))
+            .run(Run::completed(2001, 21, "Deploy", "success", h(40), mins(3)).sha("a".repeat(40)))
+            .run(Run::completed(2002, 20, "CI", "failure", h(10), mins(4))),
+    )
+}
+
+const OPS_REPOS: &str = "    - name: octo/ops\n      allow: [rerun_failed, rollback]\n      deploy_workflow: deploy.yml\n";
+
+const AUTOMATIONS: &str = "- id: gb_e2e_notify
+  alias: gb e2e notify
+  use_blueprint:
+    path: gitops_bridge/notify_on_failed_run.yaml
+    input:
+      run_event: event.octo_ops_workflow_run
+      notify_action: notify.persistent_notification
+- id: gb_e2e_retry
+  alias: gb e2e retry
+  use_blueprint:
+    path: gitops_bridge/retry_failed_run.yaml
+    input:
+      run_event: event.octo_ops_workflow_run
+      wait:
+        seconds: 1
+      base_topic: gitops-bridge-e2e2
+- id: gb_e2e_rollback
+  alias: gb e2e rollback
+  use_blueprint:
+    path: gitops_bridge/rollback_after_failures.yaml
+    input:
+      run_event: event.octo_ops_workflow_run
+      rollback_button: button.octo_ops_roll_back
+      deploy_workflow: deploy.yml
+      failures: 2
+";
+
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn buttons_and_blueprints_reach_github() {
+    let lab = Lab::from_env();
+    let github = FakeGitHub::start(ops_world()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(dir.path(), &lab, &github, OPS_REPOS, "gitops-bridge-e2e2");
+    let _daemon = DaemonProcess::start(&config);
+    lab.wait_state("sensor.octo_ops_last_run_status", LONG, |s| {
+        s["state"] == "failure"
+    })
+    .await;
+
+    // Buttons exist for the allowed actions only.
+    lab.wait_state("button.octo_ops_rerun_failed_jobs", LONG, |s| {
+        s["state"] != "unavailable"
+    })
+    .await;
+    lab.wait_state("button.octo_ops_roll_back", LONG, |s| {
+        s["state"] != "unavailable"
+    })
+    .await;
+    assert!(
+        lab.state("button.octo_ops_cancel_running_run")
+            .await
+            .is_none(),
+        "no button for a disallowed action"
+    );
+
+    // Pressing a button in HA reaches GitHub.
+    lab.call(
+        "button.press",
+        serde_json::json!({"entity_id": "button.octo_ops_rerun_failed_jobs"}),
+    )
+    .await;
+    wait_post(
+        &github,
+        "/repos/octo/ops/actions/runs/2002/rerun-failed-jobs",
+        LONG,
+    )
+    .await;
+
+    // The blueprints import, and automations made from them are valid.
+    let target = lab_dir().join("config/blueprints/automation/gitops_bridge");
+    std::fs::create_dir_all(&target).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("blueprints/automation/gitops_bridge");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+    }
+    let listed = lab.ws(serde_json::json!({"type": "blueprint/list", "domain": "automation"}));
+    for name in [
+        "notify_on_failed_run",
+        "retry_failed_run",
+        "rollback_after_failures",
+    ] {
+        let entry = &listed[format!("gitops_bridge/{name}.yaml")];
+        assert!(
+            entry["metadata"]["name"].is_string(),
+            "{name} did not import: {entry}"
+        );
+        assert!(entry.get("error").is_none(), "{name}: {entry}");
+    }
+    let automations = lab_dir().join("config/automations.yaml");
+    std::fs::write(&automations, AUTOMATIONS).unwrap();
+    lab.call("automation.reload", serde_json::json!({})).await;
+    for id in [
+        "automation.gb_e2e_notify",
+        "automation.gb_e2e_retry",
+        "automation.gb_e2e_rollback",
+    ] {
+        lab.wait_state(id, LONG, |s| s["state"] == "on").await;
+    }
+
+    // A deploy fails: the notify blueprint notifies, the retry blueprint re-runs its failed jobs.
+    github.with_world(|w| {
+        let repo = w.repo_mut("octo/ops").unwrap();
+        repo.runs.push(Run::completed(
+            2003,
+            21,
+            "Deploy",
+            "failure",
+            Utc::now() - chrono::Duration::minutes(3),
+            chrono::Duration::minutes(1),
+        ));
+    });
+    wait_post(
+        &github,
+        "/repos/octo/ops/actions/runs/2003/rerun-failed-jobs",
+        LONG,
+    )
+    .await;
+    let deadline = Instant::now() + LONG;
+    loop {
+        let notes = lab.ws(serde_json::json!({"type": "persistent_notification/get"}));
+        let found = notes.as_array().into_iter().flatten().any(|n| {
+            n["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("octo/ops") && t.contains("Deploy failure"))
+                && n["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("/actions/runs/2003"))
+        });
+        if found {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no notification; have: {notes}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // A second deploy failure in a row: the rollback blueprint presses Roll back, and the
+    // bridge re-runs the last successful deploy.
+    github.with_world(|w| {
+        let repo = w.repo_mut("octo/ops").unwrap();
+        repo.runs.push(Run::completed(
+            2004,
+            21,
+            "Deploy",
+            "failure",
+            Utc::now() - chrono::Duration::minutes(1),
+            chrono::Duration::minutes(1),
+        ));
+    });
+    wait_post(&github, "/repos/octo/ops/actions/runs/2001/rerun", LONG).await;
+
+    std::fs::write(&automations, "[]\n").unwrap();
+    lab.call("automation.reload", serde_json::json!({})).await;
 }

@@ -177,6 +177,8 @@ async fn a_completed_run_fires_one_event_and_updates_state() {
     assert!(!event.retain);
     let event = event.json();
     assert_eq!(event["event_type"], "success");
+    assert_eq!(event["repository"], "octo/web");
+    assert_eq!(event["failure_streak"], 0);
     assert_eq!(event["run_id"], 2001);
     assert_eq!(event["workflow"], "Build");
     assert!(

@@ -170,16 +170,28 @@ pub fn repo_state(view: &RepoView) -> RepoState {
 }
 
 /// The (not retained) JSON on `<base>/repo/<owner>/<repo>/events` when a run completes.
+/// `repository` and the workflow's `failure_streak` let automations (and the blueprints)
+/// act without looking anything else up.
 #[derive(Debug, Serialize)]
 pub struct RunEvent {
     pub event_type: &'static str,
+    pub repository: String,
+    /// The workflow's failure streak on the default branch after this run.
+    pub failure_streak: u32,
     #[serde(flatten)]
     pub run: RunAttributes,
 }
 
-pub fn run_event(run: &RunSummary) -> RunEvent {
+pub fn run_event(view: &RepoView, run: &RunSummary) -> RunEvent {
+    let failure_streak = view
+        .workflows
+        .iter()
+        .find(|w| w.workflow.id == run.workflow_id)
+        .map_or(0, |w| w.health.failure_streak);
     RunEvent {
         event_type: run.status.as_str(),
+        repository: view.repo.full_name(),
+        failure_streak,
         run: RunAttributes::of(run),
     }
 }

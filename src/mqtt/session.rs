@@ -426,7 +426,8 @@ impl MqttBridge {
             Change::RunCompleted { repo_id, run } => {
                 if let Some(view) = snapshot.repos.get(&repo_id) {
                     let topic = self.topics.repo_events(&view.repo);
-                    let body = serde_json::to_vec(&payload::run_event(&run)).unwrap_or_default();
+                    let body =
+                        serde_json::to_vec(&payload::run_event(view, &run)).unwrap_or_default();
                     // Events are never retained: HA discards replayed ones, and a replay is a lie.
                     if let Err(e) = self
                         .client
