@@ -96,9 +96,10 @@ pub fn check_manifest(dir_name: &str, rel: &str, text: &str, diags: &mut Diagnos
             .unwrap_or((1, 1))
     };
     for key in ["domain", "name"] {
-        if !obj
+        if obj
             .get(key)
-            .is_some_and(|x| x.as_str().is_some_and(|s| !s.is_empty()))
+            .and_then(|x| x.as_str())
+            .is_none_or(str::is_empty)
         {
             diags.push(
                 Diagnostic::new(

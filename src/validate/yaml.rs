@@ -436,20 +436,20 @@ impl Builder {
             // The non-specific tag `! x` forces a string.
             return Node::new(pos, Kind::Str(value.into_owned(), style));
         }
-        if tag.handle == "!" {
-            if let Some(t) = HaTag::from_suffix(&tag.suffix) {
-                if value.is_empty() {
-                    self.issue(
-                        Code::TagMissingArgument,
-                        pos,
-                        format!("{} needs an argument", t.as_str()),
-                        None,
-                        true,
-                    );
-                    return Node::new(pos, Kind::Unknown);
-                }
-                return Node::new(pos, Kind::Tagged(t, value.into_owned()));
+        if tag.handle == "!"
+            && let Some(t) = HaTag::from_suffix(&tag.suffix)
+        {
+            if value.is_empty() {
+                self.issue(
+                    Code::TagMissingArgument,
+                    pos,
+                    format!("{} needs an argument", t.as_str()),
+                    None,
+                    true,
+                );
+                return Node::new(pos, Kind::Unknown);
             }
+            return Node::new(pos, Kind::Tagged(t, value.into_owned()));
         }
         let shown = format!("{}{}", tag.handle, tag.suffix);
         self.issue(
@@ -990,7 +990,7 @@ fn timestamp(s: &str) -> Option<Result<(), String>> {
     let year: u32 = s[0..4].parse().ok()?;
     let month: u32 = s[m_start..m_start + m_len].parse().ok()?;
     let day: u32 = s[d_start..d_start + d_len].parse().ok()?;
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let max = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
