@@ -217,3 +217,27 @@ fn ignore_codes_and_files() {
     });
     assert!(r.diagnostics.is_empty(), "{}", dump(&r));
 }
+
+#[test]
+fn blueprints_used_must_exist() {
+    let c = Cfg::new(&[
+        (
+            "configuration.yaml",
+            "automation:\n  - use_blueprint:\n      path: me/motion.yaml\n  - use_blueprint:\n      path: me/gone.yaml\nscript:\n  s:\n    use_blueprint:\n      path: me/motion.yaml\n",
+        ),
+        (
+            "blueprints/automation/me/motion.yaml",
+            "blueprint:\n  name: m\n  domain: automation\ntriggers: []\nactions: []\n",
+        ),
+    ]);
+    let r = c.check();
+    expect_at(&r, Code::BlueprintMissing, "configuration.yaml", 5, 13);
+    // the script blueprint lives under blueprints/script/, not automation/
+    expect_at(&r, Code::BlueprintMissing, "configuration.yaml", 9, 13);
+    assert_eq!(
+        with_code(&r, Code::BlueprintMissing).len(),
+        2,
+        "{}",
+        dump(&r)
+    );
+}

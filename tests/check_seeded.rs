@@ -297,6 +297,19 @@ fn seeds() -> Vec<Seed> {
             options: no_options,
         },
         Seed {
+            code: Code::BlueprintMissing,
+            file: "automations.yaml",
+            marker: Some("path: example/notify_of.yaml"),
+            inject: |c| {
+                append(
+                    c,
+                    "automations.yaml",
+                    "\n- id: bp\n  use_blueprint:\n    path: example/notify_of.yaml\n    input:\n      watched: input_boolean.guest_mode\n",
+                )
+            },
+            options: no_options,
+        },
+        Seed {
             code: Code::TemplateSyntax,
             file: "automations.yaml",
             marker: Some("seeded_syntax"),
@@ -661,4 +674,15 @@ fn every_seeded_bug_is_found_at_its_line() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_code_is_documented_with_its_severity() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/validate.md")).unwrap();
+    for c in Code::ALL {
+        let heading = format!("\n### {}\n", c.name());
+        assert!(doc.contains(&heading), "docs/validate.md has no section `### {}`", c.name());
+        let row = format!("| [`{0}`](#{0}) | {1} |", c.name(), c.severity());
+        assert!(doc.contains(&row), "docs/validate.md table row for {} missing or with another severity", c.name());
+    }
 }

@@ -120,6 +120,8 @@ codes! {
     PackageInvalid = "package-invalid", Error, "invalid package: Home Assistant skips it";
     /// A package that cannot be merged into the configuration (duplicate key, wrong type).
     PackageConflict = "package-conflict", Error, "package cannot be merged: its configuration for this integration is dropped";
+    /// `use_blueprint: path:` naming a blueprint that is not in `blueprints/<domain>/`.
+    BlueprintMissing = "blueprint-missing", Error, "blueprint used by an automation or script does not exist";
     // --- templates --------------------------------------------------------------------------
     /// Jinja syntax error.
     TemplateSyntax = "template-syntax", Error, "template syntax error";

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+pub mod blueprints;
 pub mod codes;
 pub mod components;
 pub mod diagnostic;
@@ -182,7 +183,8 @@ pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
 
     // files HA loads by other routes: dashboards, blueprints, custom templates
     let dashboards = load_dashboards(&config, &root, &mut ld);
-    let blueprints = load_blueprints(&root, &mut ld);
+    let blueprints = blueprints::load_all(&root, &mut ld);
+    blueprints::check_uses(&config, &root, &mut ld);
     let (custom_templates, _) = walk::custom_templates(&mut ld, &root);
 
     let mut declared = HashSet::new();
@@ -273,18 +275,6 @@ fn load_dashboards(config: &Node, root: &Path, ld: &mut Loader) -> Vec<Node> {
     }
     for f in files {
         if let Loaded::Ok(Some(n)) = ld.load(&f, FileRole::Config) {
-            out.push(n);
-        }
-    }
-    out
-}
-
-/// Every `blueprints/**/*.yaml`.
-fn load_blueprints(root: &Path, ld: &mut Loader) -> Vec<Node> {
-    let (files, _) = loader::find_files(&root.join("blueprints"));
-    let mut out = Vec::new();
-    for f in files {
-        if let Loaded::Ok(Some(n)) = ld.load(&f, FileRole::Blueprint) {
             out.push(n);
         }
     }
