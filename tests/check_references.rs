@@ -241,3 +241,56 @@ fn dashboards_references_are_checked_against_states() {
     expect_at(&r, Code::EntityMissing, "dashboards/home.yaml", 6, 21);
     assert_eq!(with_code(&r, Code::EntityMissing).len(), 1, "{}", dump(&r));
 }
+
+#[test]
+fn states_and_services_from_a_running_home_assistant() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    fn authorized(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer test-token")
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route(
+                    "/api/states",
+                    get(|h: HeaderMap| async move {
+                        if !authorized(&h) {
+                            return (StatusCode::UNAUTHORIZED, String::new());
+                        }
+                        (
+                            StatusCode::OK,
+                            r#"[{"entity_id":"light.kitchen","state":"on"}]"#.to_string(),
+                        )
+                    }),
+                )
+                .route(
+                    "/api/services",
+                    get(|h: HeaderMap| async move {
+                        if !authorized(&h) {
+                            return (StatusCode::UNAUTHORIZED, String::new());
+                        }
+                        (
+                            StatusCode::OK,
+                            r#"[{"domain":"light","services":{"turn_on":{}}}]"#.to_string(),
+                        )
+                    }),
+                );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let url = format!("http://{}/", rx.recv().unwrap());
+    let snap = gitops_bridge::validate::load_states(std::slice::from_ref(&url), Some("test-token"))
+        .unwrap();
+    assert!(snap.has_entities && snap.entities.contains("light.kitchen"));
+    assert!(snap.has_services && snap.services.contains("light.turn_on"));
+    let err = gitops_bridge::validate::load_states(&[url], Some("wrong")).unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+}

@@ -100,21 +100,26 @@ pub fn unreachable(root: &Path, loaded: &HashSet<PathBuf>, diags: &mut Diagnosti
             }
         }
     }
-    // A collapsed directory gets one finding, with the class most of its files have.
-    let mut done: HashSet<PathBuf> = HashSet::new();
+    // One finding per directory and kind of file (a dwains_dashboard folder holds Jinja
+    // files and plain ones).
     let mut entries: Vec<((Class, PathBuf), Vec<PathBuf>)> = by_class.into_iter().collect();
-    entries.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    for ((class, target), _files) in entries {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((class, target), files) in entries {
         let is_dir = reported_dirs.contains(&target);
-        if is_dir && !done.insert(target.clone()) {
-            continue;
-        }
-        let count = if is_dir { unreached_in(&target) } else { 1 };
+        let count = files.len();
+        let what_files = if count == 1 {
+            "1 YAML file".to_string()
+        } else {
+            format!("{count} YAML files")
+        };
         let rel = relative_to(root, &target);
         let (shown, what) = if is_dir {
             (
                 format!("{rel}/"),
-                format!("{count} YAML files in {rel}/ are"),
+                format!(
+                    "{what_files} in {rel}/ {}",
+                    if count == 1 { "is" } else { "are" }
+                ),
             )
         } else {
             (rel.clone(), format!("{rel} is"))
