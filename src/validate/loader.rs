@@ -35,6 +35,10 @@ pub enum FileRole {
     Secrets,
 }
 
+/// Files included inside each other beyond this depth are refused (real configurations
+/// nest a handful; this bounds recursion on adversarial input).
+const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// The result of loading one file.
 #[derive(Debug, Clone)]
 pub enum Loaded {
@@ -259,6 +263,13 @@ impl Loader {
     /// Reports an include cycle when `target` is being loaded already (HA would recurse
     /// until Python's recursion limit).
     fn is_cycle(&mut self, target: &Path, pos: Pos) -> bool {
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            let d = self
+                .at(Code::IncludeCycle, pos, format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"))
+                .with_hint("Home Assistant fails with a recursion error long before this; flatten the includes");
+            self.push(d);
+            return true;
+        }
         let Some(i) = self.stack.iter().position(|p| p == target) else {
             return false;
         };

@@ -64,6 +64,9 @@ pub enum CheckError {
     Settings { path: PathBuf, reason: String },
     #[error("--states {source_name}: {reason}")]
     States { source_name: String, reason: String },
+    /// A bug in the checker (reported, never a panic in the caller).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// What to check and how.
@@ -141,6 +144,33 @@ pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
 /// Checks a configuration directory. Never panics on input and never prints; only an
 /// unusable root is an error.
 pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
+    // The walk is recursive over the (include-expanded) tree; a thread with a large stack
+    // keeps deep but legal input from overflowing the caller's stack, and a bug that panics
+    // becomes an error instead of taking the add-on down.
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("gitops-bridge-check".into())
+            .stack_size(CHECK_STACK)
+            .spawn_scoped(s, || check_on_this_thread(opts))
+            .map_err(|e| CheckError::Internal(format!("cannot start the check thread: {e}")))?
+            .join()
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(CheckError::Internal(format!(
+                    "the check failed unexpectedly: {what}"
+                )))
+            })
+    })
+}
+
+/// Stack of the check thread (address space only; pages are committed as used).
+const CHECK_STACK: usize = 256 * 1024 * 1024;
+
+fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
     let started = Instant::now();
     let root =
         loader::normalize(&std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone()));
