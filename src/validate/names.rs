@@ -242,17 +242,47 @@ pub fn distance(a: &str, b: &str) -> usize {
     distance_within(a, b, usize::MAX).unwrap_or(usize::MAX)
 }
 
-/// The distance when it is at most `max`, computed with three rows and an early exit once
-/// every cell of a row exceeds `max` (suggestions call this for thousands of pairs).
+/// The distance when it is at most `max`. Suggestions call this for thousands of pairs,
+/// so it rejects early: by length, by the character-count lower bound, and once every
+/// cell of a row exceeds `max`; rows live on the stack for names up to 63 bytes.
 pub fn distance_within(a: &str, b: &str, max: usize) -> Option<usize> {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
+    if max < usize::MAX && a.is_ascii() && b.is_ascii() {
+        // Each edit changes the count of at most two characters by one.
+        let mut counts = [0i32; 128];
+        for &c in a {
+            counts[c as usize] += 1;
+        }
+        for &c in b {
+            counts[c as usize] -= 1;
+        }
+        let (plus, minus) =
+            counts.iter().fold(
+                (0i32, 0i32),
+                |(p, m), &c| if c > 0 { (p + c, m) } else { (p, m - c) },
+            );
+        if plus.max(minus) as usize > max {
+            return None;
+        }
+    }
     let m = b.len();
-    let mut prev2: Vec<usize> = vec![0; m + 1];
-    let mut prev: Vec<usize> = (0..=m).collect();
-    let mut cur: Vec<usize> = vec![0; m + 1];
+    const STACK: usize = 64;
+    let (mut s0, mut s1, mut s2) = ([0usize; STACK], [0usize; STACK], [0usize; STACK]);
+    let (mut h0, mut h1, mut h2);
+    let (mut prev2, mut prev, mut cur): (&mut [usize], &mut [usize], &mut [usize]) = if m < STACK {
+        (&mut s0[..=m], &mut s1[..=m], &mut s2[..=m])
+    } else {
+        h0 = vec![0; m + 1];
+        h1 = vec![0; m + 1];
+        h2 = vec![0; m + 1];
+        (&mut h0[..], &mut h1[..], &mut h2[..])
+    };
+    for (j, v) in prev.iter_mut().enumerate() {
+        *v = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
         let mut row_min = cur[0];

@@ -1,9 +1,15 @@
-//! Maps a byte offset inside a YAML string value back to `line:column` in its file.
+//! Maps byte offsets inside a YAML string value back to `line:column` in its file.
 //!
 //! A template's text is the *value* of a YAML scalar: quotes, escapes, indentation and
 //! line folding are gone. Block literals (`|`) map line for line; every other style is
 //! aligned character by character against the source, skipping what YAML removed
 //! (indentation, folded line breaks, escape backslashes, doubled single quotes).
+//!
+//! [`Locator`] is resumable: offsets asked in increasing order cost one pass over the
+//! scalar in total, which matters for long templates with many entity references.
+
+use std::iter::Peekable;
+use std::str::Chars;
 
 use super::source::SourceFile;
 use super::yaml::Style;
@@ -18,96 +24,164 @@ pub fn locate(
     value: &str,
     byte_offset: usize,
 ) -> (u32, u32) {
-    let byte_offset = byte_offset.min(value.len());
-    let before = value.get(..byte_offset).unwrap_or(value);
-    if style == Style::Literal {
-        let l = before.matches('\n').count() as u32;
-        let last = before.rsplit('\n').next().unwrap_or("");
-        return (line + l, col + last.chars().count() as u32);
+    Locator::new(file, line, col, style, value).at(byte_offset)
+}
+
+/// Positions of several offsets of one scalar (any order), in the order given.
+pub fn locate_many(
+    file: &SourceFile,
+    line: u32,
+    col: u32,
+    style: Style,
+    value: &str,
+    offsets: &[usize],
+) -> Vec<(u32, u32)> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut out = vec![(line, col); offsets.len()];
+    let mut loc = Locator::new(file, line, col, style, value);
+    for i in order {
+        out[i] = loc.at(offsets[i]);
     }
-    let src = file.text_from(line, col);
-    let mut s = src.chars().peekable();
-    let (mut cur_line, mut cur_col) = (line, col);
-    let advance = |c: char, l: &mut u32, k: &mut u32| {
+    out
+}
+
+/// Alignment state between a scalar's value and its source text.
+pub struct Locator<'a> {
+    style: Style,
+    value: &'a str,
+    /// Value bytes consumed so far.
+    done: usize,
+    src: Peekable<Chars<'a>>,
+    line: u32,
+    col: u32,
+    /// Column of the scalar's first character: a literal block's indentation.
+    base_col: u32,
+    /// Set once alignment is lost: later offsets report the last good position.
+    lost: bool,
+    budget: usize,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(file: &'a SourceFile, line: u32, col: u32, style: Style, value: &'a str) -> Self {
+        let src = file.text_from(line, col);
+        let mut l = Locator {
+            style,
+            value,
+            done: 0,
+            src: src.chars().peekable(),
+            line,
+            col,
+            base_col: col,
+            lost: false,
+            budget: src.len().min(value.len() * 8 + 4096),
+        };
+        if matches!(style, Style::SingleQuoted | Style::DoubleQuoted)
+            && let Some(q) = l.src.next()
+        {
+            l.step(q);
+        }
+        l
+    }
+
+    fn step(&mut self, c: char) {
         if c == '\n' {
-            *l += 1;
-            *k = 1;
+            self.line += 1;
+            self.col = 1;
         } else {
-            *k += 1;
+            self.col += 1;
         }
-    };
-    let quoted = matches!(style, Style::SingleQuoted | Style::DoubleQuoted);
-    if quoted && let Some(q) = s.next() {
-        advance(q, &mut cur_line, &mut cur_col);
     }
-    let mut v = before.chars().peekable();
-    // Bounded: every step consumes a source character.
-    let mut budget = src.len().min(before.len() * 8 + 4096);
-    while let Some(&vc) = v.peek() {
-        if budget == 0 {
-            break;
-        }
-        budget -= 1;
-        let Some(&sc) = s.peek() else { break };
-        if sc == vc && !(style == Style::DoubleQuoted && sc == '\\') {
-            s.next();
-            v.next();
-            advance(sc, &mut cur_line, &mut cur_col);
-            continue;
-        }
-        if style == Style::DoubleQuoted && sc == '\\' {
-            // An escape: `\n`, `\"`, `\x41`, `\u263A`… stands for one value character.
-            s.next();
-            advance(sc, &mut cur_line, &mut cur_col);
-            let Some(e) = s.next() else { break };
-            advance(e, &mut cur_line, &mut cur_col);
-            let hex = match e {
-                'x' => 2,
-                'u' => 4,
-                'U' => 8,
-                '\n' => {
-                    // escaped line break: joins lines, no value character
-                    continue;
+
+    fn next_src(&mut self) -> Option<char> {
+        let c = self.src.next()?;
+        self.step(c);
+        Some(c)
+    }
+
+    /// Position of `byte_offset`; offsets must not decrease between calls.
+    pub fn at(&mut self, byte_offset: usize) -> (u32, u32) {
+        let target = byte_offset.min(self.value.len());
+        if self.style == Style::Literal {
+            // Literal blocks keep line breaks and indentation: count, no alignment.
+            let chunk = self.value.get(self.done..target).unwrap_or("");
+            for c in chunk.chars() {
+                if c == '\n' {
+                    self.line += 1;
+                    self.col = self.base_col;
+                } else {
+                    self.col += 1;
                 }
-                _ => 0,
+            }
+            self.done = target.max(self.done);
+            return (self.line, self.col);
+        }
+        while !self.lost && self.done < target {
+            let Some(vc) = self.value[self.done..].chars().next() else {
+                break;
             };
-            for _ in 0..hex {
-                if let Some(h) = s.next() {
-                    advance(h, &mut cur_line, &mut cur_col);
-                }
+            if self.budget == 0 {
+                self.lost = true;
+                break;
             }
-            v.next();
-            continue;
-        }
-        if style == Style::SingleQuoted && sc == '\'' {
-            s.next();
-            advance(sc, &mut cur_line, &mut cur_col);
-            continue;
-        }
-        if sc.is_whitespace() {
-            // indentation, or a line break folded into a space
-            s.next();
-            advance(sc, &mut cur_line, &mut cur_col);
+            self.budget -= 1;
+            let Some(&sc) = self.src.peek() else {
+                self.lost = true;
+                break;
+            };
+            if sc == vc && !(self.style == Style::DoubleQuoted && sc == '\\') {
+                self.next_src();
+                self.done += vc.len_utf8();
+                continue;
+            }
+            if self.style == Style::DoubleQuoted && sc == '\\' {
+                // An escape (`\n`, `\"`, `\x41`, `\u263A`…) stands for one value character.
+                self.next_src();
+                let Some(e) = self.next_src() else {
+                    self.lost = true;
+                    break;
+                };
+                let hex = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    'U' => 8,
+                    // an escaped line break joins lines: no value character
+                    '\n' => continue,
+                    _ => 0,
+                };
+                for _ in 0..hex {
+                    self.next_src();
+                }
+                self.done += vc.len_utf8();
+                continue;
+            }
+            if self.style == Style::SingleQuoted && sc == '\'' {
+                self.next_src();
+                continue;
+            }
+            if sc.is_whitespace() {
+                // indentation, or a line break folded into a space
+                self.next_src();
+                if vc == ' ' || vc == '\n' {
+                    while self.src.peek().is_some_and(|c| c.is_whitespace()) {
+                        self.next_src();
+                    }
+                    while self.value[self.done..].starts_with([' ', '\n']) && self.done < target {
+                        self.done += 1;
+                    }
+                }
+                continue;
+            }
             if vc == ' ' || vc == '\n' {
-                while s.peek().is_some_and(|c| c.is_whitespace()) {
-                    let c = s.next().unwrap_or(' ');
-                    advance(c, &mut cur_line, &mut cur_col);
-                }
-                while v.peek().is_some_and(|c| *c == ' ' || *c == '\n') {
-                    v.next();
-                }
+                // a value space the source writes differently (folded line break)
+                self.done += 1;
+                continue;
             }
-            continue;
+            // Lost alignment: report where we are rather than something wrong further on.
+            self.lost = true;
         }
-        if vc == ' ' || vc == '\n' {
-            // a value space the source writes differently (folded line break)
-            v.next();
-            continue;
-        }
-        // Lost alignment: report where we are rather than something wrong further on.
-        break;
+        (self.line, self.col)
     }
-    (cur_line, cur_col)
 }
 
 #[cfg(test)]
@@ -215,5 +289,25 @@ mod tests {
             ),
             (2, 6)
         );
+    }
+
+    #[test]
+    fn many_offsets_in_any_order_match_single_lookups() {
+        let text = "k: >\n  {{ states('a.b') }}\n  x {{ states('c.d') }}\n  {{ bad }}\n";
+        let value = "{{ states('a.b') }} x {{ states('c.d') }} {{ bad }}\n";
+        let mut s = Sources::new(Path::new("/"));
+        let id = s.add(Path::new("/f.yaml"), text.to_string());
+        let offs = [
+            value.find("bad").unwrap(),
+            value.find("'a.b'").unwrap(),
+            value.find("'c.d'").unwrap(),
+        ];
+        let many = locate_many(s.get(id), 2, 3, Style::Folded, value, &offs);
+        let single: Vec<(u32, u32)> = offs
+            .iter()
+            .map(|&o| locate(s.get(id), 2, 3, Style::Folded, value, o))
+            .collect();
+        assert_eq!(many, single);
+        assert_eq!(many, vec![(4, 6), (2, 13), (3, 15)]);
     }
 }

@@ -75,63 +75,55 @@ pub struct Context<'a> {
 /// Parses and walks a template.
 pub fn check(src: &str, ctx: Context<'_>, custom: &CustomTemplates) -> Outcome {
     let mut out = Outcome::default();
-    let text = match parse_compat(src) {
-        Ok(t) => t,
-        Err((offset, message)) => {
-            out.findings.push(Finding {
-                code: Code::TemplateSyntax,
-                offset,
-                message: format!("template syntax error: {message}"),
-                hint: None,
-            });
-            return out;
-        }
-    };
-    let Ok(tree) = parse(&text, "<template>", Default::default()) else {
-        return out;
-    };
-    let mut w = Walker {
-        src: &text,
-        ctx,
-        custom,
-        defined: HashSet::new(),
-        imports: HashMap::new(),
-        out: &mut out,
-    };
-    w.collect_defs(&tree, true);
-    w.stmt(&tree);
-    out
-}
-
-/// Parses with minijinja, working around the places where it is stricter than Jinja2
-/// (unary `+`, `with context` on imports), so no valid HA template is reported as a syntax
-/// error. Returns the (possibly rewritten, same-length) text or the first error.
-fn parse_compat(src: &str) -> Result<String, (usize, String)> {
+    // minijinja is stricter than Jinja2 in two places (unary `+`, `with context` on
+    // imports); such spots are blanked (same length, so offsets stay valid) and the
+    // template parsed again, so no valid HA template is reported as a syntax error.
     let mut text = src.to_string();
     for _ in 0..16 {
         let err = match parse(&text, "<template>", Default::default()) {
-            Ok(_) => return Ok(text),
+            Ok(tree) => {
+                let mut w = Walker {
+                    src: &text,
+                    ctx,
+                    custom,
+                    defined: HashSet::new(),
+                    imports: HashMap::new(),
+                    out: &mut out,
+                };
+                w.collect_defs(&tree, true);
+                w.stmt(&tree);
+                return out;
+            }
             Err(e) => e,
         };
-        let range = err.range();
         let detail = err.detail().unwrap_or("syntax error").to_string();
-        let offset = range
-            .clone()
+        let offset = err
+            .range()
             .map_or_else(|| line_offset(src, err.line().unwrap_or(1)), |r| r.start);
-        // Jinja2 accepts unary plus (`{{ +1 }}`); minijinja does not.
         if detail == "unexpected `+`" && text.as_bytes().get(offset) == Some(&b'+') {
             text.replace_range(offset..offset + 1, " ");
             continue;
         }
-        // `{% import 'x' as y with context %}`: Jinja2 syntax minijinja lacks.
         if let Some(i) = find_ctx_clause(&text, offset) {
             let len = text[i..].find("context").map_or(0, |j| j + "context".len());
             text.replace_range(i..i + len, &" ".repeat(len));
             continue;
         }
-        return Err((offset.min(src.len()), detail));
+        out.findings.push(Finding {
+            code: Code::TemplateSyntax,
+            offset: offset.min(src.len()),
+            message: format!("template syntax error: {detail}"),
+            hint: None,
+        });
+        return out;
     }
-    Err((0, "template too irregular to parse".into()))
+    out.findings.push(Finding {
+        code: Code::TemplateSyntax,
+        offset: 0,
+        message: "template syntax error: too irregular to parse".into(),
+        hint: None,
+    });
+    out
 }
 
 fn find_ctx_clause(text: &str, near: usize) -> Option<usize> {

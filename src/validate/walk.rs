@@ -285,30 +285,37 @@ impl Walker<'_> {
             declared: Some(self.declared),
         };
         let out = templates::check(s, ctx, self.custom);
-        let file = self.loader.sources.get(n.pos.file);
-        let mut diags: Vec<Diagnostic> = Vec::new();
-        for f in &out.findings {
-            let (line, col) = position::locate(file, n.pos.line, n.pos.col, style, s, f.offset);
-            let mut d = Diagnostic::new(f.code, file.rel.clone(), line, col, f.message.clone());
-            d.hint = f.hint.clone();
-            diags.push(d);
+        if out.findings.is_empty() && out.entities.is_empty() {
+            return;
         }
-        let mut refs = Vec::new();
-        for e in &out.entities {
-            let (line, col) = position::locate(file, n.pos.line, n.pos.col, style, s, e.offset);
-            refs.push(Ref {
+        let file = self.loader.sources.get(n.pos.file);
+        let offsets: Vec<usize> = out
+            .findings
+            .iter()
+            .map(|f| f.offset)
+            .chain(out.entities.iter().map(|e| e.offset))
+            .collect();
+        let positions = position::locate_many(file, n.pos.line, n.pos.col, style, s, &offsets);
+        let (fpos, epos) = positions.split_at(out.findings.len());
+        let rel = file.rel.clone();
+        for (f, &(line, col)) in out.findings.into_iter().zip(fpos) {
+            let mut d = Diagnostic::new(f.code, rel.clone(), line, col, f.message);
+            d.hint = f.hint;
+            self.loader.push(d);
+        }
+        let refs = out
+            .entities
+            .into_iter()
+            .zip(epos)
+            .map(|(e, &(line, col))| Ref {
                 kind: RefKind::Entity,
-                id: e.id.clone(),
+                id: e.id,
                 pos: Pos {
                     file: n.pos.file,
                     line,
                     col,
                 },
             });
-        }
-        for d in diags {
-            self.loader.push(d);
-        }
         self.refs.extend(refs);
     }
 }
