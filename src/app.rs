@@ -1,9 +1,12 @@
 //! Wiring: start the tasks, connect their channels, shut down cleanly.
 //!
 //! ```text
-//!  poller ──Event──► state ──Snapshot/Change──► MQTT bridge ◄──► MQTT pump ◄──► broker
-//!     │                │
-//!     └──── store ◄────┘   (SQLite on its own thread)
+//!  poller ──────────┐                    ┌─► MQTT bridge ◄──► MQTT pump ◄──► broker
+//!  webhook processor ─┴─Event──► state ──┤       │ command topics
+//!                                  │      └─► web (API, SSE, /metrics, UI)
+//!                                store          │ POST commands
+//!                                  ▲      command executor ──► GitHub
+//!  config watch ──Report──► MQTT bridge, web
 //! ```
 //!
 //! Shutdown: one `CancellationToken` stops every task; the MQTT bridge then publishes
@@ -15,24 +18,50 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::commands;
+use crate::config_watch::ConfigWatch;
 use crate::github::{GitHubClient, Poller};
 use crate::mqtt::{self, Topics, discovery, payload};
 use crate::settings::Settings;
 use crate::state::State;
 use crate::store::Store;
+use crate::web::webhook::WebhookProcessor;
+use crate::web::{self, WebContext, WebhookStats};
 
 /// How often old runs are pruned from the store.
 const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// Webhook deliveries waiting for processing; beyond it the endpoint answers 503.
+const WEBHOOK_BACKLOG: usize = 10_000;
+/// How long shutdown waits for the store thread to close the database.
+const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the MQTT pump may take to flush `offline` on shutdown.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Runs the daemon until `shutdown` completes.
+/// Runs the daemon until `shutdown` completes, listening on `http.listen`.
 pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let listener = match &settings.http.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} (`http.listen`)"))?,
+        ),
+        None => None,
+    };
+    serve_with(settings, listener, shutdown).await
+}
+
+/// Runs the daemon with an HTTP listener bound by the caller (tests bind `127.0.0.1:0`), or
+/// none.
+pub async fn serve_with(
+    settings: Settings,
+    listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (store, worker) = Store::open(&settings.store.path).with_context(|| {
         format!(
             "opening the store (`store.path` = {})",
@@ -61,8 +90,17 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
     );
     tasks.spawn(poller.run(cancel.clone()));
 
+    let validation = ConfigWatch::new(&settings.validate);
+    let (validation_rx, validate_now) = match validation {
+        Some((watch, rx, now)) => {
+            tasks.spawn(watch.run(cancel.clone()));
+            (Some(rx), Some(now))
+        }
+        None => (None, None),
+    };
+
     let (results_tx, results) = tokio::sync::mpsc::channel(64);
-    let (executor, _command_handle, inbound) = commands::executor(
+    let (executor, command_handle, inbound) = commands::executor(
         gh.clone(),
         github.clone(),
         store.clone(),
@@ -71,14 +109,58 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
         poll_now.clone(),
         results_tx,
     );
-    tasks.spawn(executor.run(cancel.clone()));
+    tasks.spawn(
+        executor
+            .with_validation(validate_now.clone())
+            .run(cancel.clone()),
+    );
 
     let link = mqtt::CommandLink { inbound, results };
-    let (bridge, pump) = mqtt::session(&settings.mqtt, state_handle.clone(), Some(link))
-        .context("setting up MQTT")?;
+    let (bridge, pump) = mqtt::session(
+        &settings.mqtt,
+        state_handle.clone(),
+        Some(link),
+        validation_rx.clone(),
+    )
+    .context("setting up MQTT")?;
     let pump_stop = CancellationToken::new();
     let pump_task = tokio::spawn(pump.run(pump_stop.clone()));
     let bridge_task = tokio::spawn(bridge.run(cancel.clone()));
+
+    if let Some(listener) = listener {
+        let stats = Arc::new(WebhookStats::default());
+        let (processor, webhook_jobs) = WebhookProcessor::new(
+            events.clone(),
+            store.clone(),
+            poll_now.clone(),
+            stats.clone(),
+            WEBHOOK_BACKLOG,
+        );
+        tasks.spawn(processor.run(cancel.clone()));
+        let context = Arc::new(WebContext {
+            state: state_handle.clone(),
+            store: store.clone(),
+            commands: command_handle,
+            github: github.clone(),
+            api_token: settings.http.api_token.clone(),
+            webhook_jobs,
+            webhook_stats: stats,
+            poll_now: poll_now.clone(),
+            metrics_window: settings.metrics_window,
+            validation: validation_rx,
+            validate_now,
+            shutdown: cancel.clone(),
+        });
+        if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
+            tracing::info!("webhooks are off until `github.webhook_secret` is set; polling only");
+        }
+        let web_cancel = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = web::serve(listener, web::router(context), web_cancel).await {
+                tracing::error!("HTTP server stopped: {e}");
+            }
+        });
+    }
 
     tasks.spawn(prune(
         store.clone(),
@@ -112,7 +194,16 @@ pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()>) -> an
     }
     tasks.wait().await;
     drop(store);
-    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    // The store thread ends when the last handle is gone; an HTTP connection the client keeps
+    // open may still hold one, so do not wait forever (SQLite's WAL is crash-safe anyway).
+    let joined = tokio::time::timeout(
+        STORE_CLOSE_TIMEOUT,
+        tokio::task::spawn_blocking(move || store_thread.join()),
+    )
+    .await;
+    if joined.is_err() {
+        tracing::warn!("the store was still in use at shutdown");
+    }
     Ok(())
 }
 
@@ -124,7 +215,9 @@ async fn prune(store: Store, retention: Duration, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
-                match store.call(move |db| db.prune(before)).await {
+                // Delivery ids only matter while GitHub may still redeliver (days, not months).
+                let deliveries_before = chrono::Utc::now() - chrono::Duration::days(7);
+                match store.call(move |db| { db.prune_deliveries(deliveries_before)?; db.prune(before) }).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!("pruned {n} runs older than the retention"),
                     Err(e) => tracing::warn!("pruning old runs: {e}"),
@@ -166,7 +259,10 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
         (topics.bridge_availability(), serde_json::json!("online")),
         (
             topics.device_config(&topics.bridge_device_id()),
-            serde_json::to_value(discovery::bridge_config(&topics))?,
+            serde_json::to_value(discovery::bridge_config(
+                &topics,
+                settings.validate.path.is_some(),
+            ))?,
         ),
         (
             topics.bridge_state(),

@@ -12,11 +12,14 @@
 //! - [`mqtt`]: Home Assistant discovery and state payloads, and the MQTT session.
 //! - [`commands`]: commands from HA (MQTT) and the API, and the one executor that carries
 //!   them out on GitHub (allow-lists, preconditions, dedupe, audit, results).
+//! - [`config_watch`]: continuous validation of the HA configuration (the add-on).
+//! - [`web`]: the HTTP server: webhooks, JSON API and event stream, `/metrics`, dashboard.
 //! - [`app`]: wiring and shutdown for `serve` and `discovery`.
 //! - [`validate`]: `gitops-bridge check`, the Home Assistant configuration validator.
 
 pub mod app;
 pub mod commands;
+pub mod config_watch;
 pub mod github;
 pub mod metrics;
 pub mod model;
@@ -25,3 +28,4 @@ pub mod settings;
 pub mod state;
 pub mod store;
 pub mod validate;
+pub mod web;

@@ -32,6 +32,15 @@ enum Verb {
     Discovery(ConfigArg),
     /// Validate a Home Assistant configuration directory.
     Check(gitops_bridge::validate::CheckArgs),
+    /// Exit 0 when the daemon's HTTP server answers `/healthz` (for Docker's HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HealthcheckArgs {
+    /// The health endpoint to ask.
+    #[arg(long, default_value = "http://127.0.0.1:8099/healthz")]
+    url: String,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +49,36 @@ fn main() -> ExitCode {
         Verb::Serve(args) => daemon(args, true),
         Verb::Discovery(args) => daemon(args, false),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
+        Verb::Healthcheck(args) => healthcheck(&args.url),
+    }
+}
+
+/// Liveness only: a broker or GitHub outage must not make Docker restart the container.
+fn healthcheck(url: &str) -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(1);
+    };
+    let result = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+    });
+    match result {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("gitops-bridge healthcheck: {url} answered {}", r.status());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("gitops-bridge healthcheck: {url}: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -213,6 +213,65 @@ pub fn health_score(h: &Health) -> Option<u8> {
     Some(score.clamp(0.0, 100.0).round() as u8)
 }
 
+/// One day of a trend chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayPoint {
+    /// UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    pub runs: u32,
+    pub passed: u32,
+    pub failed: u32,
+    pub success_rate: Option<f64>,
+    pub duration_p50_s: Option<f64>,
+}
+
+/// Per UTC day of the window (oldest first): runs created that day, by their latest attempt,
+/// with the day's success rate and median duration, for the dashboard's trend charts.
+pub fn daily_trend(runs: &[Run], w: Window<'_>) -> Vec<DayPoint> {
+    let first = w.start().date_naive();
+    let last = w.now.date_naive();
+    let mut days: Vec<(chrono::NaiveDate, Vec<&Run>)> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| (d, Vec::new()))
+        .collect();
+    for run in latest_attempts(runs)
+        .into_iter()
+        .filter(|r| w.contains(r.created_at))
+    {
+        let day = run.created_at.date_naive();
+        if let Some(slot) = days.iter_mut().find(|(d, _)| *d == day) {
+            slot.1.push(run);
+        }
+    }
+    days.into_iter()
+        .map(|(date, runs)| {
+            let passed = runs
+                .iter()
+                .filter(|r| r.outcome() == Some(Outcome::Pass))
+                .count() as u32;
+            let failed = runs
+                .iter()
+                .filter(|r| r.outcome() == Some(Outcome::Fail))
+                .count() as u32;
+            let mut durations: Vec<f64> = runs
+                .iter()
+                .filter(|r| matches!(r.outcome(), Some(Outcome::Pass | Outcome::Fail)))
+                .filter_map(|r| r.duration_secs())
+                .collect();
+            DayPoint {
+                date: date.format("%Y-%m-%d").to_string(),
+                runs: runs.len() as u32,
+                passed,
+                failed,
+                success_rate: (passed + failed > 0)
+                    .then(|| f64::from(passed) * 100.0 / f64::from(passed + failed)),
+                duration_p50_s: percentile(&mut durations, 50.0),
+            }
+        })
+        .collect()
+}
+
 /// The latest attempt of every run id.
 pub fn latest_attempts(runs: &[Run]) -> Vec<&Run> {
     let mut latest: HashMap<u64, &Run> = HashMap::new();
@@ -480,6 +539,37 @@ mod tests {
         assert_eq!(HealthLevel::from_score(Some(80)), HealthLevel::Healthy);
         assert_eq!(HealthLevel::from_score(Some(79)), HealthLevel::Warning);
         assert_eq!(HealthLevel::from_score(Some(49)), HealthLevel::Critical);
+    }
+
+    #[test]
+    fn daily_trend_has_one_point_per_day_and_counts_latest_attempts() {
+        let mut rerun = run(3, 1, 26, "success", 100);
+        rerun.attempt = 2;
+        let runs = vec![
+            run(1, 1, 1, "success", 60),
+            run(2, 1, 2, "failure", 120),
+            run(3, 1, 25, "failure", 100),
+            rerun,
+            run(4, 1, 26, "cancelled", 5),
+        ];
+        let trend = daily_trend(&runs, window(48));
+        assert_eq!(trend.len(), 8, "7-day window spans 8 calendar days");
+        let day1 = trend.iter().find(|p| p.date == "2026-11-20").unwrap();
+        assert_eq!((day1.runs, day1.passed, day1.failed), (2, 1, 1));
+        assert_eq!(day1.success_rate, Some(50.0));
+        assert_eq!(day1.duration_p50_s, Some(60.0));
+        let day2 = trend.iter().find(|p| p.date == "2026-11-21").unwrap();
+        assert_eq!(
+            (day2.runs, day2.passed, day2.failed),
+            (2, 1, 0),
+            "run 3 counts once, as its re-run passed"
+        );
+        assert!(
+            trend
+                .iter()
+                .filter(|p| p.runs == 0)
+                .all(|p| p.success_rate.is_none())
+        );
     }
 
     #[test]

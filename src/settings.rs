@@ -92,6 +92,9 @@ pub struct RawSettings {
     /// The HTTP server (webhooks, API, dashboard).
     #[serde(default)]
     pub http: RawHttp,
+    /// Continuous validation of a Home Assistant configuration directory (the add-on).
+    #[serde(default)]
+    pub validate: RawValidate,
     /// Log filter (`info`, `debug`, `gitops_bridge=debug,rumqttc=warn`, …).
     #[serde(default)]
     pub log_level: Option<String>,
@@ -214,6 +217,25 @@ pub struct RawHttp {
     pub api_token: Option<Secret>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// The HA configuration directory to validate on start, on change and on request
+    /// (`/homeassistant` in the add-on). Unset: no continuous validation.
+    pub path: Option<PathBuf>,
+    /// Re-validate when files under `path` change.
+    pub watch: Option<bool>,
+    /// Entity ids and actions never reported as unknown (`*` wildcards allowed).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Diagnostic codes never reported (`file-unreachable`).
+    #[serde(default)]
+    pub ignore_codes: Vec<String>,
+    /// Files never reported, relative to `path` (`*` wildcards allowed).
+    #[serde(default)]
+    pub ignore_files: Vec<String>,
+}
+
 /// A duration written as `60s`, `5m`, `7d`, or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
@@ -228,6 +250,10 @@ impl<'de> Deserialize<'de> for HumanDuration {
         }
         match Repr::deserialize(d)? {
             Repr::Seconds(s) => Ok(HumanDuration(Duration::from_secs(s))),
+            // A bare number in a string (`"60"`, as the add-on UI saves it) is seconds.
+            Repr::Text(t) if t.trim().parse::<u64>().is_ok() => Ok(HumanDuration(
+                Duration::from_secs(t.trim().parse().unwrap_or(0)),
+            )),
             Repr::Text(t) => humantime::parse_duration(t.trim())
                 .map(HumanDuration)
                 .map_err(|e| {
@@ -385,6 +411,16 @@ pub struct StoreSettings {
     pub retention: Duration,
 }
 
+/// Continuous validation, when `path` is set.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateSettings {
+    pub path: Option<PathBuf>,
+    pub watch: bool,
+    pub ignore: Vec<String>,
+    pub ignore_codes: Vec<String>,
+    pub ignore_files: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub listen: Option<String>,
@@ -399,6 +435,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub metrics_window: Duration,
     pub http: HttpSettings,
+    pub validate: ValidateSettings,
     pub log_level: String,
 }
 
@@ -475,6 +512,24 @@ impl Settings {
             },
             api_token: raw.http.api_token.filter(|t| !t.is_empty()),
         };
+        let validate = ValidateSettings {
+            path: raw.validate.path.filter(|p| !p.as_os_str().is_empty()),
+            watch: raw.validate.watch.unwrap_or(true),
+            ignore: raw.validate.ignore,
+            ignore_codes: raw.validate.ignore_codes,
+            ignore_files: raw.validate.ignore_files,
+        };
+        if let Some(path) = &validate.path
+            && !path.is_dir()
+        {
+            return Err(invalid(
+                "validate.path",
+                format!(
+                    "{} is not a directory (the one holding configuration.yaml)",
+                    path.display()
+                ),
+            ));
+        }
         let log_level = raw.log_level.unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| invalid("log_level", format!("`{log_level}`: {e}")))?;
@@ -484,6 +539,7 @@ impl Settings {
             store,
             metrics_window,
             http,
+            validate,
             log_level,
         })
     }
@@ -562,15 +618,10 @@ fn validate_github(raw: RawGitHub) -> Result<GitHubSettings, SettingsError> {
     if poll_interval < Duration::from_secs(1) {
         return Err(invalid("github.poll_interval", "must be at least 1s"));
     }
+    // Discovery runs inside poll cycles, so it is never more often than polling anyway.
     let discovery_interval = raw
         .discovery_interval
         .map_or(Duration::from_secs(15 * 60), |d| d.0);
-    if discovery_interval < poll_interval {
-        return Err(invalid(
-            "github.discovery_interval",
-            "must not be shorter than `github.poll_interval`",
-        ));
-    }
     let request_timeout = raw.request_timeout.map_or(Duration::from_secs(30), |d| d.0);
     if request_timeout.is_zero() {
         return Err(invalid("github.request_timeout", "must be more than 0s"));
@@ -870,7 +921,9 @@ fn load_raw(sources: &Sources) -> Result<RawSettings, SettingsError> {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        merge(&mut merged, addon_options_to_settings(value));
+        let mut options = addon_options_to_settings(value);
+        union_repositories(&merged, &mut options);
+        merge(&mut merged, options);
     }
     for (name, value) in &sources.env {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
@@ -940,6 +993,39 @@ fn addon_options_to_settings(value: Value) -> Value {
         }
         other => other,
     }
+}
+
+/// The add-on's Repositories option adds to the settings file's list instead of replacing
+/// it, so per-repository policy written in the file is not lost; a name listed in both keeps
+/// the file's entry (which may carry `allow` and friends).
+fn union_repositories(file: &Value, options: &mut Value) {
+    let Some(from_file) = file
+        .pointer("/github/repositories")
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let Some(from_options) = options
+        .pointer_mut("/github/repositories")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let name = |v: &Value| {
+        v.as_str()
+            .or_else(|| v.get("name").and_then(Value::as_str))
+            .map(|s| s.trim().to_ascii_lowercase())
+    };
+    let mut merged = from_file.clone();
+    for entry in from_options.drain(..) {
+        if !from_file
+            .iter()
+            .any(|f| name(f).is_some() && name(f) == name(&entry))
+        {
+            merged.push(entry);
+        }
+    }
+    *from_options = merged;
 }
 
 /// Deep merge: maps merge key by key, anything else is replaced.
@@ -1157,6 +1243,34 @@ mod tests {
         assert_eq!(st.mqtt.port, 1884);
         assert_eq!(st.mqtt.username.as_deref(), Some("u"));
         assert_eq!(st.log_level, "debug");
+    }
+
+    #[test]
+    fn addon_repositories_add_to_the_files_list() {
+        let yaml =
+            "github:\n  token: t\n  repositories:\n    - name: octo/api\n      allow: [rerun]\n";
+        let (dir, mut s) = sources(yaml, &[]);
+        let opts = dir.path().join("options.json");
+        std::fs::write(
+            &opts,
+            r#"{"github":{"repositories":["octo/api","octo/web"],"poll_interval":"90"}}"#,
+        )
+        .unwrap();
+        s.addon_options = Some(opts);
+        let st = Settings::load(&s).unwrap();
+        assert_eq!(st.github.repositories.len(), 2);
+        assert!(
+            st.github
+                .policy_for("octo", "api")
+                .unwrap()
+                .allow
+                .contains(&Action::Rerun)
+        );
+        assert_eq!(
+            st.github.poll_interval,
+            Duration::from_secs(90),
+            "a bare number is seconds"
+        );
     }
 
     #[test]

@@ -1075,13 +1075,22 @@ fn the_advanced_file_in_the_docs_loads_with_the_options() {
 }
 
 #[test]
-fn a_repositories_option_replaces_the_files_list() {
-    // DOCS.md warns about this; if lists ever merge, change the docs with it.
+fn a_repositories_option_adds_to_the_files_list() {
+    // DOCS.md describes this: the file's entries (with their policy) stay, the option's
+    // names are added, and a name in both keeps the file's entry.
     let ha = ha_config_stand_in();
     let advanced = docs_yaml_after("## Advanced settings");
     let s = load(&supervisor_options(ha.path()), Some(&advanced), &[]).unwrap();
-    assert_eq!(s.github.repositories.len(), 1);
-    assert!(s.github.policy_for("my-user", "ha-config").is_none());
+    assert!(
+        s.github.repositories.len() > 1,
+        "{:?}",
+        s.github.repositories
+    );
+    assert!(
+        s.github
+            .policy_for("my-user", "ha-config")
+            .is_some_and(|p| !p.allow.is_empty())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

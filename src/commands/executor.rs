@@ -78,6 +78,8 @@ pub struct Executor {
     requests: mpsc::Receiver<(Command, oneshot::Sender<CommandResult>)>,
     /// Results for MQTT (`<base>/cmd/result`).
     results: mpsc::Sender<CommandResult>,
+    /// Starts a configuration check, when validation is on.
+    validate_now: Option<Arc<Notify>>,
     last_write: HashMap<u64, Instant>,
 }
 
@@ -104,12 +106,19 @@ pub fn executor(
         inbound,
         requests,
         results,
+        validate_now: None,
         last_write: HashMap::new(),
     };
     (executor, CommandHandle { tx }, inbound_tx)
 }
 
 impl Executor {
+    /// Lets `<base>/bridge/cmd/validate` start a configuration check.
+    pub fn with_validation(mut self, validate_now: Option<Arc<Notify>>) -> Self {
+        self.validate_now = validate_now;
+        self
+    }
+
     pub async fn run(mut self, cancel: CancellationToken) {
         loop {
             tokio::select! {
@@ -147,7 +156,17 @@ impl Executor {
                 result.ok = true;
                 result.message = "polling GitHub now".into();
             }
-            other => result.message = format!("unknown bridge action `{other}`; known: poll"),
+            "validate" => match &self.validate_now {
+                Some(n) => {
+                    n.notify_one();
+                    result.ok = true;
+                    result.message = "checking the configuration now".into();
+                }
+                None => result.message = "validation is off: set `validate.path`".into(),
+            },
+            other => {
+                result.message = format!("unknown bridge action `{other}`; known: poll, validate")
+            }
         }
         result
     }

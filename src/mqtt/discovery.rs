@@ -493,11 +493,35 @@ fn buttons(view: &RepoView) -> Vec<(String, String, &'static str, Action, String
     out
 }
 
-/// The bridge device's discovery config.
-pub fn bridge_config(topics: &Topics) -> DeviceConfig {
+/// Entities of the configuration check (all read `<base>/bridge/validation`).
+const VALIDATION_ENTITIES: &[Spec] = &[
+    Spec {
+        key: "configuration_problems",
+        name: "Configuration problems",
+        state_class: Some("measurement"),
+        icon: Some("mdi:file-alert-outline"),
+        value_template: "{{ value_json.problems }}",
+        attributes_template: Some(
+            "{{ {'errors': value_json.errors, 'warnings': value_json.warnings, 'info': value_json.info, 'checked_at': value_json.checked_at, 'top': value_json.top} | tojson }}",
+        ),
+        ..SPEC
+    },
+    Spec {
+        key: "configuration_valid",
+        platform: "binary_sensor",
+        name: "Configuration",
+        device_class: Some("problem"),
+        value_template: "{{ 'ON' if value_json.errors > 0 else 'OFF' }}",
+        ..SPEC
+    },
+];
+
+/// The bridge device's discovery config; with `validation`, the configuration check's
+/// sensors and its button too.
+pub fn bridge_config(topics: &Topics, validation: bool) -> DeviceConfig {
     let device_id = topics.bridge_device_id();
     let state_topic = topics.bridge_state();
-    let components = BRIDGE_ENTITIES
+    let mut components: BTreeMap<String, Component> = BRIDGE_ENTITIES
         .iter()
         .map(|spec| {
             (
@@ -506,6 +530,29 @@ pub fn bridge_config(topics: &Topics) -> DeviceConfig {
             )
         })
         .collect();
+    if validation {
+        let validation_topic = topics.bridge_validation();
+        for spec in VALIDATION_ENTITIES {
+            components.insert(
+                spec.key.to_string(),
+                component(spec, &device_id, &topics.node, &validation_topic),
+            );
+        }
+        components.insert(
+            "check_configuration".into(),
+            Component {
+                platform: "button",
+                name: "Check configuration".into(),
+                unique_id: format!("{device_id}_check_configuration"),
+                default_entity_id: format!("button.{}_check_configuration", topics.node),
+                icon: Some("mdi:file-check-outline"),
+                command_topic: Some(topics.bridge_cmd("validate")),
+                payload_press: Some("PRESS".into()),
+                ..Component::default()
+            },
+        );
+    }
+    let components = components;
     DeviceConfig {
         device: Device {
             identifiers: vec![device_id],
@@ -744,7 +791,7 @@ mod tests {
 
     #[test]
     fn bridge_entities_are_valid() {
-        let cfg = bridge_config(&topics());
+        let cfg = bridge_config(&topics(), true);
         for c in cfg.components.values() {
             assert!(
                 valid_entity_id(&c.default_entity_id),

@@ -6,5 +6,5 @@ pub mod payload;
 pub mod session;
 pub mod topics;
 
-pub use session::{CommandLink, Inbound, MqttBridge, MqttPump, PumpEvent, session};
+pub use session::{CommandLink, Inbound, MqttBridge, MqttPump, PumpEvent, ValidationRx, session};
 pub use topics::Topics;

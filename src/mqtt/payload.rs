@@ -261,3 +261,60 @@ mod tests {
         assert_eq!(v["failing"], false);
     }
 }
+
+/// One finding in the configuration check's attributes.
+#[derive(Debug, Serialize)]
+pub struct Finding {
+    pub code: String,
+    pub severity: String,
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+/// The retained JSON on `<base>/bridge/validation`.
+#[derive(Debug, Serialize)]
+pub struct ValidationState {
+    /// Errors plus warnings: what a person should look at.
+    pub problems: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub info: usize,
+    pub files: usize,
+    pub elapsed_ms: u64,
+    pub checked_at: String,
+    /// The most severe findings, at most [`TOP_FINDINGS`].
+    pub top: Vec<Finding>,
+}
+
+/// How many findings travel as attributes (the rest are in `GET /api/validation`).
+pub const TOP_FINDINGS: usize = 10;
+
+pub fn validation_state(
+    report: &crate::validate::Report,
+    checked_at: DateTime<Utc>,
+) -> ValidationState {
+    let mut worst: Vec<&crate::validate::Diagnostic> = report.diagnostics.iter().collect();
+    worst.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    let s = &report.summary;
+    ValidationState {
+        problems: s.errors + s.warnings,
+        errors: s.errors,
+        warnings: s.warnings,
+        info: s.info,
+        files: s.files,
+        elapsed_ms: s.elapsed_ms,
+        checked_at: ts(checked_at),
+        top: worst
+            .into_iter()
+            .take(TOP_FINDINGS)
+            .map(|d| Finding {
+                code: d.code.to_string(),
+                severity: d.severity.to_string(),
+                file: d.file.clone(),
+                line: d.line,
+                message: truncate(&d.message, MAX_STATE_LEN),
+            })
+            .collect(),
+    }
+}

@@ -62,6 +62,10 @@ pub enum PumpEvent {
     Message(Publish),
 }
 
+/// The latest configuration check, when validation is on.
+pub type ValidationRx =
+    tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::validate::Report>>>;
+
 /// The bridge's link to the command executor: messages on command topics go out, results
 /// to publish on `<base>/cmd/result` come back.
 pub struct CommandLink {
@@ -96,6 +100,8 @@ pub struct MqttBridge {
     commands: Option<mpsc::Sender<Inbound>>,
     /// Command results to publish.
     results: Option<mpsc::Receiver<CommandResult>>,
+    /// Configuration check results to publish on `<base>/bridge/validation`.
+    validation: Option<ValidationRx>,
     connected: bool,
     /// Retained payloads sent in this connection, to skip identical re-sends.
     published: HashMap<String, Vec<u8>>,
@@ -114,6 +120,7 @@ pub fn session(
     settings: &MqttSettings,
     state: StateHandle,
     commands: Option<CommandLink>,
+    validation: Option<ValidationRx>,
 ) -> Result<(MqttBridge, MqttPump), MqttError> {
     let topics = Topics::new(settings);
     let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
@@ -150,6 +157,7 @@ pub fn session(
         changes,
         commands: commands.as_ref().map(|c| c.inbound.clone()),
         results: commands.map(|c| c.results),
+        validation,
         connected: false,
         published: HashMap::new(),
         found: HashMap::new(),
@@ -291,6 +299,8 @@ impl MqttBridge {
                 change = self.changes.recv() => self.on_change(change).await,
                 // Precondition: the executor is wired in.
                 Some(result) = recv(&mut self.results) => self.publish_result(result).await,
+                // Precondition: validation is on.
+                true = changed(&mut self.validation) => self.publish_validation().await,
                 // Precondition: a re-publish is pending (HA announced itself).
                 _ = sleep_until(republish), if republish.is_some() => {
                     self.republish_at = None;
@@ -324,6 +334,7 @@ impl MqttBridge {
     }
 
     async fn on_connect(&mut self) {
+        tracing::debug!("connected: subscribing and publishing everything");
         self.connected = true;
         self.published.clear();
         self.found.clear();
@@ -389,6 +400,7 @@ impl MqttBridge {
     }
 
     async fn on_change(&mut self, change: Result<Change, broadcast::error::RecvError>) {
+        tracing::trace!(?change, connected = self.connected, "state change");
         let change = match change {
             Ok(c) => c,
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -448,6 +460,33 @@ impl MqttBridge {
         }
     }
 
+    async fn publish_validation(&mut self) {
+        let Some(rx) = &self.validation else { return };
+        let Some(report) = rx.borrow().clone() else {
+            return;
+        };
+        if !self.connected {
+            return;
+        }
+        let state = payload::validation_state(&report, chrono::Utc::now());
+        let mut body = serde_json::to_value(&state).unwrap_or_default();
+        // The check time alone must not make an unchanged result look new.
+        if let Some(previous) = self.published.get(&self.topics.bridge_validation())
+            && let Ok(mut old) = serde_json::from_slice::<serde_json::Value>(previous)
+        {
+            old["checked_at"] = body["checked_at"].clone();
+            if old == body {
+                return;
+            }
+        }
+        body["checked_at"] = serde_json::json!(state.checked_at);
+        self.publish_retained(Message {
+            topic: self.topics.bridge_validation(),
+            payload: serde_json::to_vec(&body).unwrap_or_default(),
+        })
+        .await;
+    }
+
     /// Results are never retained: they answer one request, once.
     async fn publish_result(&mut self, result: CommandResult) {
         if !self.connected {
@@ -474,9 +513,11 @@ impl MqttBridge {
             payload: b"online".to_vec(),
         })
         .await;
-        let bridge = discovery::bridge_config(&self.topics).to_message(&self.topics);
+        let bridge = discovery::bridge_config(&self.topics, self.validation.is_some())
+            .to_message(&self.topics);
         self.publish_retained(bridge).await;
         self.publish_bridge_state().await;
+        self.publish_validation().await;
         let snapshot = self.state.snapshot();
         for view in snapshot.repos.values() {
             self.publish_repo(view).await;
@@ -517,6 +558,7 @@ impl MqttBridge {
         if self.published.get(&message.topic) == Some(&message.payload) {
             return;
         }
+        tracing::trace!(topic = %message.topic, "publishing");
         match self
             .client
             .publish(
@@ -588,6 +630,14 @@ impl MqttBridge {
 async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the watched value changes; never, when there is nothing to watch.
+async fn changed<T>(rx: &mut Option<tokio::sync::watch::Receiver<T>>) -> bool {
+    match rx {
+        Some(rx) => rx.changed().await.is_ok(),
         None => std::future::pending().await,
     }
 }

@@ -32,6 +32,9 @@ impl Topics {
     pub fn bridge_state(&self) -> String {
         format!("{}/bridge/state", self.base)
     }
+    pub fn bridge_validation(&self) -> String {
+        format!("{}/bridge/validation", self.base)
+    }
     pub fn bridge_cmd(&self, action: &str) -> String {
         format!("{}/bridge/cmd/{action}", self.base)
     }

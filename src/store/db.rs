@@ -484,6 +484,109 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    // -- webhook deliveries ---------------------------------------------------------------
+
+    /// Records a delivery; false when this GUID was recorded before (a redelivery).
+    pub fn record_delivery(
+        &mut self,
+        guid: &str,
+        event: &str,
+        action: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO deliveries (guid, event, action, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![guid, event, action, ms(Utc::now())],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Drops a delivery record, so a redelivery of it is processed.
+    pub fn forget_delivery(&mut self, guid: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM deliveries WHERE guid = ?1", [guid])?;
+        Ok(())
+    }
+
+    pub fn mark_delivery_processed(&mut self, guid: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE deliveries SET processed = processed + 1 WHERE guid = ?1",
+            [guid],
+        )?;
+        Ok(())
+    }
+
+    /// `(recorded, processed at least once, processed more than once)`.
+    pub fn delivery_counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), SUM(processed >= 1), SUM(processed > 1) FROM deliveries",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u64,
+                    r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
+                ))
+            },
+        )?)
+    }
+
+    /// Forgets deliveries older than `before` (GitHub redelivers only recent ones).
+    pub fn prune_deliveries(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM deliveries WHERE received_at < ?1",
+            [ms(before)],
+        )?)
+    }
+
+    // -- history queries for the API ------------------------------------------------------
+
+    /// Latest attempts of a repository's runs, newest first, filtered, one page at a time.
+    /// `workflow` matches the name or the file name; `status` a status or a conclusion.
+    pub fn run_history(
+        &self,
+        repo_id: u64,
+        filter: &HistoryFilter,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(u64, Vec<Run>), StoreError> {
+        let mut clauses = vec![
+            "repo_id = ?1".to_string(),
+            "attempt = (SELECT MAX(attempt) FROM runs r2 WHERE r2.id = runs.id)".to_string(),
+        ];
+        let mut values: Vec<rusqlite::types::Value> = vec![(repo_id as i64).into()];
+        if let Some(w) = &filter.workflow {
+            values.push(w.clone().into());
+            let n = values.len();
+            clauses.push(format!(
+                "(workflow_name = ?{n} OR workflow_path LIKE '%/' || ?{n})"
+            ));
+        }
+        if let Some(b) = &filter.branch {
+            values.push(b.clone().into());
+            clauses.push(format!("head_branch = ?{}", values.len()));
+        }
+        if let Some(st) = &filter.status {
+            values.push(st.clone().into());
+            let n = values.len();
+            clauses.push(format!("(status = ?{n} OR conclusion = ?{n})"));
+        }
+        let wh = clauses.join(" AND ");
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM runs WHERE {wh}"),
+            rusqlite::params_from_iter(values.iter()),
+            |r| r.get(0),
+        )?;
+        values.push((limit as i64).into());
+        values.push((offset as i64).into());
+        let n = values.len();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT * FROM runs WHERE {wh} ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), run_from_row)?;
+        Ok((total as u64, rows.collect::<Result<_, _>>()?))
+    }
+
     // -- HTTP validators (ETags), so a restart keeps answering 304s ------------------------
 
     pub fn etags(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -504,6 +607,14 @@ impl Db {
         };
         Ok(())
     }
+}
+
+/// Filters of `GET /api/workflow-history`.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub workflow: Option<String>,
+    pub branch: Option<String>,
+    pub status: Option<String>,
 }
 
 /// One row of the command audit trail.

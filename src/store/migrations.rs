@@ -93,6 +93,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX commands_repo ON commands(repo, received_at);
     "#,
+    // 3: webhook deliveries by GitHub's delivery GUID, so each is processed once.
+    r#"
+    CREATE TABLE deliveries (
+        guid        TEXT PRIMARY KEY,
+        event       TEXT NOT NULL,
+        action      TEXT,
+        received_at INTEGER NOT NULL,
+        processed   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX deliveries_received ON deliveries(received_at);
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.

@@ -8,7 +8,7 @@
 mod db;
 mod migrations;
 
-pub use db::{CommandRecord, Db, RunChange};
+pub use db::{CommandRecord, Db, HistoryFilter, RunChange};
 
 use std::path::Path;
 

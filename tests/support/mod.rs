@@ -315,11 +315,36 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(settings: gitops_bridge::settings::Settings) -> Daemon {
+        Daemon::spawn(settings, None)
+    }
+
+    /// With the HTTP server on a free loopback port; returns its base URL.
+    pub async fn start_with_http(settings: gitops_bridge::settings::Settings) -> (Daemon, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        (Daemon::spawn(settings, Some(listener)), url)
+    }
+
+    fn spawn(
+        settings: gitops_bridge::settings::Settings,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Daemon {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // `TEST_LOG=gitops_bridge=debug cargo test …` shows the daemon's log with the test's output.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(gitops_bridge::app::serve(settings, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(gitops_bridge::app::serve_with(
+            settings,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Daemon {
             stop: Some(tx),
             task: Some(task),

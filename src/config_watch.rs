@@ -1,0 +1,169 @@
+//! Continuous validation of the Home Assistant configuration directory (the add-on mounts it
+//! at `/homeassistant`): on start, when a file changes, and on request (the bridge's
+//! *Check configuration* button, `POST /api/validation`).
+//!
+//! Changes are found by polling a fingerprint (path, size, mtime of every file) every few
+//! seconds rather than with inotify: the directory is a bind mount, often of a network share,
+//! where change notifications are unreliable; hashing metadata of a few hundred files costs
+//! microseconds. The check itself is CPU work and runs on the blocking pool.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::settings::ValidateSettings;
+use crate::validate::{self, CheckOptions, Report};
+
+/// How often the directory's fingerprint is compared.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+/// Quiet time after a change before validating (editors write files in several steps).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Where HA Core answers inside the add-on (`homeassistant_api: true`).
+const SUPERVISOR_CORE: &str = "http://supervisor/core";
+
+/// The latest report, as the MQTT bridge and the API read it.
+pub type Reports = watch::Receiver<Option<Arc<Report>>>;
+
+/// Runs validations; results go to the `watch` channel (MQTT and the API read it).
+pub struct ConfigWatch {
+    settings: ValidateSettings,
+    root: PathBuf,
+    now: Arc<Notify>,
+    results: watch::Sender<Option<Arc<Report>>>,
+    /// Inside the add-on: HA Core's entities and actions make references checkable against
+    /// what really exists, not just what the YAML defines.
+    core: Option<(String, String)>,
+}
+
+impl ConfigWatch {
+    /// `None` when validation is off (`validate.path` unset).
+    pub fn new(settings: &ValidateSettings) -> Option<(ConfigWatch, Reports, Arc<Notify>)> {
+        let root = settings.path.clone()?;
+        let (results, rx) = watch::channel(None);
+        let now = Arc::new(Notify::new());
+        Some((
+            ConfigWatch {
+                settings: settings.clone(),
+                root,
+                now: now.clone(),
+                results,
+                core: std::env::var("SUPERVISOR_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| (SUPERVISOR_CORE.to_string(), t)),
+            },
+            rx,
+            now,
+        ))
+    }
+
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut seen = fingerprint(&self.root);
+        self.validate().await;
+        let mut every = tokio::time::interval(WATCH_EVERY);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.now.notified() => {
+                    seen = fingerprint(&self.root);
+                    self.validate().await;
+                }
+                _ = every.tick(), if self.settings.watch => {
+                    let current = fingerprint(&self.root);
+                    if current != seen {
+                        tokio::time::sleep(SETTLE).await;
+                        seen = fingerprint(&self.root);
+                        tracing::info!("configuration changed; validating");
+                        self.validate().await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn validate(&self) {
+        let mut options = CheckOptions::new(self.root.clone());
+        options.ignore = self.settings.ignore.clone();
+        options.ignore_codes = self.settings.ignore_codes.clone();
+        options.ignore_files = self.settings.ignore_files.clone();
+        if let Some((url, token)) = &self.core {
+            match validate::StatesSnapshot::fetch(url, token).await {
+                Ok(states) => options.states = Some(states),
+                // Offline checking still works; unknown references just stay "unknown".
+                Err(e) => tracing::warn!("reading HA's entities for the check: {e}"),
+            }
+        }
+        let report = tokio::task::spawn_blocking(move || validate::check(&options)).await;
+        match report {
+            Ok(Ok(report)) => {
+                let s = &report.summary;
+                tracing::info!(
+                    "configuration checked: {} errors, {} warnings, {} info in {} ms",
+                    s.errors,
+                    s.warnings,
+                    s.info,
+                    s.elapsed_ms
+                );
+                self.results.send_replace(Some(Arc::new(report)));
+            }
+            Ok(Err(e)) => tracing::error!("cannot validate the configuration: {e}"),
+            Err(e) => tracing::error!("the validator stopped unexpectedly: {e}"),
+        }
+    }
+}
+
+/// A hash of every file's path, size and modification time under `root` (dot-directories
+/// such as `.storage` excluded: HA rewrites them constantly and they are not configuration).
+pub fn fingerprint(root: &Path) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut entries = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in read.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                entries.push((entry.path(), meta.len(), mtime));
+            }
+        }
+    }
+    entries.sort();
+    entries.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_changes_with_content_and_ignores_dot_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("configuration.yaml"), "a: 1\n").unwrap();
+        std::fs::create_dir(dir.path().join(".storage")).unwrap();
+        let before = fingerprint(dir.path());
+        std::fs::write(dir.path().join(".storage/core.entity_registry"), "{}").unwrap();
+        assert_eq!(fingerprint(dir.path()), before);
+        std::fs::write(dir.path().join("configuration.yaml"), "a: 12\n").unwrap();
+        assert_ne!(fingerprint(dir.path()), before);
+    }
+}

@@ -1,0 +1,436 @@
+//! The JSON API (schemas in docs/api.md) and its server-sent event stream.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::WebContext;
+use super::auth;
+use crate::commands::{CommandSource, parse};
+use crate::metrics::{self, Health, Window};
+use crate::model::GitHubStatus;
+use crate::state::{Change, RepoView, RunSummary, Snapshot, WorkflowView};
+use crate::store::HistoryFilter;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn find<'s>(snapshot: &'s Snapshot, owner: &str, name: &str) -> Option<&'s RepoView> {
+    snapshot.repos.values().find(|v| {
+        v.repo.owner.eq_ignore_ascii_case(owner) && v.repo.name.eq_ignore_ascii_case(name)
+    })
+}
+
+fn not_watched(owner: &str, name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("{owner}/{name} is not a watched repository"),
+    )
+}
+
+/// One repository in lists.
+#[derive(Serialize)]
+pub struct RepoSummary<'a> {
+    pub id: u64,
+    pub full_name: String,
+    pub html_url: &'a str,
+    pub default_branch: &'a str,
+    pub available: bool,
+    pub unavailable_reason: Option<&'a str>,
+    pub health: &'a Health,
+    pub last_run: Option<&'a RunSummary>,
+    /// Actions the settings allow, for the dashboard's buttons.
+    pub actions: Vec<&'static str>,
+    /// Workflows offered for dispatch.
+    pub dispatch: &'a [String],
+}
+
+impl<'a> RepoSummary<'a> {
+    pub fn of(v: &'a RepoView) -> Self {
+        RepoSummary {
+            id: v.repo.id,
+            full_name: v.repo.full_name(),
+            html_url: &v.repo.html_url,
+            default_branch: &v.repo.default_branch,
+            available: v.available,
+            unavailable_reason: v.unavailable_reason.as_deref(),
+            health: &v.health,
+            last_run: v.last_run.as_ref(),
+            actions: v.policy.allow.iter().map(|a| a.as_str()).collect(),
+            dispatch: &v.policy.dispatch,
+        }
+    }
+}
+
+/// `GET /api/repos`
+pub async fn repos(State(ctx): State<Arc<WebContext>>) -> Response {
+    let snapshot = ctx.state.snapshot();
+    let repos: Vec<RepoSummary> = snapshot.repos.values().map(RepoSummary::of).collect();
+    Json(json!({
+        "generated_at": Utc::now(),
+        "github": &snapshot.github,
+        "repositories": repos,
+    }))
+    .into_response()
+}
+
+#[derive(Serialize)]
+struct WorkflowStatus<'a> {
+    id: u64,
+    name: &'a str,
+    file: &'a str,
+    state: &'a str,
+    health: &'a Health,
+    last_run: Option<&'a RunSummary>,
+}
+
+impl<'a> WorkflowStatus<'a> {
+    fn of(w: &'a WorkflowView) -> Self {
+        WorkflowStatus {
+            id: w.workflow.id,
+            name: &w.workflow.name,
+            file: w.workflow.file_name(),
+            state: &w.workflow.state,
+            health: &w.health,
+            last_run: w.last_run.as_ref(),
+        }
+    }
+}
+
+/// `GET /api/workflow-status/{owner}/{repo}`: current status, health, each workflow, and a
+/// daily trend over the metrics window.
+pub async fn workflow_status(
+    State(ctx): State<Arc<WebContext>>,
+    Path((owner, name)): Path<(String, String)>,
+) -> Response {
+    let snapshot = ctx.state.snapshot();
+    let Some(view) = find(&snapshot, &owner, &name) else {
+        return not_watched(&owner, &name);
+    };
+    let repo_id = view.repo.id;
+    let since = Utc::now() - chrono::Duration::from_std(ctx.metrics_window).unwrap_or_default();
+    let runs = match ctx
+        .store
+        .call(move |db| db.runs_since(repo_id, since))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let trend = metrics::daily_trend(
+        &runs,
+        Window {
+            now: Utc::now(),
+            length: ctx.metrics_window,
+            default_branch: &view.repo.default_branch,
+        },
+    );
+    let workflows: Vec<WorkflowStatus> = view.workflows.iter().map(WorkflowStatus::of).collect();
+    Json(json!({
+        "repository": RepoSummary::of(view),
+        "window_s": ctx.metrics_window.as_secs(),
+        "workflows": workflows,
+        "trend": trend,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    workflow: Option<String>,
+    branch: Option<String>,
+    status: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+/// `GET /api/workflow-history/{owner}/{repo}?workflow=&branch=&status=&page=&per_page=`
+pub async fn workflow_history(
+    State(ctx): State<Arc<WebContext>>,
+    Path((owner, name)): Path<(String, String)>,
+    Query(q): Query<HistoryQuery>,
+) -> Response {
+    let snapshot = ctx.state.snapshot();
+    let Some(view) = find(&snapshot, &owner, &name) else {
+        return not_watched(&owner, &name);
+    };
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(30);
+    if page == 0 || !(1..=100).contains(&per_page) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "page starts at 1; per_page is 1–100",
+        );
+    }
+    let filter = HistoryFilter {
+        workflow: q.workflow.filter(|s| !s.is_empty()),
+        branch: q.branch.filter(|s| !s.is_empty()),
+        status: q.status.filter(|s| !s.is_empty()),
+    };
+    let repo_id = view.repo.id;
+    let offset = (page - 1).saturating_mul(per_page);
+    let f = filter.clone();
+    match ctx
+        .store
+        .call(move |db| db.run_history(repo_id, &f, per_page, offset))
+        .await
+    {
+        Ok((total, runs)) => {
+            let runs: Vec<RunSummary> =
+                runs.iter().map(|r| RunSummary::of(r, Vec::new())).collect();
+            Json(json!({
+                "repository": view.repo.full_name(),
+                "filters": { "workflow": filter.workflow, "branch": filter.branch, "status": filter.status },
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "runs": runs,
+            }))
+            .into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricsQuery {
+    /// `24h`, `7d`, `30d`, … (default: `metrics.window`).
+    window: Option<String>,
+}
+
+/// `GET /api/workflow-metrics?window=`: every repository's and workflow's health, plus totals.
+pub async fn workflow_metrics(
+    State(ctx): State<Arc<WebContext>>,
+    Query(q): Query<MetricsQuery>,
+) -> Response {
+    let window = match q.window.as_deref().map(humantime::parse_duration) {
+        None => ctx.metrics_window,
+        Some(Ok(w)) if w >= Duration::from_secs(3600) && w <= Duration::from_secs(366 * 86400) => w,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "window must be a duration from 1h to 366d, like `7d`",
+            );
+        }
+    };
+    let snapshot = ctx.state.snapshot();
+    let now = Utc::now();
+    let since = now - chrono::Duration::from_std(window).unwrap_or_default();
+    let mut repositories = Vec::new();
+    let (mut passed, mut failed, mut runs_total, mut failing, mut running) = (0.0, 0.0, 0u32, 0, 0);
+    for view in snapshot.repos.values() {
+        let repo_id = view.repo.id;
+        let runs = match ctx
+            .store
+            .call(move |db| db.runs_since(repo_id, since))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        };
+        let w = Window {
+            now,
+            length: window,
+            default_branch: &view.repo.default_branch,
+        };
+        let health = metrics::health(&runs, w);
+        let workflows: Vec<Value> = view
+            .workflows
+            .iter()
+            .map(|wf| {
+                let runs: Vec<_> = runs.iter().filter(|r| r.workflow_id == wf.workflow.id).cloned().collect();
+                json!({ "name": wf.workflow.name, "file": wf.workflow.file_name(), "health": metrics::health(&runs, w) })
+            })
+            .collect();
+        if let Some(rate) = health.success_rate {
+            // Pool by runs, so a busy repository weighs more than a quiet one.
+            let counted = f64::from(health.runs_in_window);
+            passed += rate / 100.0 * counted;
+            failed += (1.0 - rate / 100.0) * counted;
+        }
+        runs_total += health.runs_in_window;
+        failing += usize::from(health.failing);
+        running += usize::from(health.running);
+        repositories.push(json!({ "repository": view.repo.full_name(), "health": health, "workflows": workflows }));
+    }
+    let success_rate =
+        (passed + failed > 0.0).then(|| (passed * 1000.0 / (passed + failed)).round() / 10.0);
+    Json(json!({
+        "generated_at": now,
+        "window_s": window.as_secs(),
+        "totals": {
+            "repositories": snapshot.repos.len(),
+            "runs": runs_total,
+            "success_rate": success_rate,
+            "failing": failing,
+            "running": running,
+        },
+        "repositories": repositories,
+    }))
+    .into_response()
+}
+
+/// `POST /api/repos/{owner}/{repo}/commands/{action}`: the same executor as MQTT commands.
+pub async fn command(
+    State(ctx): State<Arc<WebContext>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((owner, name, action)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let caller = match auth::authorize(&ctx, &headers, peer) {
+        Ok(c) => c,
+        Err(denied) => return *denied,
+    };
+    let source = CommandSource::Http {
+        user: caller.user(),
+    };
+    let command = match parse::command(&owner, &name, &action, &body, source) {
+        Ok(c) => c,
+        Err(rejected) => return (StatusCode::BAD_REQUEST, Json(*rejected)).into_response(),
+    };
+    let result = ctx.commands.execute(command).await;
+    let status = if result.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, Json(result)).into_response()
+}
+
+/// `GET /api/validation`: the latest validation report of the HA configuration.
+pub async fn validation(State(ctx): State<Arc<WebContext>>) -> Response {
+    let Some(watch) = &ctx.validation else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "validation is off: set `validate.path`",
+        );
+    };
+    let latest = watch.borrow().clone();
+    match latest {
+        Some(report) => Json(&*report).into_response(),
+        None => (StatusCode::ACCEPTED, Json(json!({ "status": "running" }))).into_response(),
+    }
+}
+
+/// `POST /api/validation`: validate now.
+pub async fn validate_now(
+    State(ctx): State<Arc<WebContext>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(denied) = auth::authorize(&ctx, &headers, peer) {
+        return *denied;
+    }
+    match &ctx.validate_now {
+        Some(n) => {
+            n.notify_one();
+            (StatusCode::ACCEPTED, Json(json!({ "status": "started" }))).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            "validation is off: set `validate.path`",
+        ),
+    }
+}
+
+/// `GET /healthz`: the process serves HTTP. Liveness only, deliberately: a broker or GitHub
+/// outage must not get the container restarted.
+pub async fn healthz() -> Response {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+}
+
+// -- server-sent events ---------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct SnapshotEvent<'a> {
+    github: &'a GitHubStatus,
+    repositories: Vec<RepoSummary<'a>>,
+}
+
+fn snapshot_event(snapshot: &Snapshot) -> SseEvent {
+    let body = SnapshotEvent {
+        github: &snapshot.github,
+        repositories: snapshot.repos.values().map(RepoSummary::of).collect(),
+    };
+    SseEvent::default()
+        .event("snapshot")
+        .data(serde_json::to_string(&body).unwrap_or_default())
+}
+
+/// Turns a state change into an SSE event, or `None` when there is nothing to send.
+fn change_event(ctx: &WebContext, change: Change) -> Option<SseEvent> {
+    let snapshot = ctx.state.snapshot();
+    let (name, data) = match change {
+        Change::Repo(id) => (
+            "repo",
+            serde_json::to_string(&RepoSummary::of(snapshot.repos.get(&id)?)).ok()?,
+        ),
+        Change::RepoRemoved(repo) => (
+            "removed",
+            json!({ "id": repo.id, "full_name": repo.full_name() }).to_string(),
+        ),
+        Change::RunCompleted { repo_id, run } => {
+            let repo = snapshot.repos.get(&repo_id)?;
+            (
+                "run",
+                json!({ "repository": repo.repo.full_name(), "run": run }).to_string(),
+            )
+        }
+        Change::GitHub | Change::Resolved => {
+            ("github", serde_json::to_string(&snapshot.github).ok()?)
+        }
+    };
+    Some(SseEvent::default().event(name).data(data))
+}
+
+/// `GET /api/events`: a `snapshot` first, then `repo`, `run`, `removed` and `github` events as
+/// they happen. A client that falls behind gets a fresh `snapshot`.
+pub async fn events(
+    State(ctx): State<Arc<WebContext>>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = ctx.state.subscribe();
+    let first = snapshot_event(&ctx.state.snapshot());
+    let stream = futures_util::stream::unfold(
+        (ctx, rx, Some(first)),
+        |(ctx, mut rx, pending)| async move {
+            if let Some(event) = pending {
+                return Some((Ok(event), (ctx, rx, None)));
+            }
+            loop {
+                let next = tokio::select! {
+                    // The stream ends with the daemon, so shutdown never waits for a browser.
+                    _ = ctx.shutdown.cancelled() => return None,
+                    next = rx.recv() => next,
+                };
+                match next {
+                    Ok(change) => {
+                        if let Some(event) = change_event(&ctx, change) {
+                            return Some((Ok(event), (ctx, rx, None)));
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let event = snapshot_event(&ctx.state.snapshot());
+                        return Some((Ok(event), (ctx, rx, None)));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,125 @@
+//! The HTTP server (axum): GitHub webhooks, the JSON API with its event stream, Prometheus
+//! metrics, health, and the dashboard, which also works behind HA ingress.
+//!
+//! Handlers only read the state snapshot and the store, or hand work to the command executor
+//! and the webhook processor; nothing here owns state.
+
+pub mod api;
+pub mod auth;
+pub mod prometheus;
+pub mod ui;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::CommandHandle;
+use crate::settings::{GitHubSettings, Secret};
+use crate::state::StateHandle;
+use crate::store::Store;
+use crate::validate::Report;
+
+/// GitHub's cap on a webhook payload; larger deliveries are never sent, so refuse them.
+pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
+
+/// Counters shown on `/metrics`.
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    pub received: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub processed: AtomicU64,
+}
+
+/// The latest validation of the HA configuration directory, if validation is on.
+pub type ValidationWatch = watch::Receiver<Option<Arc<Report>>>;
+
+/// Everything handlers need; shared by all requests.
+pub struct WebContext {
+    pub state: StateHandle,
+    pub store: Store,
+    pub commands: CommandHandle,
+    pub github: Arc<GitHubSettings>,
+    pub api_token: Option<Secret>,
+    /// Webhook work goes here after the answer (bounded: a full queue answers 503).
+    pub webhook_jobs: mpsc::Sender<webhook::WebhookJob>,
+    pub webhook_stats: Arc<WebhookStats>,
+    pub poll_now: Arc<Notify>,
+    pub metrics_window: Duration,
+    pub validation: Option<ValidationWatch>,
+    /// Asks the validator to run now (`POST /api/validation`).
+    pub validate_now: Option<Arc<Notify>>,
+    /// Ends long-lived responses (the event stream) on shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// All routes.
+pub fn router(ctx: Arc<WebContext>) -> Router {
+    Router::new()
+        .route(
+            "/webhook/github",
+            post(webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
+        )
+        .route("/api/repos", get(api::repos))
+        .route(
+            "/api/workflow-status/{owner}/{repo}",
+            get(api::workflow_status),
+        )
+        .route(
+            "/api/workflow-history/{owner}/{repo}",
+            get(api::workflow_history),
+        )
+        .route("/api/workflow-metrics", get(api::workflow_metrics))
+        .route(
+            "/api/repos/{owner}/{repo}/commands/{action}",
+            post(api::command),
+        )
+        .route("/api/events", get(api::events))
+        .route(
+            "/api/validation",
+            get(api::validation).post(api::validate_now),
+        )
+        .route("/metrics", get(prometheus::metrics))
+        .route("/healthz", get(api::healthz))
+        .route("/", get(ui::index))
+        .route("/assets/{file}", get(ui::asset))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(ctx)
+}
+
+/// How long in-flight requests may take to finish after shutdown begins.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves until cancelled, then lets in-flight requests finish for up to [`DRAIN`].
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("HTTP on {addr}");
+    }
+    let shutdown = cancel.clone();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await });
+    tokio::select! {
+        result = server => result,
+        // A client that never finishes (a stuck download) must not hold up shutdown.
+        _ = async { cancel.cancelled().await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("HTTP requests still open after {DRAIN:?}; closing them");
+            Ok(())
+        }
+    }
+}
