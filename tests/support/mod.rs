@@ -426,3 +426,5 @@ fn unsafe_free_sigterm(pid: u32) {
         .args(["-TERM", &pid.to_string()])
         .status();
 }
+
+pub mod webhook_load;
