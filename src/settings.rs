@@ -1317,6 +1317,83 @@ mod tests {
         );
     }
 
+    /// A stand-in for the Supervisor answering `GET /services/mqtt` once with `body`.
+    async fn supervisor(status: u16, body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/services/mqtt",
+            axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+                let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
+                    == Some("Bearer sup-token");
+                let code = if authorised { status } else { 401 };
+                (axum::http::StatusCode::from_u16(code).unwrap(), body)
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn mqtt_defaults() -> MqttSettings {
+        validate_mqtt(RawMqtt::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_supervisor_provides_the_broker_unless_set_by_hand() {
+        // The documented answer, with the port as a string.
+        let url = supervisor(
+            200,
+            r#"{"result":"ok","data":{"addon":"core_mosquitto","host":"core-mosquitto","port":"1883","ssl":false,"username":"addons","password":"pw","protocol":"3.1.1"}}"#,
+        )
+        .await;
+        let mut mqtt = mqtt_defaults();
+        assert!(
+            apply_supervisor_mqtt(&mut mqtt, &url, Some("sup-token"))
+                .await
+                .unwrap()
+        );
+        assert_eq!((mqtt.host.as_str(), mqtt.port), ("core-mosquitto", 1883));
+        assert_eq!(mqtt.username.as_deref(), Some("addons"));
+        assert_eq!(mqtt.password.as_ref().map(Secret::expose), Some("pw"));
+
+        let mut by_hand = mqtt_defaults();
+        by_hand.host_set_by_user = true;
+        by_hand.host = "broker.lan".into();
+        assert!(
+            !apply_supervisor_mqtt(&mut by_hand, &url, Some("sup-token"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(by_hand.host, "broker.lan");
+
+        let mut outside = mqtt_defaults();
+        assert!(
+            !apply_supervisor_mqtt(&mut outside, &url, None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn no_mqtt_service_is_a_clear_error() {
+        let url = supervisor(
+            400,
+            r#"{"result":"error","message":"No mqtt service available"}"#,
+        )
+        .await;
+        let mut mqtt = mqtt_defaults();
+        let err = apply_supervisor_mqtt(&mut mqtt, &url, Some("sup-token"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mqtt.host")
+                && err.contains("No mqtt service available")
+                && err.contains("Mosquitto"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn durations_accept_text_and_seconds() {
         let (_d, s) = sources(
