@@ -43,7 +43,10 @@ pub fn job_payload(repo_id: u64, job_id: u64) -> Vec<u8> {
 
 /// How many of `total` deliveries are replays when every `replay_every`-th one is.
 pub fn replays(total: usize, replay_every: usize) -> usize {
-    total.saturating_sub(1).checked_div(replay_every).unwrap_or(0)
+    total
+        .saturating_sub(1)
+        .checked_div(replay_every)
+        .unwrap_or(0)
 }
 
 /// Sends `rate` deliveries per second for `duration` to `url`/webhook/github, each with its
