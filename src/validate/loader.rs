@@ -168,8 +168,12 @@ impl Loader {
         self.remember(path, blueprint, Loaded::Ok(Some(root)))
     }
 
+    /// Remembers failures and empty files; a loaded tree is handed over without a copy
+    /// (a file included a second time is read again, and its findings are deduplicated).
     fn remember(&mut self, path: PathBuf, blueprint: bool, l: Loaded) -> Loaded {
-        self.cache.insert((path, blueprint), l.clone());
+        if !matches!(l, Loaded::Ok(Some(_))) {
+            self.cache.insert((path, blueprint), l.clone());
+        }
         l
     }
 

@@ -536,13 +536,13 @@ impl Builder {
     fn finish_map(&mut self, pos: Pos, entries: Vec<(Node, Node)>) -> Node {
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut own: Vec<(Node, Node)> = Vec::new();
-        let mut own_index: HashMap<String, usize> = HashMap::new();
+        let mut own_index = KeyIndex::default();
         for (k, v) in entries {
             if matches!(&k.kind, Kind::Str(s, Style::Plain) if s == "<<") {
                 self.merge_source(&k, &v, &mut merged);
                 continue;
             }
-            let Some(id) = key_identity(&k) else {
+            let Some(id) = KeyId::of(&k) else {
                 if !matches!(k.kind, Kind::Unknown) {
                     let hint = if matches!(k.kind, Kind::Map(_)) {
                         Some("an unquoted `{{ … }}` is a YAML mapping: quote templates")
@@ -559,8 +559,8 @@ impl Builder {
                 }
                 continue;
             };
-            match own_index.get(&id) {
-                Some(&i) => {
+            match own_index.find(&id, &own) {
+                Some(i) => {
                     let first = own[i].0.pos.line;
                     let shown = k.key_text().map(|s| s.into_owned()).unwrap_or_default();
                     self.issue(
@@ -573,7 +573,7 @@ impl Builder {
                     own[i].1 = v;
                 }
                 None => {
-                    own_index.insert(id, own.len());
+                    own_index.insert(id, own.len(), &own);
                     own.push((k, v));
                 }
             }
@@ -586,7 +586,9 @@ impl Builder {
         let mut seen: HashMap<String, ()> = HashMap::new();
         for (k, v) in merged {
             if let Some(id) = key_identity(&k)
-                && !own_index.contains_key(&id)
+                && !own
+                    .iter()
+                    .any(|(ok, _)| key_identity(ok).as_ref() == Some(&id))
                 && seen.insert(id, ()).is_none()
             {
                 out.push((k, v));
@@ -641,6 +643,74 @@ fn found_name(n: &Node) -> String {
         Kind::Seq(_) => "sequence".into(),
         Kind::Map(_) => "mapping".into(),
         _ => "scalar".into(),
+    }
+}
+
+/// A key's identity, cheap for the common case (a string key).
+enum KeyId<'a> {
+    Str(&'a str),
+    Other(String),
+}
+
+impl<'a> KeyId<'a> {
+    fn of(k: &'a Node) -> Option<KeyId<'a>> {
+        match &k.kind {
+            Kind::Str(s, _) => Some(KeyId::Str(s)),
+            _ => key_identity(k).map(KeyId::Other),
+        }
+    }
+
+    fn matches(&self, k: &Node) -> bool {
+        match (self, &k.kind) {
+            (KeyId::Str(a), Kind::Str(b, _)) => a == b,
+            (KeyId::Str(_), _) => false,
+            (KeyId::Other(id), _) => {
+                !matches!(k.kind, Kind::Str(..)) && key_identity(k).as_deref() == Some(id.as_str())
+            }
+        }
+    }
+}
+
+/// Finds a mapping's earlier key: a linear scan for the small mappings HA configurations
+/// are made of, a hash index once a mapping grows (no allocation per key either way for
+/// string keys below the threshold).
+#[derive(Default)]
+struct KeyIndex {
+    map: Option<HashMap<String, usize>>,
+}
+
+impl KeyIndex {
+    const LINEAR: usize = 24;
+
+    fn find(&self, id: &KeyId<'_>, own: &[(Node, Node)]) -> Option<usize> {
+        match &self.map {
+            Some(m) => m.get(&id.hash_key()).copied(),
+            None => own.iter().position(|(k, _)| id.matches(k)),
+        }
+    }
+
+    /// Records that `own[at]` has key `id` (`own` holds the entries before it).
+    fn insert(&mut self, id: KeyId<'_>, at: usize, own: &[(Node, Node)]) {
+        if let Some(m) = &mut self.map {
+            m.insert(id.hash_key(), at);
+        } else if at + 1 >= Self::LINEAR {
+            let mut m: HashMap<String, usize> = own
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (k, _))| KeyId::of(k).map(|kid| (kid.hash_key(), i)))
+                .collect();
+            m.insert(id.hash_key(), at);
+            self.map = Some(m);
+        }
+    }
+}
+
+impl KeyId<'_> {
+    fn hash_key(&self) -> String {
+        match self {
+            KeyId::Str(s) => format!("s{s}"),
+            KeyId::Other(o) => o.clone(),
+        }
     }
 }
 
@@ -1150,6 +1220,18 @@ mod tests {
         // `1` and `true` are the same Python key
         let p = parse("1: a\ntrue: b\n", FileId(0));
         assert_eq!(p.issues.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_mappings() {
+        let mut src: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        src.push_str("k7: again\n1: one\ntrue: also one\n");
+        let p = parse(&src, FileId(0));
+        let lines: Vec<u32> = p.issues.iter().map(|i| i.line).collect();
+        assert_eq!(lines, vec![101, 103], "{:?}", p.issues);
+        assert!(
+            matches!(&p.root.unwrap().get("k7").unwrap().kind, Kind::Str(s, _) if s == "again")
+        );
     }
 
     #[test]
