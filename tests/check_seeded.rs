@@ -678,11 +678,20 @@ fn every_seeded_bug_is_found_at_its_line() {
 
 #[test]
 fn every_code_is_documented_with_its_severity() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/validate.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/validate.md")).unwrap();
     for c in Code::ALL {
         let heading = format!("\n### {}\n", c.name());
-        assert!(doc.contains(&heading), "docs/validate.md has no section `### {}`", c.name());
+        assert!(
+            doc.contains(&heading),
+            "docs/validate.md has no section `### {}`",
+            c.name()
+        );
         let row = format!("| [`{0}`](#{0}) | {1} |", c.name(), c.severity());
-        assert!(doc.contains(&row), "docs/validate.md table row for {} missing or with another severity", c.name());
+        assert!(
+            doc.contains(&row),
+            "docs/validate.md table row for {} missing or with another severity",
+            c.name()
+        );
     }
 }

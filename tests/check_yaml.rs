@@ -201,13 +201,19 @@ fn yaml11_booleans_are_not_entity_ids() {
 fn long_include_chains_and_deep_templates_are_bounded() {
     let c = Cfg::new(&[("configuration.yaml", "script: !include f0.yaml\n")]);
     for i in 0..200 {
-        c.write(&format!("f{i}.yaml"), &format!("s{i}:\n  sequence: !include f{}.yaml\n", i + 1));
+        c.write(
+            &format!("f{i}.yaml"),
+            &format!("s{i}:\n  sequence: !include f{}.yaml\n", i + 1),
+        );
     }
     c.write("f200.yaml", "[]\n");
     let r = c.check();
     let d = &with_code(&r, Code::IncludeCycle)[0];
     assert!(d.message.contains("nested deeper"), "{}", dump(&r));
     let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
-    let c = Cfg::new(&[("configuration.yaml", &format!("template:\n  - sensor:\n      - name: x\n        state: \"{{{{ {deep} }}}}\"\n"))]);
+    let c = Cfg::new(&[(
+        "configuration.yaml",
+        &format!("template:\n  - sensor:\n      - name: x\n        state: \"{{{{ {deep} }}}}\"\n"),
+    )]);
     let _ = c.check(); // no crash; minijinja refuses or accepts, either is fine
 }
