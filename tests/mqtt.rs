@@ -434,6 +434,74 @@ async fn a_broker_down_at_start_is_waited_for() {
 }
 
 #[tokio::test]
+async fn tls_to_a_broker_with_a_private_ca() {
+    let ca = support::TestCa::new();
+    let broker = Mosquitto::start_tls(&ca);
+    let gh = FakeGitHub::start(world()).await;
+    let extra = format!("  tls: true\n  ca_file: {}\n", ca.ca().display());
+    let cfg = Config::write(&gh.url(), &gh.token(), broker.port, REPOS, "");
+    // The TLS keys belong under `mqtt:`.
+    let text = std::fs::read_to_string(&cfg.path)
+        .unwrap()
+        .replace("mqtt:\n", &format!("mqtt:\n{extra}"));
+    std::fs::write(&cfg.path, text).unwrap();
+    let mut daemon = DaemonProcess::start(&cfg.path);
+    // What a TLS client that trusts the same CA finds retained on the broker.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let out = std::process::Command::new("mosquitto_sub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port.to_string(),
+                "-u",
+                support::MQTT_USER,
+                "-P",
+                support::MQTT_PASS,
+            ])
+            .arg("--cafile")
+            .arg(ca.ca())
+            .args([
+                "-t",
+                "gitops-bridge/repo/octo/api/state",
+                "-C",
+                "1",
+                "-W",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("\"status\":\"failure\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no state over TLS; daemon log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    daemon.kill();
+    // Without the CA the daemon refuses the broker's certificate and says so.
+    let cfg = Config::write(&gh.url(), &gh.token(), broker.port, REPOS, "");
+    let text = std::fs::read_to_string(&cfg.path)
+        .unwrap()
+        .replace("mqtt:\n", "mqtt:\n  tls: true\n");
+    std::fs::write(&cfg.path, text).unwrap();
+    let mut daemon = DaemonProcess::start(&cfg.path);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "keeps running and retrying"
+    );
+    let log = daemon.log();
+    assert!(log.to_lowercase().contains("certificate"), "{log}");
+    daemon.kill();
+}
+
+#[tokio::test]
 async fn wrong_broker_credentials_are_reported_and_retried() {
     let broker = Mosquitto::start();
     let gh = FakeGitHub::start(world()).await;

@@ -47,7 +47,101 @@ pub struct Mosquitto {
     child: Option<Child>,
 }
 
+/// A private CA and a server certificate for 127.0.0.1, made with the `openssl` CLI.
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl is needed for TLS tests");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=gitops-bridge test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(dir.path().join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        TestCa { dir }
+    }
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
 impl Mosquitto {
+    /// A broker that speaks only TLS, with a certificate from `ca`.
+    pub fn start_tls(ca: &TestCa) -> Mosquitto {
+        let m = Mosquitto::start();
+        let conf = m.dir.path().join("mosquitto.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let d = ca.dir.path();
+        let text = format!(
+            "{text}cafile {}\ncertfile {}\nkeyfile {}\n",
+            d.join("ca.pem").display(),
+            d.join("server.pem").display(),
+            d.join("server.key").display()
+        );
+        std::fs::write(&conf, text).unwrap();
+        let mut m = m;
+        m.restart();
+        m
+    }
+
     pub fn start() -> Mosquitto {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
