@@ -9,6 +9,8 @@
 //! - [`yaml`]: PyYAML-compatible (YAML 1.1) node tree with file:line:column;
 //! - [`loader`] and [`secrets`]: `!include*`, `!secret`, `!env_var`, `!input` with HA's
 //!   semantics; [`packages`]: `homeassistant: packages:` merged as HA merges them;
+//! - [`domains`]: HA's integrations (generated table) and `custom_components/`;
+//!   [`blueprints`]: `blueprints/` and `use_blueprint:`;
 //! - [`structure`]: top-level keys and integrations; [`walk`]: finds templates and
 //!   references where HA reads them; [`templates`] (with [`names`] and [`position`]),
 //!   [`references`], [`legacy`], [`components`], [`files`];

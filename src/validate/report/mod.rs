@@ -1,4 +1,4 @@
-//! Output formats of a [`Report`](super::diagnostic::Report): `text` for people, `json` as
+//! Output formats of a [`Report`]: `text` for people, `json` as
 //! in DESIGN.md, `github` workflow annotations, `sarif` for GitHub code scanning.
 
 mod github;
