@@ -1,0 +1,106 @@
+//! The command line as a user meets it: `discovery`, settings errors, `healthcheck`.
+
+mod support;
+
+use std::process::Command;
+
+use chrono::Utc;
+use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"));
+    c.env_remove("SUPERVISOR_TOKEN").env_remove("RUST_LOG");
+    c
+}
+
+#[tokio::test]
+async fn discovery_prints_every_message_serve_would_publish() {
+    let now = Utc::now();
+    let gh = FakeGitHub::start(
+        World::new("ghp_discoveryTestToken123").owner(Owner::user("octo", 1)).repo(
+            Repo::new(100, "octo", "api")
+                .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
+                .run(Run::completed(
+                    1,
+                    10,
+                    "CI",
+                    "failure",
+                    now - chrono::Duration::hours(2),
+                    chrono::Duration::minutes(3),
+                )),
+        ),
+    )
+    .await;
+    let cfg = support::Config::write(&gh.url(), &gh.token(), 1, "    - octo/api\n", "");
+    let path = cfg.path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("discovery")
+            .arg("--config")
+            .arg(path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for topic in [
+        "# homeassistant/device/gitops_bridge_bridge/config (retained)",
+        "# homeassistant/device/gitops_bridge_repo_100/config (retained)",
+        "# gitops-bridge/repo/octo/api/state (retained)",
+        "# gitops-bridge/bridge/availability (retained)",
+    ] {
+        assert!(text.contains(topic), "{topic} missing from:\n{text}");
+    }
+    assert!(text.contains("\"status\": \"failure\""), "{text}");
+    assert!(!text.contains("ghp_discoveryTestToken123"), "the token never shows");
+}
+
+#[test]
+fn a_settings_mistake_is_one_line_naming_the_key_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        "github:\n  token: x\n  repositories: [a/b]\nmqtt:\n  port: seventeen\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("mqtt.port"), "{err}");
+
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.path().join("missing.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"));
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let port = support::free_port();
+    let out = bin()
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("http://127.0.0.1:{port}/healthz"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
