@@ -139,9 +139,6 @@ impl StateHandle {
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
-    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
-        self.snapshot.clone()
-    }
 }
 
 /// The owning task; run with [`State::run`].

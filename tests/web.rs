@@ -449,6 +449,18 @@ async fn commands_over_http_need_auth_and_use_the_executor() {
             s.json()["request_id"] == "http-1"
         })
         .await;
+    // The audit trail shows who asked what, and the outcome.
+    let (_, audit) = rig.get("/api/commands").await;
+    let last = &audit["commands"][0];
+    assert_eq!(
+        (
+            last["action"].as_str(),
+            last["source"].as_str(),
+            last["ok"].as_bool()
+        ),
+        (Some("rerun"), Some("http"), Some(true))
+    );
+    assert_eq!(last["params"]["run_id"], 504);
     // Not allowed: refused by the same executor.
     let r = rig
         .http

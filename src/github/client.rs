@@ -62,35 +62,12 @@ pub enum GitHubError {
 }
 
 impl GitHubError {
-    /// Worth trying again later without changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            GitHubError::RateLimited { .. }
-                | GitHubError::Server { .. }
-                | GitHubError::Timeout { .. }
-                | GitHubError::Connect { .. }
-        )
-    }
     /// The request never reached a GitHub that answered.
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
             GitHubError::Timeout { .. } | GitHubError::Connect { .. }
         )
-    }
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            GitHubError::Unauthorized { .. } => Some(401),
-            GitHubError::Forbidden { .. } => Some(403),
-            GitHubError::NotFound { .. } => Some(404),
-            GitHubError::Conflict { .. } => Some(409),
-            GitHubError::Unprocessable { .. } => Some(422),
-            GitHubError::Server { status, .. } | GitHubError::Status { status, .. } => {
-                Some(*status)
-            }
-            _ => None,
-        }
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::topics::{Topics, slug};
 use crate::metrics::HealthLevel;
-use crate::model::{Repository, RunState};
+use crate::model::RunState;
 use crate::settings::Action;
 use crate::state::RepoView;
 
@@ -618,8 +618,9 @@ pub fn repo_topics_of(payload: &[u8]) -> Vec<String> {
     out
 }
 
-/// A repository as a placeholder view (no runs), for tests and for removal.
-pub fn empty_view(repo: Repository) -> RepoView {
+/// A repository without runs, for tests.
+#[cfg(test)]
+pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
     RepoView {
         repo,
         available: true,
@@ -641,6 +642,7 @@ pub fn empty_view(repo: Repository) -> RepoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Repository;
     use crate::settings::RepoPolicy;
 
     fn topics() -> Topics {

@@ -620,11 +620,6 @@ impl MqttBridge {
             .unsubscribe(self.topics.device_config_filter())
             .await;
     }
-
-    /// Shortens the delay before re-publishing after HA's birth message (tests).
-    pub fn set_birth_delay(&mut self, lo: Duration, hi: Duration) {
-        self.birth_delay = (lo, hi.max(lo));
-    }
 }
 
 async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {

@@ -348,6 +348,43 @@ pub async fn validate_now(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct CommandsQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/commands?limit=`: the audit trail, newest first (input values are never stored).
+pub async fn commands(
+    State(ctx): State<Arc<WebContext>>,
+    Query(q): Query<CommandsQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    match ctx.store.call(move |db| db.recent_commands(limit)).await {
+        Ok(rows) => {
+            let rows: Vec<Value> = rows
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "request_id": c.request_id,
+                        "received_at": c.received_at,
+                        "finished_at": c.finished_at,
+                        "source": c.source,
+                        "repo": c.repo,
+                        "action": c.action,
+                        "params": serde_json::from_str::<Value>(&c.params).unwrap_or(Value::Null),
+                        "ok": c.ok,
+                        "message": c.message,
+                        "run_id": c.run_id,
+                        "url": c.url,
+                    })
+                })
+                .collect();
+            Json(json!({ "commands": rows })).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
 /// `GET /healthz`: the process serves HTTP. Liveness only, deliberately: a broker or GitHub
 /// outage must not get the container restarted.
 pub async fn healthz() -> Response {

@@ -84,6 +84,7 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
             post(api::command),
         )
         .route("/api/events", get(api::events))
+        .route("/api/commands", get(api::commands))
         .route(
             "/api/validation",
             get(api::validation).post(api::validate_now),
