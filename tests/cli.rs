@@ -17,18 +17,20 @@ fn bin() -> Command {
 async fn discovery_prints_every_message_serve_would_publish() {
     let now = Utc::now();
     let gh = FakeGitHub::start(
-        World::new("ghp_discoveryTestToken123").owner(Owner::user("octo", 1)).repo(
-            Repo::new(100, "octo", "api")
-                .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
-                .run(Run::completed(
-                    1,
-                    10,
-                    "CI",
-                    "failure",
-                    now - chrono::Duration::hours(2),
-                    chrono::Duration::minutes(3),
-                )),
-        ),
+        World::new("ghp_discoveryTestToken123")
+            .owner(Owner::user("octo", 1))
+            .repo(
+                Repo::new(100, "octo", "api")
+                    .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
+                    .run(Run::completed(
+                        1,
+                        10,
+                        "CI",
+                        "failure",
+                        now - chrono::Duration::hours(2),
+                        chrono::Duration::minutes(3),
+                    )),
+            ),
     )
     .await;
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, "    - octo/api\n", "");
@@ -58,7 +60,10 @@ async fn discovery_prints_every_message_serve_would_publish() {
         assert!(text.contains(topic), "{topic} missing from:\n{text}");
     }
     assert!(text.contains("\"status\": \"failure\""), "{text}");
-    assert!(!text.contains("ghp_discoveryTestToken123"), "the token never shows");
+    assert!(
+        !text.contains("ghp_discoveryTestToken123"),
+        "the token never shows"
+    );
 }
 
 #[test]
