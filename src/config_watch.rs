@@ -24,6 +24,9 @@ const WATCH_EVERY: Duration = Duration::from_secs(5);
 /// Quiet time after a change before validating (editors write files in several steps).
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// The configuration repository's own check settings (`check:` section), as the CLI reads.
+const REPO_SETTINGS: &str = ".gitops-bridge.yaml";
+
 /// Where HA Core answers inside the add-on (`homeassistant_api: true`).
 const SUPERVISOR_CORE: &str = "http://supervisor/core";
 
@@ -93,6 +96,14 @@ impl ConfigWatch {
         options.ignore = self.settings.ignore.clone();
         options.ignore_codes = self.settings.ignore_codes.clone();
         options.ignore_files = self.settings.ignore_files.clone();
+        // The same repository-level ignore lists `gitops-bridge check` uses in CI.
+        let repo_settings = self.root.join(REPO_SETTINGS);
+        if repo_settings.is_file() {
+            match validate::load_settings(&repo_settings) {
+                Ok(s) => options = options.with_settings(s),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
         if let Some((url, token)) = &self.core {
             match validate::StatesSnapshot::fetch(url, token).await {
                 Ok(states) => options.states = Some(states),
@@ -131,7 +142,7 @@ pub fn fingerprint(root: &Path) -> u64 {
         };
         for entry in read.flatten() {
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
+            if name.to_string_lossy().starts_with('.') && name != REPO_SETTINGS {
                 continue;
             }
             let Ok(meta) = entry.metadata() else { continue };
