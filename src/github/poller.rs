@@ -50,6 +50,13 @@ pub struct CycleReport {
 /// Longest pause after repeated failures that stop a cycle (bad token, GitHub unreachable).
 const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
+/// A metadata response kept to answer a 304 from memory: its validator, body and next page.
+struct CachedPage {
+    etag: String,
+    value: serde_json::Value,
+    next: Option<String>,
+}
+
 /// Owns the polling state; run with [`Poller::run`].
 pub struct Poller {
     gh: GitHubClient,
@@ -64,7 +71,7 @@ pub struct Poller {
     /// ETags that changed this cycle and still need saving.
     dirty_etags: HashMap<String, Option<String>>,
     /// Metadata bodies kept with their ETag so a 304 can be answered from memory.
-    cached: HashMap<String, (String, serde_json::Value)>,
+    cached: HashMap<String, CachedPage>,
     repos: Vec<Repository>,
     unavailable: HashSet<u64>,
     next_discovery: Instant,
@@ -578,7 +585,7 @@ impl Poller {
         &mut self,
         url: &str,
     ) -> Result<(T, Option<String>), GitHubError> {
-        let etag = self.cached.get(url).map(|(e, _)| e.clone());
+        let etag = self.cached.get(url).map(|c| c.etag.clone());
         if etag.is_none() {
             self.one_off += 1;
         }
@@ -588,31 +595,25 @@ impl Poller {
             .await?
         {
             Fetched::Modified { value, etag, next } => {
-                if let Some(etag) = etag {
-                    self.cached.insert(url.to_string(), (etag, value.clone()));
+                match etag {
+                    Some(etag) => {
+                        let page = CachedPage {
+                            etag,
+                            value: value.clone(),
+                            next: next.clone(),
+                        };
+                        self.cached.insert(url.to_string(), page);
+                    }
+                    None => {
+                        self.cached.remove(url);
+                    }
                 }
-                let next_key = format!("{url}#next");
-                match &next {
-                    Some(n) => self.cached.insert(
-                        next_key,
-                        (String::new(), serde_json::Value::String(n.clone())),
-                    ),
-                    None => self.cached.remove(&next_key),
-                };
                 (value, next)
             }
-            Fetched::NotModified => {
-                let value = self
-                    .cached
-                    .get(url)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                let next = self
-                    .cached
-                    .get(&format!("{url}#next"))
-                    .and_then(|(_, v)| v.as_str().map(str::to_string));
-                (value, next)
-            }
+            Fetched::NotModified => match self.cached.get(url) {
+                Some(page) => (page.value.clone(), page.next.clone()),
+                None => (serde_json::Value::Null, None),
+            },
         };
         let typed = serde_json::from_value(value).map_err(|e| GitHubError::Malformed {
             url: url.to_string(),
