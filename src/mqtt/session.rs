@@ -102,6 +102,8 @@ pub struct MqttBridge {
     results: Option<mpsc::Receiver<CommandResult>>,
     /// Configuration check results to publish on `<base>/bridge/validation`.
     validation: Option<ValidationRx>,
+    /// When the latest check finished, so a re-publish after a reconnect keeps its time.
+    validation_checked_at: Option<chrono::DateTime<chrono::Utc>>,
     connected: bool,
     /// Retained payloads sent in this connection, to skip identical re-sends.
     published: HashMap<String, Vec<u8>>,
@@ -158,6 +160,7 @@ pub fn session(
         commands: commands.as_ref().map(|c| c.inbound.clone()),
         results: commands.map(|c| c.results),
         validation,
+        validation_checked_at: None,
         connected: false,
         published: HashMap::new(),
         found: HashMap::new(),
@@ -300,7 +303,10 @@ impl MqttBridge {
                 // Precondition: the executor is wired in.
                 Some(result) = recv(&mut self.results) => self.publish_result(result).await,
                 // Precondition: validation is on.
-                true = changed(&mut self.validation) => self.publish_validation().await,
+                true = changed(&mut self.validation) => {
+                    self.validation_checked_at = Some(chrono::Utc::now());
+                    self.publish_validation().await;
+                }
                 // Precondition: a re-publish is pending (HA announced itself).
                 _ = sleep_until(republish), if republish.is_some() => {
                     self.republish_at = None;
@@ -468,21 +474,13 @@ impl MqttBridge {
         if !self.connected {
             return;
         }
-        let state = payload::validation_state(&report, chrono::Utc::now());
-        let mut body = serde_json::to_value(&state).unwrap_or_default();
-        // The check time alone must not make an unchanged result look new.
-        if let Some(previous) = self.published.get(&self.topics.bridge_validation())
-            && let Ok(mut old) = serde_json::from_slice::<serde_json::Value>(previous)
-        {
-            old["checked_at"] = body["checked_at"].clone();
-            if old == body {
-                return;
-            }
-        }
-        body["checked_at"] = serde_json::json!(state.checked_at);
+        let checked_at = *self
+            .validation_checked_at
+            .get_or_insert_with(chrono::Utc::now);
+        let state = payload::validation_state(&report, checked_at);
         self.publish_retained(Message {
             topic: self.topics.bridge_validation(),
-            payload: serde_json::to_vec(&body).unwrap_or_default(),
+            payload: serde_json::to_vec(&state).unwrap_or_default(),
         })
         .await;
     }
