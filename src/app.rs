@@ -21,7 +21,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::commands;
 use crate::config_watch::ConfigWatch;
@@ -30,6 +29,7 @@ use crate::mqtt::{self, Topics, discovery, payload};
 use crate::settings::Settings;
 use crate::state::State;
 use crate::store::Store;
+use crate::supervise::Supervisor;
 use crate::web::webhook::WebhookProcessor;
 use crate::web::{self, WebContext, WebhookStats};
 
@@ -73,11 +73,11 @@ pub async fn serve_with(
     let gh = GitHubClient::new(&settings.github).context("setting up the GitHub client")?;
 
     let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
+    let tasks = Supervisor::new(cancel.clone());
 
     let (state, state_handle, events) =
         State::new(store.clone(), github.clone(), settings.metrics_window);
-    tasks.spawn(state.run(cancel.clone()));
+    tasks.spawn("state", state.run(cancel.clone()));
 
     let poll_now = Arc::new(Notify::new());
     let poller = Poller::new(
@@ -88,12 +88,12 @@ pub async fn serve_with(
         events.clone(),
         poll_now.clone(),
     );
-    tasks.spawn(poller.run(cancel.clone()));
+    tasks.spawn("poller", poller.run(cancel.clone()));
 
     let validation = ConfigWatch::new(&settings.validate);
     let (validation_rx, validate_now) = match validation {
         Some((watch, rx, now)) => {
-            tasks.spawn(watch.run(cancel.clone()));
+            tasks.spawn("config watch", watch.run(cancel.clone()));
             (Some(rx), Some(now))
         }
         None => (None, None),
@@ -110,6 +110,7 @@ pub async fn serve_with(
         results_tx,
     );
     tasks.spawn(
+        "command executor",
         executor
             .with_validation(validate_now.clone())
             .run(cancel.clone()),
@@ -124,8 +125,9 @@ pub async fn serve_with(
     )
     .context("setting up MQTT")?;
     let pump_stop = CancellationToken::new();
-    let pump_task = tokio::spawn(pump.run(pump_stop.clone()));
-    let bridge_task = tokio::spawn(bridge.run(cancel.clone()));
+    // The pump outlives `cancel` by a moment, to flush the bridge's `offline`.
+    let pump_task = tasks.spawn("MQTT pump", pump.run(pump_stop.clone()));
+    let bridge_task = tasks.spawn("MQTT bridge", bridge.run(cancel.clone()));
 
     if let Some(listener) = listener {
         let stats = Arc::new(WebhookStats::default());
@@ -136,7 +138,7 @@ pub async fn serve_with(
             stats.clone(),
             WEBHOOK_BACKLOG,
         );
-        tasks.spawn(processor.run(cancel.clone()));
+        tasks.spawn("webhook processor", processor.run(cancel.clone()));
         let context = Arc::new(WebContext {
             state: state_handle.clone(),
             store: store.clone(),
@@ -150,23 +152,23 @@ pub async fn serve_with(
             validation: validation_rx,
             validate_now,
             shutdown: cancel.clone(),
+            tasks: tasks.health(),
         });
         if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
             tracing::info!("webhooks are off until `github.webhook_secret` is set; polling only");
         }
         let web_cancel = cancel.clone();
-        tasks.spawn(async move {
+        tasks.spawn("HTTP server", async move {
             if let Err(e) = web::serve(listener, web::router(context), web_cancel).await {
                 tracing::error!("HTTP server stopped: {e}");
             }
         });
     }
 
-    tasks.spawn(prune(
-        store.clone(),
-        settings.store.retention,
-        cancel.clone(),
-    ));
+    tasks.spawn(
+        "store pruning",
+        prune(store.clone(), settings.store.retention, cancel.clone()),
+    );
     tasks.close();
     drop(events);
 
@@ -177,8 +179,11 @@ pub async fn serve_with(
         settings.mqtt.host,
         settings.mqtt.port
     );
-    shutdown.await;
-    tracing::info!("shutting down");
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down"),
+        // A task died (the supervisor logged which); stop the rest the same way.
+        _ = cancel.cancelled() => {}
+    }
     cancel.cancel();
     let _ = bridge_task.await;
     if tokio::time::timeout(FLUSH_TIMEOUT, async {
@@ -204,7 +209,10 @@ pub async fn serve_with(
     if joined.is_err() {
         tracing::warn!("the store was still in use at shutdown");
     }
-    Ok(())
+    match tasks.failure() {
+        Some(failure) => Err(anyhow::anyhow!("stopped because a task died: {failure}")),
+        None => Ok(()),
+    }
 }
 
 /// Deletes runs older than the retention, now and then.

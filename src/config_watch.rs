@@ -67,7 +67,7 @@ impl ConfigWatch {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        let mut seen = fingerprint(&self.root);
+        let mut seen = self.fingerprint().await;
         self.validate().await;
         let mut every = tokio::time::interval(WATCH_EVERY);
         every.tick().await;
@@ -75,20 +75,29 @@ impl ConfigWatch {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = self.now.notified() => {
-                    seen = fingerprint(&self.root);
+                    seen = self.fingerprint().await;
                     self.validate().await;
                 }
                 _ = every.tick(), if self.settings.watch => {
-                    let current = fingerprint(&self.root);
+                    let current = self.fingerprint().await;
                     if current != seen {
                         tokio::time::sleep(SETTLE).await;
-                        seen = fingerprint(&self.root);
+                        seen = self.fingerprint().await;
                         tracing::info!("configuration changed; validating");
                         self.validate().await;
                     }
                 }
             }
         }
+    }
+
+    /// [`fingerprint`] on the blocking pool: the walk is many blocking file-system calls,
+    /// often on a network share, and must not stall an async worker thread.
+    async fn fingerprint(&self) -> u64 {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || fingerprint(&root))
+            .await
+            .unwrap_or_default()
     }
 
     async fn validate(&self) {

@@ -14,7 +14,9 @@
 //!   them out on GitHub (allow-lists, preconditions, dedupe, audit, results).
 //! - [`config_watch`]: continuous validation of the HA configuration (the add-on).
 //! - [`web`]: the HTTP server: webhooks, JSON API and event stream, `/metrics`, dashboard.
-//! - [`app`]: wiring and shutdown for `serve` and `discovery`.
+//! - [`app`]: wiring and shutdown for `serve` and `discovery`; [`supervise`]: a task that
+//!   dies stops the daemon, so it gets restarted instead of running half-alive.
+//! - [`text`]: cutting outside text safely to a byte limit.
 //! - [`validate`]: `gitops-bridge check`, the Home Assistant configuration validator.
 
 pub mod app;
@@ -27,5 +29,7 @@ pub mod mqtt;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod supervise;
+pub mod text;
 pub mod validate;
 pub mod web;

@@ -333,6 +333,24 @@ async fn bad_commands_are_refused_without_calling_github() {
     assert_eq!(r["ok"], false);
     assert!(r["message"].as_str().unwrap().contains("limit"), "{r}");
 
+    // Over the limit of MQTT packets the bridge used to accept (1 MiB): still answered.
+    let huge = format!(
+        r#"{{"request_id":"huge","inputs":{{"x":"{}"}}}}"#,
+        "y".repeat(2 << 20)
+    );
+    let r = rig.command("octo/api", "dispatch", &huge).await;
+    assert_eq!(r["ok"], false, "{}", r["message"]);
+    assert!(
+        r["message"].as_str().unwrap().contains("16384-byte limit"),
+        "{r}"
+    );
+
+    // Multi-byte text that is not JSON: refused with a cut quote of it, and the executor
+    // survives (a cut inside a character used to panic it, silently stopping every command).
+    let r = rig.command("octo/api", "rerun", &"€".repeat(20)).await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("€€€…"), "{r}");
+
     // A retained command: refused, and cleared from the broker so it never replays.
     let sent = std::time::Instant::now();
     rig.probe

@@ -67,6 +67,28 @@ pub fn from_mqtt(topics: &Topics, inbound: &Inbound) -> Intake {
     }
 }
 
+/// The answer to a command that arrived while the executor's queue was full, or `None`
+/// when the message needs no answer.
+pub fn busy(topics: &Topics, inbound: &Inbound) -> Option<CommandResult> {
+    const BUSY: &str = "busy: too many commands are waiting; try again in a moment";
+    match from_mqtt(topics, inbound) {
+        Intake::Ignore => None,
+        Intake::Rejected(r) => Some(r),
+        Intake::Bridge { action, request_id } => Some(CommandResult::rejected(
+            request_id,
+            "bridge".into(),
+            action,
+            BUSY,
+        )),
+        Intake::Repo(c) => Some(CommandResult::rejected(
+            c.params.request_id.clone(),
+            c.repo(),
+            c.action.to_string(),
+            BUSY,
+        )),
+    }
+}
+
 fn retained(request_id: Option<String>, repo: String, action: String) -> CommandResult {
     CommandResult::rejected(
         request_id,
@@ -138,7 +160,7 @@ fn parse_params(payload: &[u8]) -> Result<Params, String> {
     if !text.starts_with('{') {
         return Err(format!(
             "payload must be `PRESS` or a JSON object like {{\"request_id\": \"…\", \"run_id\": 123}}, not `{}`",
-            crate::mqtt::payload::truncate(text, 40)
+            crate::text::truncate(text, 40)
         ));
     }
     let mut de = serde_json::Deserializer::from_str(text);

@@ -19,17 +19,7 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Cuts at a character boundary so the result is at most `max` bytes.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(1);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end.saturating_sub(2)])
-}
+use crate::text::truncate;
 
 fn round(v: Option<f64>, digits: i32) -> Option<f64> {
     let f = 10f64.powi(digits);
@@ -233,15 +223,6 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_respects_the_limit_and_char_boundaries() {
-        let long = "é".repeat(300);
-        let t = truncate(&long, MAX_STATE_LEN);
-        assert!(t.len() <= MAX_STATE_LEN, "{}", t.len());
-        assert!(t.ends_with('…'));
-        assert_eq!(truncate("short", 255), "short");
-    }
 
     #[test]
     fn an_empty_repository_reports_unknowns_as_null() {

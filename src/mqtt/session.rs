@@ -117,6 +117,13 @@ pub struct MqttBridge {
     birth_delay: (Duration, Duration),
 }
 
+/// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
+/// silently drops larger ones for this client). Far above the command limit
+/// ([`crate::commands::parse::MAX_PAYLOAD`]), so an oversized command still reaches the
+/// executor and is answered `rejected` with the limit instead of vanishing; other
+/// publishers' retained configs on our discovery wildcard fit too.
+pub const MAX_INCOMING_PACKET: u32 = 8 << 20;
+
 /// Builds the pair of tasks for one broker.
 pub fn session(
     settings: &MqttSettings,
@@ -128,8 +135,7 @@ pub fn session(
     let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
     options.set_keep_alive(settings.keep_alive);
     options.set_clean_start(true);
-    // Other publishers' retained configs arrive on our discovery wildcard; accept up to 1 MiB.
-    options.set_max_packet_size(Some(1 << 20));
+    options.set_max_packet_size(Some(MAX_INCOMING_PACKET));
     options.set_last_will(LastWill::new(
         topics.bridge_availability(),
         "offline",
@@ -399,8 +405,12 @@ impl MqttBridge {
                 payload: p.payload.to_vec(),
                 retained: p.retain,
             };
-            if commands.try_send(inbound).is_err() {
-                tracing::warn!("command queue full; dropped a message on {topic}");
+            if let Err(mpsc::error::TrySendError::Full(inbound)) = commands.try_send(inbound) {
+                // Every command gets an answer, even one we have no room for.
+                tracing::warn!("command queue full; refusing the command on {topic}");
+                if let Some(result) = crate::commands::parse::busy(&self.topics, &inbound) {
+                    self.publish_result(result).await;
+                }
             }
         }
     }

@@ -385,10 +385,20 @@ pub async fn commands(
     }
 }
 
-/// `GET /healthz`: the process serves HTTP. Liveness only, deliberately: a broker or GitHub
-/// outage must not get the container restarted.
-pub async fn healthz() -> Response {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+/// `GET /healthz`: the process serves HTTP and all its tasks run. Liveness only,
+/// deliberately: a broker or GitHub outage must not get the container restarted, but a dead
+/// task must (503 with the task named).
+pub async fn healthz(State(ctx): State<Arc<WebContext>>) -> Response {
+    let dead = ctx.tasks.dead();
+    if dead.is_empty() {
+        Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "failed", "dead_tasks": dead, "version": env!("CARGO_PKG_VERSION") })),
+        )
+            .into_response()
+    }
 }
 
 // -- server-sent events ---------------------------------------------------------------------

@@ -60,6 +60,8 @@ pub struct WebContext {
     pub validate_now: Option<Arc<Notify>>,
     /// Ends long-lived responses (the event stream) on shutdown.
     pub shutdown: CancellationToken,
+    /// Which of the daemon's tasks died; `/healthz` fails while any has.
+    pub tasks: Arc<crate::supervise::TaskHealth>,
 }
 
 /// All routes.

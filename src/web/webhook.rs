@@ -16,6 +16,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::{Notify, mpsc};
@@ -29,12 +30,116 @@ use crate::store::Store;
 /// Events we act on; every other event is acknowledged and ignored.
 const HANDLED: &[&str] = &["ping", "workflow_run", "workflow_job", "push"];
 
-/// A verified, parsed, first-time delivery.
+/// A verified, parsed, first-time delivery, in the small typed form the processor needs.
+///
+/// Bodies can be megabytes (a `push` with many commits); the queue holds only what we act
+/// on, a few hundred bytes a job, so a full backlog stays small on a small add-on host.
 #[derive(Debug)]
 pub struct WebhookJob {
     pub delivery: String,
-    pub event: String,
-    pub payload: Value,
+    pub work: Work,
+}
+
+/// What a delivery asks of the processor.
+#[derive(Debug)]
+pub enum Work {
+    /// A run started, progressed or completed.
+    Run {
+        repo_id: Option<u64>,
+        run: Box<ApiRun>,
+    },
+    /// A job of a run changed.
+    Job { repo_id: u64, job: Box<ApiJob> },
+    /// New commits: runs are about to start, so poll now.
+    Push,
+    /// Nothing to do but mark it processed (`ping`).
+    Nothing,
+    /// A handled event whose payload lacks what we need; logged, then marked processed.
+    Unusable(String),
+}
+
+/// The part of every delivery we read before deciding anything.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    action: Option<String>,
+    zen: Option<String>,
+    repository: Option<RepoRef>,
+    workflow_run: Option<Box<serde_json::value::RawValue>>,
+    workflow_job: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepoRef {
+    id: Option<u64>,
+}
+
+/// A delivery body read as far as we need it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub action: Option<String>,
+    /// `ping`'s greeting.
+    pub zen: Option<String>,
+    pub work: Work,
+}
+
+/// Reads a delivery body for `event`: `Err` (answered 400, not recorded) when it is not a
+/// JSON object at all. Payload parts we act on are parsed here into their typed form,
+/// without building a tree of the whole body. Pure, so the fuzz tests call it directly.
+pub fn parse_delivery(event: &str, body: &[u8]) -> Result<Delivery, String> {
+    let starts_object = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !starts_object {
+        // Tell a malformed body from valid JSON of the wrong shape.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => "the payload is not a JSON object".to_string(),
+                Err(e) => malformed(e, body),
+            },
+        );
+    }
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| malformed(e, body))?;
+    let repo_id = envelope.repository.and_then(|r| r.id);
+    let work = match event {
+        "workflow_run" => match envelope.workflow_run {
+            None => Work::Unusable("without `workflow_run`".into()),
+            Some(raw) => match serde_json::from_str::<ApiRun>(raw.get()) {
+                Ok(run) => Work::Run {
+                    repo_id,
+                    run: Box::new(run),
+                },
+                Err(e) => Work::Unusable(e.to_string()),
+            },
+        },
+        "workflow_job" => match (repo_id, envelope.workflow_job) {
+            (Some(repo_id), Some(raw)) => match serde_json::from_str::<ApiJob>(raw.get()) {
+                Ok(job) => Work::Job {
+                    repo_id,
+                    job: Box::new(job),
+                },
+                Err(e) => Work::Unusable(e.to_string()),
+            },
+            _ => Work::Unusable("without a job or repository".into()),
+        },
+        "push" => Work::Push,
+        _ => Work::Nothing,
+    };
+    Ok(Delivery {
+        action: envelope.action,
+        zen: envelope.zen,
+        work,
+    })
+}
+
+fn malformed(e: serde_json::Error, body: &[u8]) -> String {
+    // Form-encoded deliveries are a hook setting; say which one.
+    let hint = if body.starts_with(b"payload=") {
+        " (set the webhook's content type to application/json)"
+    } else {
+        ""
+    };
+    format!("malformed JSON: {e}{hint}")
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -119,31 +224,13 @@ pub async fn receive(
             "missing or invalid X-GitHub-Delivery".into(),
         );
     };
-    let payload: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            return reject(
-                StatusCode::BAD_REQUEST,
-                "the payload is not a JSON object".into(),
-            );
-        }
-        Err(e) => {
-            // Form-encoded deliveries are a hook setting; say which one.
-            let hint = if body.starts_with(b"payload=") {
-                " (set the webhook's content type to application/json)"
-            } else {
-                ""
-            };
-            return reject(
-                StatusCode::BAD_REQUEST,
-                format!("malformed JSON: {e}{hint}"),
-            );
-        }
+    let parsed = match parse_delivery(&event, &body) {
+        Ok(p) => p,
+        Err(message) => return reject(StatusCode::BAD_REQUEST, message),
     };
-    let action = payload
-        .get("action")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    // The raw body is not needed past this point; don't hold megabytes across awaits.
+    drop(body);
+    let action = parsed.action;
 
     let (guid, ev) = (delivery.clone(), event.clone());
     let first = ctx
@@ -168,16 +255,11 @@ pub async fn receive(
         }
     }
     if event == "ping" {
-        let zen = payload
-            .get("zen")
-            .and_then(|z| z.as_str())
-            .unwrap_or("")
-            .to_string();
+        let zen = parsed.zen.unwrap_or_default();
         tracing::info!("GitHub webhook ping: {zen}");
         let _ = ctx.webhook_jobs.try_send(WebhookJob {
             delivery,
-            event,
-            payload,
+            work: Work::Nothing,
         });
         return reply(StatusCode::OK, json!({ "status": "pong" }));
     }
@@ -194,8 +276,7 @@ pub async fn receive(
     }
     match ctx.webhook_jobs.try_send(WebhookJob {
         delivery: delivery.clone(),
-        event,
-        payload,
+        work: parsed.work,
     }) {
         Ok(()) => reply(
             StatusCode::ACCEPTED,
@@ -251,64 +332,42 @@ impl WebhookProcessor {
                 _ = cancel.cancelled() => break,
                 job = self.jobs.recv() => match job { Some(j) => j, None => break },
             };
-            self.process(&job).await;
-            self.stats.processed.fetch_add(1, Ordering::Relaxed);
             let guid = job.delivery.clone();
+            self.process(job).await;
+            self.stats.processed.fetch_add(1, Ordering::Relaxed);
+            let delivery = guid.clone();
             if let Err(e) = self
                 .store
                 .call(move |db| db.mark_delivery_processed(&guid))
                 .await
             {
-                tracing::warn!("marking delivery {} processed: {e}", job.delivery);
+                tracing::warn!("marking delivery {delivery} processed: {e}");
             }
         }
         tracing::debug!("webhook processor stopped");
     }
 
-    async fn process(&self, job: &WebhookJob) {
-        let repo_id = job
-            .payload
-            .pointer("/repository/id")
-            .and_then(Value::as_u64);
-        let event = match job.event.as_str() {
-            "workflow_run" => {
-                let Some(run) = job.payload.get("workflow_run") else {
-                    return tracing::warn!(
-                        "workflow_run delivery {} without `workflow_run`",
-                        job.delivery
-                    );
-                };
-                match serde_json::from_value::<ApiRun>(run.clone()) {
-                    Ok(run) => {
-                        let run = run.into_model(repo_id.unwrap_or(0));
-                        Event::Runs {
-                            repo_id: run.repo_id,
-                            runs: vec![run],
-                            source: Source::Webhook,
-                            initial: false,
-                        }
-                    }
-                    Err(e) => return tracing::warn!("workflow_run delivery {}: {e}", job.delivery),
+    async fn process(&self, job: WebhookJob) {
+        let event = match job.work {
+            Work::Run { repo_id, run } => {
+                let run = run.into_model(repo_id.unwrap_or(0));
+                Event::Runs {
+                    repo_id: run.repo_id,
+                    runs: vec![run],
+                    source: Source::Webhook,
+                    initial: false,
                 }
             }
-            "workflow_job" => {
-                let (Some(repo_id), Some(j)) = (repo_id, job.payload.get("workflow_job")) else {
-                    return tracing::warn!(
-                        "workflow_job delivery {} without a job or repository",
-                        job.delivery
-                    );
-                };
-                match serde_json::from_value::<ApiJob>(j.clone()) {
-                    Ok(j) => Event::Jobs {
-                        repo_id,
-                        jobs: vec![j.into_model(None)],
-                    },
-                    Err(e) => return tracing::warn!("workflow_job delivery {}: {e}", job.delivery),
-                }
-            }
+            Work::Job { repo_id, job } => Event::Jobs {
+                repo_id,
+                jobs: vec![job.into_model(None)],
+            },
             // New commits start runs; ask the poller to look now rather than in a minute.
-            "push" => return self.poll_now.notify_one(),
-            _ => return,
+            Work::Push => return self.poll_now.notify_one(),
+            Work::Nothing => return,
+            Work::Unusable(why) => {
+                return tracing::warn!("webhook delivery {}: {why}", job.delivery);
+            }
         };
         let _ = self.events.send(event).await;
     }
@@ -329,5 +388,47 @@ mod tests {
         assert!(!verify_signature(secret, body, Some("sha1=757107ea")));
         assert!(!verify_signature(secret, body, Some("sha256=zz")));
         assert!(!verify_signature(secret, body, None));
+    }
+
+    #[test]
+    fn deliveries_parse_into_their_small_typed_form() {
+        let run = include_str!("../../tests/fixtures/github/webhooks/workflow_run.completed.json");
+        let parsed = parse_delivery("workflow_run", run.as_bytes()).unwrap();
+        assert_eq!(parsed.action.as_deref(), Some("completed"));
+        assert!(
+            matches!(
+                parsed.work,
+                Work::Run {
+                    repo_id: Some(_),
+                    ..
+                }
+            ),
+            "{:?}",
+            parsed.work
+        );
+        assert!(matches!(
+            parse_delivery("workflow_run", b"{\"action\":\"completed\"}")
+                .unwrap()
+                .work,
+            Work::Unusable(_)
+        ));
+        assert!(matches!(
+            parse_delivery("push", b" {}").unwrap().work,
+            Work::Push
+        ));
+        assert_eq!(
+            parse_delivery("ping", b"[1]").unwrap_err(),
+            "the payload is not a JSON object"
+        );
+        assert!(
+            parse_delivery("ping", b"{")
+                .unwrap_err()
+                .starts_with("malformed JSON")
+        );
+        assert!(
+            parse_delivery("ping", b"payload=%7B")
+                .unwrap_err()
+                .contains("content type")
+        );
     }
 }

@@ -248,7 +248,8 @@ impl Probe {
     pub async fn connect(port: u16, filter: &str) -> Probe {
         let mut options = MqttOptions::new(format!("probe-{}", rand_id()), "127.0.0.1", port);
         options.set_credentials(MQTT_USER, MQTT_PASS);
-        options.set_max_packet_size(1 << 20, 1 << 20);
+        // Large enough to send a command over the old 1 MiB limit.
+        options.set_max_packet_size(4 << 20, 4 << 20);
         options.set_keep_alive(Duration::from_secs(5));
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         let seen = Arc::new(Mutex::new(Vec::new()));
