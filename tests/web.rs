@@ -32,6 +32,12 @@ fn world() -> World {
             "Deploy",
             ".github/workflows/deploy.yml",
         ))
+        // GitHub does not keep names unique: a second "Build" in another file.
+        .workflow(Workflow::new(
+            2823527,
+            "Build",
+            ".github/workflows/build-arm.yml",
+        ))
         .run(Run::completed(501, 2823525, "Build", "success", h(40), mins(4)).sha("c".repeat(40)))
         .run(Run::completed(
             502,
@@ -321,7 +327,11 @@ async fn the_json_api_answers_with_documented_shapes() {
 
     let (status, s) = rig.get("/api/workflow-status/octo-org/octo-repo").await;
     assert_eq!(status, 200);
-    assert_eq!(s["workflows"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s["workflows"].as_array().unwrap().len(),
+        3,
+        "two named Build, one Deploy"
+    );
     let trend = s["trend"].as_array().unwrap();
     assert_eq!(trend.len(), 8);
     assert_eq!(
@@ -389,8 +399,12 @@ async fn the_json_api_answers_with_documented_shapes() {
         ),
         "{text}"
     );
-    assert!(text.contains(r#"gitops_bridge_workflow_last_conclusion{repository="octo-org/octo-repo",workflow="Build",conclusion="success"} 1"#));
+    assert!(text.contains(r#"gitops_bridge_workflow_failing{repository="octo-org/octo-repo",workflow=".github/workflows/build-arm.yml",workflow_name="Build"} 0"#), "{text}");
+    assert!(text.contains(r#"gitops_bridge_workflow_last_conclusion{repository="octo-org/octo-repo",workflow=".github/workflows/build.yml",workflow_name="Build",conclusion="success"} 1"#));
+    let mut series = std::collections::HashSet::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let key = line.rsplit_once(' ').unwrap().0;
+        assert!(series.insert(key.to_string()), "duplicate series {key}");
         let labels = line
             .split_once('{')
             .map(|(_, rest)| rest.split_once('}').unwrap().0)
@@ -398,7 +412,7 @@ async fn the_json_api_answers_with_documented_shapes() {
         for pair in labels.split(',').filter(|p| !p.is_empty()) {
             let key = pair.split('=').next().unwrap();
             assert!(
-                ["repository", "workflow", "conclusion"].contains(&key),
+                ["repository", "workflow", "workflow_name", "conclusion"].contains(&key),
                 "label {key} in {line}"
             );
         }

@@ -96,6 +96,9 @@ const GAUGES: &[Gauge] = &[
     ),
 ];
 
+/// Workflows are labelled by file (`workflow=".github/workflows/ci.yml"`), which GitHub keeps
+/// unique in a repository; names are not unique (two files may both be called `CI`), so the
+/// name rides along as `workflow_name` but never identifies a series.
 pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
     let mut out = String::new();
     let mut f = Family { out: &mut out };
@@ -116,7 +119,8 @@ pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
                         &name,
                         &[
                             ("repository", &v.repo.full_name()),
-                            ("workflow", &w.workflow.name),
+                            ("workflow", &w.workflow.path),
+                            ("workflow_name", &w.workflow.name),
                         ],
                         value,
                     );
@@ -136,7 +140,8 @@ pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
                     "gitops_bridge_workflow_last_conclusion",
                     &[
                         ("repository", &v.repo.full_name()),
-                        ("workflow", &w.workflow.name),
+                        ("workflow", &w.workflow.path),
+                        ("workflow_name", &w.workflow.name),
                         ("conclusion", run.status.as_str()),
                     ],
                     1.0,
