@@ -62,12 +62,8 @@ pub async fn serve_with(
     listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (store, worker) = Store::open(&settings.store.path).with_context(|| {
-        format!(
-            "opening the store (`store.path` = {})",
-            settings.store.path.display()
-        )
-    })?;
+    // The error names the path and what to change; no context to repeat it.
+    let (store, worker) = Store::open(&settings.store.path)?;
     let store_thread = worker.spawn().context("starting the store thread")?;
     let github = Arc::new(settings.github.clone());
     let gh = GitHubClient::new(&settings.github).context("setting up the GitHub client")?;
@@ -173,9 +169,9 @@ pub async fn serve_with(
     drop(events);
 
     tracing::info!(
-        "gitops-bridge {} watching {} repository entries; MQTT {}:{}",
+        "gitops-bridge {} started ({}); MQTT {}:{}",
         env!("CARGO_PKG_VERSION"),
-        settings.github.repositories.len(),
+        describe_watched(&settings.github.repositories),
         settings.mqtt.host,
         settings.mqtt.port
     );
@@ -212,6 +208,30 @@ pub async fn serve_with(
     match tasks.failure() {
         Some(failure) => Err(anyhow::anyhow!("stopped because a task died: {failure}")),
         None => Ok(()),
+    }
+}
+
+/// What the settings ask to watch, counted as repositories (`owner/*` entries are counted
+/// once GitHub has listed them, so they are named as owners here).
+fn describe_watched(entries: &[crate::settings::RepoSelector]) -> String {
+    let owners = entries
+        .iter()
+        .filter(|e| matches!(e, crate::settings::RepoSelector::Owner { .. }))
+        .count();
+    let repos = entries.len() - owners;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match (repos, owners) {
+        (r, 0) => format!("watching {}", plural(r, "repository", "repositories")),
+        (0, o) => format!(
+            "watching every repository of {}",
+            plural(o, "owner", "owners")
+        ),
+        (r, o) => format!(
+            "watching {} and every repository of {}",
+            plural(r, "repository", "repositories"),
+            plural(o, "owner", "owners")
+        ),
     }
 }
 
@@ -258,8 +278,10 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
     drop(poller);
     state_task.await?;
     let snapshot = handle.snapshot();
+    // Printing the bridge's "GitHub unreachable" picture would look like success to a
+    // script; a wrong token or an unreachable GitHub is a failure of the command.
     if let Some(problem) = &snapshot.github.error {
-        tracing::warn!("{problem}");
+        anyhow::bail!("GitHub did not answer the poll: {problem}");
     }
 
     let topics = Topics::new(&settings.mqtt);

@@ -439,6 +439,37 @@ pub struct Settings {
     pub log_level: String,
 }
 
+/// The history database's file name when `store.path` is not set.
+pub const DEFAULT_STORE_FILE: &str = "gitops-bridge.db";
+/// The log filter when `log_level` is not set.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// The levels a `log_level` directive may name.
+const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// A `log_level` is a level (`debug`) or comma-separated `target=level` directives
+/// (`gitops_bridge=debug,info`). `tracing`'s own parser takes a lone unknown word as a target
+/// name, so `verbose` would silently mean "log nothing": every directive must name a level.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    let bad = |directive: &str| {
+        format!(
+            "`{directive}` is not a log level; use one of {} (or `target=level`, comma-separated)",
+            LOG_LEVELS.join(", ")
+        )
+    };
+    for directive in filter.split(',').map(str::trim) {
+        let level = match directive.rsplit_once('=') {
+            Some((target, level)) if !target.is_empty() => level,
+            Some(_) => return Err(bad(directive)),
+            None => directive,
+        };
+        if !LOG_LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(bad(directive));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("`{filter}`: {e}"))?;
+    Ok(())
+}
+
 /// Where settings come from; tests and the add-on point these elsewhere.
 #[derive(Debug, Clone)]
 pub struct Sources {
@@ -463,7 +494,14 @@ impl Settings {
     /// Loads all layers and validates them.
     pub fn load(sources: &Sources) -> Result<Settings, SettingsError> {
         let raw = load_raw(sources)?;
-        Settings::from_raw(raw)
+        let store_unset = raw.store.path.is_none();
+        let mut settings = Settings::from_raw(raw)?;
+        // Without `store.path`, the history lives next to the settings file (or in the
+        // working directory): a path that works on any machine. The add-on sets `/data/…`.
+        if store_unset && let Some(dir) = sources.file.as_deref().and_then(|f| f.parent()) {
+            settings.store.path = dir.join(DEFAULT_STORE_FILE);
+        }
+        Ok(settings)
     }
 
     /// Checks cross-field rules and fills defaults.
@@ -474,7 +512,7 @@ impl Settings {
             path: raw
                 .store
                 .path
-                .unwrap_or_else(|| PathBuf::from("gitops-bridge.db")),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE_FILE)),
             retention: raw
                 .store
                 .retention
@@ -530,9 +568,10 @@ impl Settings {
                 ),
             ));
         }
-        let log_level = raw.log_level.unwrap_or_else(|| "info".to_string());
-        tracing_subscriber::EnvFilter::try_new(&log_level)
-            .map_err(|e| invalid("log_level", format!("`{log_level}`: {e}")))?;
+        let log_level = raw
+            .log_level
+            .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
+        check_log_level(&log_level).map_err(|m| invalid("log_level", m))?;
         Ok(Settings {
             github,
             mqtt,
@@ -1161,6 +1200,12 @@ mod tests {
         assert_eq!(st.mqtt.discovery_prefix, "homeassistant");
         assert_eq!(st.mqtt.birth_topic, "homeassistant/status");
         assert_eq!(st.metrics_window, Duration::from_secs(7 * 86400));
+        // History next to the settings file, wherever it is: never `/data` off the add-on.
+        let file = s.file.as_deref().unwrap();
+        assert_eq!(
+            st.store.path,
+            file.parent().unwrap().join("gitops-bridge.db")
+        );
         assert!(
             st.github
                 .policy_for("octo-org", "api")
@@ -1392,6 +1437,25 @@ mod tests {
                 && err.contains("Mosquitto"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn log_levels_must_name_a_level() {
+        for good in [
+            "info",
+            "DEBUG",
+            "gitops_bridge=debug,info",
+            "warn, rumqttc=off",
+        ] {
+            assert!(check_log_level(good).is_ok(), "{good}");
+        }
+        for bad in ["verbose", "info,loud", "gitops_bridge=chatty", "=debug", ""] {
+            let e = check_log_level(bad).unwrap_err();
+            assert!(
+                e.contains("trace, debug, info, warn, error, off"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

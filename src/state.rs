@@ -337,6 +337,15 @@ impl State {
             self.replace(id, view);
         }
         if !self.current.resolved {
+            tracing::info!(
+                "watching {} {}",
+                self.current.repos.len(),
+                if self.current.repos.len() == 1 {
+                    "repository"
+                } else {
+                    "repositories"
+                }
+            );
             self.current.resolved = true;
             self.publish_snapshot();
             let _ = self.changes.send(Change::Resolved);

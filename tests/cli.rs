@@ -109,3 +109,119 @@ fn healthcheck_fails_when_nothing_answers() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Runs `discovery` against a settings file and returns (exit code, stdout, stderr).
+async fn discovery(cfg: &support::Config) -> (Option<i32>, String, String) {
+    let path = cfg.path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg("discovery")
+            .arg("--config")
+            .arg(path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn discovery_fails_with_the_reason_when_github_refuses_or_is_unreachable() {
+    let gh = FakeGitHub::start(World::new("the-right-token").owner(Owner::user("octo", 1))).await;
+    let cfg = support::Config::write(&gh.url(), "a-wrong-token", 1, "    - octo/api\n", "");
+    let (code, stdout, stderr) = discovery(&cfg).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stdout.is_empty(),
+        "nothing printed that looks like success: {stdout}"
+    );
+    assert!(
+        stderr.contains("401") || stderr.to_lowercase().contains("token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("a-wrong-token"),
+        "the token never shows: {stderr}"
+    );
+
+    let port = support::free_port();
+    let cfg = support::Config::write(
+        &format!("http://127.0.0.1:{port}"),
+        "t",
+        1,
+        "    - octo/api\n",
+        "",
+    );
+    let (code, _, stderr) = discovery(&cfg).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("reach"), "{stderr}");
+    assert!(
+        stderr.contains("WARN"),
+        "the poller's warning is logged: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escapes on a pipe: {stderr:?}"
+    );
+}
+
+#[test]
+fn an_unknown_log_level_is_refused_with_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        "github:\n  token: x\n  repositories: [a/b]\nlog_level: verbose\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("log_level") && err.contains("trace, debug, info, warn, error, off"),
+        "{err}"
+    );
+}
+
+/// A store folder that does not exist: one line with the path and what to change, no
+/// folder created, no repeated OS error.
+#[test]
+fn a_missing_store_folder_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "github:\n  token: x\n  api_url: http://127.0.0.1:9\n  repositories: [a/b]\nmqtt:\n  port: 9\nhttp:\n  listen: \"\"\nstore:\n  path: {}\n",
+            missing.join("history.db").display()
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.contains(&missing.display().to_string()) && last.contains("store.path"),
+        "{err}"
+    );
+    assert_eq!(err.matches("does not exist").count(), 1, "{err}");
+    assert!(!missing.exists(), "no folder is created");
+}

@@ -40,15 +40,17 @@ fn from_ms(v: i64) -> DateTime<Utc> {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        if let Some(folder) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !folder.is_dir()
+        {
+            return Err(StoreError::NoFolder {
                 path: path.display().to_string(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
+                folder: folder.display().to_string(),
+            });
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            cause: e.to_string(),
         })?;
         Db::setup(conn)
     }

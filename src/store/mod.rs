@@ -17,11 +17,17 @@ use tokio::sync::{mpsc, oneshot};
 /// Store errors carry what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    /// The folder for the database is missing. We do not create it: a typo or a copied
+    /// add-on path (`/data/…`) would otherwise create folders at the filesystem root.
+    #[error(
+        "cannot open the history database {path}: the folder {folder} does not exist; create it, or set `store.path` to a file in an existing folder"
+    )]
+    NoFolder { path: String, folder: String },
+    /// SQLite could not open or create the file; `cause` carries the OS error once.
+    #[error(
+        "cannot open the history database {path}: {cause}; check the folder's permissions, or set `store.path` elsewhere"
+    )]
+    Open { path: String, cause: String },
     #[error(
         "the store's schema version {found} is newer than this release knows ({known}); use a newer gitops-bridge or another `store.path`"
     )]
