@@ -99,6 +99,11 @@ pub struct RepoView {
     pub workflows: Vec<WorkflowView>,
     #[serde(skip)]
     pub policy: RepoPolicy,
+    /// Its history has been imported from GitHub at least once (now or on an earlier run),
+    /// so the numbers mean something. Sinks that keep what they publish (MQTT's retained
+    /// state) wait for it rather than announce a repository with every value unknown.
+    #[serde(skip)]
+    pub synced: bool,
 }
 
 /// The current picture.
@@ -272,7 +277,9 @@ impl State {
                         Ok(changes)
                     })
                     .await?;
-                if changes.is_empty() {
+                // The first import marks the repository synced even when it brought no
+                // runs: its (empty) history is now known.
+                if changes.is_empty() && !initial {
                     return Ok(());
                 }
                 self.refresh(repo_id).await?;
@@ -402,9 +409,10 @@ impl State {
         let now = Utc::now();
         let window_start = now - chrono::Duration::from_std(self.window).unwrap_or_default();
         let repo_id = repo.id;
-        let (runs, workflows, last_failed_jobs) = self
+        let (runs, workflows, last_failed_jobs, synced) = self
             .store
             .call(move |db| {
+                let synced = db.is_synced(repo_id)?;
                 let mut runs = db.runs_since(repo_id, window_start)?;
                 if runs.len() < MIN_RUNS_FOR_HISTORY {
                     runs = db.recent_runs(repo_id, MIN_RUNS_FOR_HISTORY)?;
@@ -435,7 +443,7 @@ impl State {
                         .collect();
                     failed.insert((run.id, run.attempt), names);
                 }
-                Ok((runs, workflows, failed))
+                Ok((runs, workflows, failed, synced))
             })
             .await?;
         let window = Window {
@@ -504,6 +512,7 @@ impl State {
             available,
             unavailable_reason,
             policy,
+            synced,
         })
     }
 }

@@ -523,3 +523,44 @@ async fn wrong_broker_credentials_are_reported_and_retried() {
         "the password must not be logged"
     );
 }
+
+/// Nothing is announced before it is known: on a first start and on a restart (history in
+/// the store), no repository state with every value unknown and no "GitHub unreachable"
+/// bridge state reach the broker before the real values.
+#[tokio::test]
+async fn state_is_published_only_once_it_is_known() {
+    let broker = Mosquitto::start();
+    let gh = FakeGitHub::start(world()).await;
+    let cfg = config(&gh, &broker);
+    let probe = Probe::connect(broker.port, "#").await;
+    let unknown = |seen: &[support::Seen]| -> Vec<String> {
+        seen.iter()
+            .filter(|s| !s.payload.is_empty())
+            .filter(|s| {
+                (s.topic.starts_with("gitops-bridge/repo/")
+                    && s.topic.ends_with("/state")
+                    && s.json()["status"].is_null())
+                    || (s.topic == "gitops-bridge/bridge/state"
+                        && s.json()["github"]["reachable"] == false)
+            })
+            .map(|s| format!("{} {}", s.topic, s.text()))
+            .collect()
+    };
+    for start in ["first start", "restart with history"] {
+        let from = probe.all().len();
+        let daemon = Daemon::start(cfg.settings());
+        probe
+            .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
+                s.json()["status"] == "failure"
+            })
+            .await;
+        probe
+            .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+                s.json()["github"]["reachable"] == true
+            })
+            .await;
+        daemon.stop().await.unwrap();
+        let seen = probe.all();
+        assert_eq!(unknown(&seen[from..]), Vec::<String>::new(), "{start}");
+    }
+}

@@ -636,6 +636,7 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
         last_run: None,
         workflows: Vec::new(),
         policy: Default::default(),
+        synced: true,
     }
 }
 

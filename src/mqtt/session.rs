@@ -58,7 +58,11 @@ pub enum MqttError {
 #[derive(Debug)]
 pub enum PumpEvent {
     Connected,
-    Disconnected(String),
+    /// The connection failed or dropped; the pump tries again after `retry_in`.
+    Disconnected {
+        message: String,
+        retry_in: Duration,
+    },
     Message(Publish),
 }
 
@@ -243,7 +247,10 @@ impl MqttPump {
                     let message = describe(&e, &self.host);
                     if self
                         .tx
-                        .send(PumpEvent::Disconnected(message))
+                        .send(PumpEvent::Disconnected {
+                            message,
+                            retry_in: backoff,
+                        })
                         .await
                         .is_err()
                     {
@@ -284,6 +291,7 @@ impl MqttBridge {
     /// Runs until cancelled; then publishes `offline` and disconnects cleanly.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut last_error: Option<String> = None;
+        let mut failed_attempts: u32 = 0;
         loop {
             let republish = self.republish_at;
             let sweep = self.sweep_at;
@@ -294,10 +302,19 @@ impl MqttBridge {
                         last_error = None;
                         self.on_connect().await;
                     }
-                    Some(PumpEvent::Disconnected(message)) => {
-                        // Say it once per outage, not once per retry.
+                    Some(PumpEvent::Disconnected { message, retry_in }) => {
+                        // A warning when an outage starts (or its cause changes); each retry
+                        // after that at info, with its backoff, so a long outage is visible
+                        // without flooding the log.
+                        let retry_in = humantime::format_duration(retry_in);
                         if self.connected || last_error.as_deref() != Some(message.as_str()) {
-                            tracing::warn!("{message}; retrying");
+                            failed_attempts = 1;
+                            tracing::warn!("{message}; retrying in {retry_in}");
+                        } else {
+                            failed_attempts += 1;
+                            tracing::info!(
+                                "MQTT still down after {failed_attempts} attempts ({message}); retrying in {retry_in}"
+                            );
                         }
                         self.connected = false;
                         last_error = Some(message);
@@ -534,6 +551,10 @@ impl MqttBridge {
 
     async fn publish_bridge_state(&mut self) {
         let snapshot = self.state.snapshot();
+        // Before the first poll has an outcome, "GitHub unreachable" would be a guess.
+        if snapshot.github.last_poll.is_none() && snapshot.github.error.is_none() {
+            return;
+        }
         let body = serde_json::to_vec(&payload::bridge_state(&snapshot)).unwrap_or_default();
         self.publish_retained(Message {
             topic: self.topics.bridge_state(),
@@ -543,6 +564,12 @@ impl MqttBridge {
     }
 
     async fn publish_repo(&mut self, view: &RepoView) {
+        // Publish once something is known (history from the store or GitHub), so HA never
+        // shows a device with every value unknown before the real ones follow. A repository
+        // GitHub stopped showing is published anyway: that it is unavailable is known.
+        if !view.synced && view.available {
+            return;
+        }
         let config = discovery::repo_config(view, &self.topics).to_message(&self.topics);
         self.publish_retained(config).await;
         self.publish_retained(Message {

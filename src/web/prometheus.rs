@@ -100,6 +100,14 @@ const GAUGES: &[Gauge] = &[
 /// unique in a repository; names are not unique (two files may both be called `CI`), so the
 /// name rides along as `workflow_name` but never identifies a series.
 pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
+    let series_key = |w: &crate::model::Workflow| {
+        // Runs of a workflow GitHub no longer lists may carry no file; its id is unique too.
+        if w.path.is_empty() {
+            format!("workflow {}", w.id)
+        } else {
+            w.path.clone()
+        }
+    };
     let mut out = String::new();
     let mut f = Family { out: &mut out };
     for (suffix, help, get) in GAUGES {
@@ -119,7 +127,7 @@ pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
                         &name,
                         &[
                             ("repository", &v.repo.full_name()),
-                            ("workflow", &w.workflow.path),
+                            ("workflow", &series_key(&w.workflow)),
                             ("workflow_name", &w.workflow.name),
                         ],
                         value,
@@ -140,7 +148,7 @@ pub fn render(snapshot: &Snapshot, ctx: Option<&WebContext>) -> String {
                     "gitops_bridge_workflow_last_conclusion",
                     &[
                         ("repository", &v.repo.full_name()),
-                        ("workflow", &w.workflow.path),
+                        ("workflow", &series_key(&w.workflow)),
                         ("workflow_name", &w.workflow.name),
                         ("conclusion", run.status.as_str()),
                     ],
