@@ -104,6 +104,19 @@ impl Window<'_> {
     }
 }
 
+/// The first moment after `w.now` at which [`health`] (or [`daily_trend`]) of these runs
+/// can change with no new data: when a run's creation or last update leaves the window, or a
+/// run stamped in the future enters it. `None` when time alone changes nothing.
+pub fn next_change(runs: &[Run], w: Window<'_>) -> Option<DateTime<Utc>> {
+    let length = chrono::Duration::from_std(w.length).ok()?;
+    runs.iter()
+        .flat_map(|r| [r.created_at, r.updated_at])
+        .flat_map(|t| [Some(t), t.checked_add_signed(length)])
+        .flatten()
+        .filter(|t| *t > w.now)
+        .min()
+}
+
 /// Health of a set of runs (all attempts, any workflow). Call with one workflow's runs for
 /// per-workflow health.
 pub fn health(runs: &[Run], w: Window<'_>) -> Health {
@@ -445,6 +458,31 @@ mod tests {
         let h = health(&runs, window(24 * 8 + 1));
         assert_eq!(h.success_rate, Some(100.0));
         assert_eq!(h.runs_in_window, 1);
+    }
+
+    /// Health is unchanged until the moment `next_change` names, and that moment is when
+    /// the oldest run leaves the window: recomputing only then loses nothing.
+    #[test]
+    fn health_changes_with_time_only_at_the_next_change() {
+        let runs = vec![run(1, 1, 0, "failure", 10), run(2, 1, 30, "success", 10)];
+        let now = window(40);
+        let due = next_change(&runs, now).unwrap();
+        assert_eq!(
+            due,
+            t(7 * 24),
+            "run 1 is created at hour 0 and leaves after 7 days"
+        );
+        let just_before = Window {
+            now: due - chrono::Duration::seconds(1),
+            ..now
+        };
+        assert_eq!(health(&runs, now), health(&runs, just_before));
+        let after = Window {
+            now: due + chrono::Duration::seconds(11),
+            ..now
+        };
+        assert_ne!(health(&runs, now), health(&runs, after));
+        assert_eq!(next_change(&[], now), None);
     }
 
     #[test]

@@ -109,7 +109,9 @@ pub struct RepoView {
 /// The current picture.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub repos: BTreeMap<u64, RepoView>,
+    /// Each repository behind its own `Arc`: publishing a snapshot after one repository
+    /// changed copies pointers, not every repository's runs and workflows.
+    pub repos: BTreeMap<u64, Arc<RepoView>>,
     pub github: GitHubStatus,
     /// The watched set has been resolved against GitHub at least once since start, so a
     /// repository missing from it is really gone (and its entities may be removed).
@@ -153,6 +155,9 @@ pub struct State {
     window: Duration,
     events: mpsc::Receiver<Event>,
     current: Snapshot,
+    /// When each repository's numbers next change with time alone (a run leaves the
+    /// window); `None` when only new events can change them.
+    due: HashMap<u64, Option<DateTime<Utc>>>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     changes: broadcast::Sender<Change>,
 }
@@ -177,6 +182,7 @@ impl State {
             window,
             events,
             current: Snapshot::default(),
+            due: HashMap::new(),
             snapshot_tx,
             changes,
         };
@@ -188,8 +194,9 @@ impl State {
         let repos = self.store.call(|db| db.watched_repositories()).await?;
         for repo in repos {
             let id = repo.id;
-            let view = self.compute(repo, true, None).await?;
-            self.current.repos.insert(id, view);
+            let (view, due) = self.compute(repo, true, None).await?;
+            self.due.insert(id, due);
+            self.current.repos.insert(id, Arc::new(view));
         }
         self.publish_snapshot();
         Ok(())
@@ -214,7 +221,7 @@ impl State {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    if let Err(e) = self.recompute_all().await {
+                    if let Err(e) = self.recompute_due().await {
                         tracing::error!("recomputing health: {e}");
                     }
                 }
@@ -236,6 +243,7 @@ impl State {
             }
             Event::RepositoryUnavailable { repo_id, reason } => {
                 if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                    let view = Arc::make_mut(view);
                     view.available = false;
                     view.unavailable_reason = Some(reason);
                     self.changed(repo_id);
@@ -243,6 +251,7 @@ impl State {
             }
             Event::RepositoryAvailable { repo_id } => {
                 if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                    let view = Arc::make_mut(view);
                     view.available = true;
                     view.unavailable_reason = None;
                     self.changed(repo_id);
@@ -332,7 +341,9 @@ impl State {
             if let Some(view) = self.current.repos.remove(&id) {
                 tracing::info!("no longer watching {}", view.repo.full_name());
                 self.publish_snapshot();
-                let _ = self.changes.send(Change::RepoRemoved(Box::new(view.repo)));
+                let _ = self
+                    .changes
+                    .send(Change::RepoRemoved(Box::new(view.repo.clone())));
             }
         }
         for repo in repos {
@@ -340,7 +351,8 @@ impl State {
             let (available, reason) = self.current.repos.get(&id).map_or((true, None), |v| {
                 (v.available, v.unavailable_reason.clone())
             });
-            let view = self.compute(repo, available, reason).await?;
+            let (view, due) = self.compute(repo, available, reason).await?;
+            self.due.insert(id, due);
             self.replace(id, view);
         }
         if !self.current.resolved {
@@ -360,8 +372,22 @@ impl State {
         Ok(())
     }
 
-    async fn recompute_all(&mut self) -> Result<(), StoreError> {
-        let ids: Vec<u64> = self.current.repos.keys().copied().collect();
+    /// Recomputes the repositories whose numbers the sliding window has changed: those
+    /// with a run (or a recovery) leaving the window since their last computation. The
+    /// others are untouched, so a quiet minute costs nothing, whatever the repository count.
+    async fn recompute_due(&mut self) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let ids: Vec<u64> = self
+            .current
+            .repos
+            .keys()
+            .copied()
+            .filter(|id| {
+                self.due
+                    .get(id)
+                    .is_none_or(|due| due.is_some_and(|t| t <= now))
+            })
+            .collect();
         for id in ids {
             self.refresh(id).await?;
         }
@@ -378,14 +404,15 @@ impl State {
             view.available,
             view.unavailable_reason.clone(),
         );
-        let view = self.compute(repo, available, reason).await?;
+        let (view, due) = self.compute(repo, available, reason).await?;
+        self.due.insert(repo_id, due);
         self.replace(repo_id, view);
         Ok(())
     }
 
     fn replace(&mut self, id: u64, view: RepoView) {
-        if self.current.repos.get(&id) != Some(&view) {
-            self.current.repos.insert(id, view);
+        if self.current.repos.get(&id).map(|v| &**v) != Some(&view) {
+            self.current.repos.insert(id, Arc::new(view));
             self.changed(id);
         }
     }
@@ -405,7 +432,7 @@ impl State {
         repo: Repository,
         available: bool,
         unavailable_reason: Option<String>,
-    ) -> Result<RepoView, StoreError> {
+    ) -> Result<(RepoView, Option<DateTime<Utc>>), StoreError> {
         let now = Utc::now();
         let window_start = now - chrono::Duration::from_std(self.window).unwrap_or_default();
         let repo_id = repo.id;
@@ -504,7 +531,8 @@ impl State {
             .policy_for(&repo.owner, &repo.name)
             .cloned()
             .unwrap_or_default();
-        Ok(RepoView {
+        let due = metrics::next_change(&runs, window);
+        let view = RepoView {
             health: metrics::health(&runs, window),
             last_run: metrics::last_run(&runs).map(summary),
             workflows: workflow_views,
@@ -513,6 +541,7 @@ impl State {
             unavailable_reason,
             policy,
             synced,
-        })
+        };
+        Ok((view, due))
     }
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::parse::{self, Intake};
 use super::{Command, CommandResult, CommandSource};
 use crate::github::models::ApiRun;
-use crate::github::{GitHubClient, GitHubError};
+use crate::github::{GitHubClient, GitHubError, GitHubWriter};
 use crate::model::{Outcome, Run};
 use crate::mqtt::{Inbound, Topics};
 use crate::settings::{Action, GitHubSettings, RepoPolicy};
@@ -67,7 +67,10 @@ impl CommandHandle {
 
 /// The executor task; run with [`Executor::run`].
 pub struct Executor {
+    /// Reads: fresh GETs for preconditions.
     gh: GitHubClient,
+    /// Writes: only here, only through [`Executor::post`].
+    writer: GitHubWriter,
     github: Arc<GitHubSettings>,
     store: Store,
     state: StateHandle,
@@ -97,6 +100,7 @@ pub fn executor(
     let (inbound_tx, inbound) = mpsc::channel(64);
     let (tx, requests) = mpsc::channel(64);
     let executor = Executor {
+        writer: GitHubWriter::new(&gh, super::WriteAccess(())),
         gh,
         github,
         store,
@@ -633,7 +637,7 @@ impl Executor {
             tokio::time::sleep_until(*last + WRITE_SPACING).await;
         }
         self.last_write.insert(repo_id, Instant::now());
-        self.gh.post(url, body).await.map_err(Failure::GitHub)
+        self.writer.post(url, body).await.map_err(Failure::GitHub)
     }
 }
 

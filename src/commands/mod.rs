@@ -15,6 +15,17 @@ use crate::settings::Action;
 
 pub use executor::{CommandHandle, Executor, executor};
 
+/// Permission to build a [`crate::github::GitHubWriter`]. Its field is private to this
+/// module, so only `commands` can make one: code elsewhere that wants to change something
+/// on GitHub must submit a [`Command`] instead, and so passes the allow-list, dedupe,
+/// audit and pacing of the one executor.
+///
+/// ```compile_fail
+/// // Outside `commands`, a WriteAccess cannot be made, so neither can a writer.
+/// let access = gitops_bridge::commands::WriteAccess(());
+/// ```
+pub struct WriteAccess(());
+
 /// Who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandSource {

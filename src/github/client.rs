@@ -208,28 +208,6 @@ impl GitHubClient {
         }
     }
 
-    /// A mutating call. Sent once: never retried here, whatever happens, because GitHub's
-    /// POSTs (re-run, dispatch, cancel) are not idempotent. Returns status and JSON body.
-    pub async fn post(
-        &self,
-        url: &str,
-        body: &serde_json::Value,
-    ) -> Result<(u16, Option<serde_json::Value>), GitHubError> {
-        let request = self.request(Method::POST, url)?.json(body);
-        let response = self.send(request, url).await?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(url, e))?;
-        let json = if bytes.is_empty() {
-            None
-        } else {
-            serde_json::from_slice(&bytes).ok()
-        };
-        Ok((status, json))
-    }
-
     fn request(&self, method: Method, url: &str) -> Result<reqwest::RequestBuilder, GitHubError> {
         if let Some(until) = self.blocked_until() {
             return Err(GitHubError::RateLimited {
@@ -394,6 +372,45 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     header_str(headers, name)?.trim().parse().ok()
+}
+
+/// The only way to change anything on GitHub. Built only by [`crate::commands`] (its
+/// constructor takes a [`crate::commands::WriteAccess`], which nothing else can make), so
+/// every write goes through the one executor: allow-list, dedupe, audit, pacing. Shares the
+/// reader's connection pool and rate-limit budget.
+pub struct GitHubWriter {
+    client: GitHubClient,
+}
+
+impl GitHubWriter {
+    pub fn new(client: &GitHubClient, _access: crate::commands::WriteAccess) -> GitHubWriter {
+        GitHubWriter {
+            client: client.clone(),
+        }
+    }
+
+    /// A mutating call. Sent once: never retried here, whatever happens, because GitHub's
+    /// POSTs (re-run, dispatch, cancel) are not idempotent. Returns status and JSON body.
+    pub async fn post(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, Option<serde_json::Value>), GitHubError> {
+        let client = &self.client;
+        let request = client.request(Method::POST, url)?.json(body);
+        let response = client.send(request, url).await?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| client.transport_error(url, e))?;
+        let json = if bytes.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&bytes).ok()
+        };
+        Ok((status, json))
+    }
 }
 
 /// The `rel="next"` target of a `Link` header (`<url>; rel="next", <url>; rel="last"`).

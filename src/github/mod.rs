@@ -1,8 +1,9 @@
-//! GitHub: the REST client, our own models of its JSON, and the poller.
+//! GitHub: the REST client (a cloneable reader, and a writer only `commands` can build),
+//! our own models of its JSON, and the poller.
 
 pub mod client;
 pub mod models;
 pub mod poller;
 
-pub use client::{Fetched, GitHubClient, GitHubError};
+pub use client::{Fetched, GitHubClient, GitHubError, GitHubWriter};
 pub use poller::Poller;

@@ -110,7 +110,9 @@ pub struct MqttBridge {
     validation_checked_at: Option<chrono::DateTime<chrono::Utc>>,
     connected: bool,
     /// Retained payloads sent in this connection, to skip identical re-sends.
-    published: HashMap<String, Vec<u8>>,
+    /// A digest of each, not the payload: discovery configs are kilobytes per repository,
+    /// and with a thousand repositories the copies were megabytes kept only to compare.
+    published: HashMap<String, PayloadDigest>,
     /// Our retained device configs found on the broker since connecting, by device id.
     found: HashMap<String, Vec<u8>>,
     sweep_at: Option<Instant>,
@@ -128,6 +130,9 @@ pub struct MqttBridge {
 /// publishers' retained configs on our discovery wildcard fit too.
 pub const MAX_INCOMING_PACKET: u32 = 8 << 20;
 
+/// QoS 1 publishes in flight at once (the broker may ask for fewer).
+const MAX_INFLIGHT: u16 = 100;
+
 /// Builds the pair of tasks for one broker.
 pub fn session(
     settings: &MqttSettings,
@@ -140,6 +145,9 @@ pub fn session(
     options.set_keep_alive(settings.keep_alive);
     options.set_clean_start(true);
     options.set_max_packet_size(Some(MAX_INCOMING_PACKET));
+    // rumqttc sizes its in-flight table by this limit up front (65,535 entries, 13 MB, by
+    // default); QoS 1 publishes awaiting their PUBACK never need more than this.
+    options.set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
     options.set_last_will(LastWill::new(
         topics.bridge_availability(),
         "offline",
@@ -590,7 +598,8 @@ impl MqttBridge {
     }
 
     async fn publish_retained(&mut self, message: Message) {
-        if self.published.get(&message.topic) == Some(&message.payload) {
+        let digest = PayloadDigest::of(&message.payload);
+        if self.published.get(&message.topic) == Some(&digest) {
             return;
         }
         tracing::trace!(topic = %message.topic, "publishing");
@@ -600,12 +609,12 @@ impl MqttBridge {
                 message.topic.clone(),
                 QoS::AtLeastOnce,
                 true,
-                message.payload.clone(),
+                message.payload,
             )
             .await
         {
             Ok(()) => {
-                self.published.insert(message.topic, message.payload);
+                self.published.insert(message.topic, digest);
             }
             Err(e) => tracing::warn!("publishing {}: {e}", message.topic),
         }
@@ -654,6 +663,21 @@ impl MqttBridge {
             .client
             .unsubscribe(self.topics.device_config_filter())
             .await;
+    }
+}
+
+/// 128 bits of SHA-256 of a payload: enough to tell "already published" apart, with no
+/// realistic chance of two different payloads colliding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PayloadDigest([u8; 16]);
+
+impl PayloadDigest {
+    fn of(payload: &[u8]) -> PayloadDigest {
+        use sha2::Digest;
+        let full = sha2::Sha256::digest(payload);
+        let mut cut = [0u8; 16];
+        cut.copy_from_slice(&full[..16]);
+        PayloadDigest(cut)
     }
 }
 

@@ -30,9 +30,13 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn find<'s>(snapshot: &'s Snapshot, owner: &str, name: &str) -> Option<&'s RepoView> {
-    snapshot.repos.values().find(|v| {
-        v.repo.owner.eq_ignore_ascii_case(owner) && v.repo.name.eq_ignore_ascii_case(name)
-    })
+    snapshot
+        .repos
+        .values()
+        .find(|v| {
+            v.repo.owner.eq_ignore_ascii_case(owner) && v.repo.name.eq_ignore_ascii_case(name)
+        })
+        .map(|v| &**v)
 }
 
 fn not_watched(owner: &str, name: &str) -> Response {
@@ -79,7 +83,11 @@ impl<'a> RepoSummary<'a> {
 /// `GET /api/repos`
 pub async fn repos(State(ctx): State<Arc<WebContext>>) -> Response {
     let snapshot = ctx.state.snapshot();
-    let repos: Vec<RepoSummary> = snapshot.repos.values().map(RepoSummary::of).collect();
+    let repos: Vec<RepoSummary> = snapshot
+        .repos
+        .values()
+        .map(|v| RepoSummary::of(v))
+        .collect();
     Json(json!({
         "generated_at": Utc::now(),
         "github": &snapshot.github,
@@ -412,7 +420,11 @@ struct SnapshotEvent<'a> {
 fn snapshot_event(snapshot: &Snapshot) -> SseEvent {
     let body = SnapshotEvent {
         github: &snapshot.github,
-        repositories: snapshot.repos.values().map(RepoSummary::of).collect(),
+        repositories: snapshot
+            .repos
+            .values()
+            .map(|v| RepoSummary::of(v))
+            .collect(),
     };
     SseEvent::default()
         .event("snapshot")
