@@ -124,7 +124,12 @@ async fn main() {
 
     // 1. Idle memory and start-up at 10, 100 and 1,000 repositories; at 1,000 also the
     //    CPU an idle minute costs (the sliding-window recompute runs once a minute).
-    for n in [10usize, 100, 1000] {
+    // `BENCH_SIZES=100` measures one size only.
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100, 1000]);
+    for n in sizes {
         let broker = Mosquitto::start();
         let gh = FakeGitHub::start(world(n as u64)).await;
         let dir = tempfile::tempdir().unwrap();
@@ -189,7 +194,7 @@ async fn main() {
     }
 
     // 2. Discovery + state for 200 repositories.
-    {
+    if std::env::var_os("BENCH_SIZES").is_none() {
         let broker = Mosquitto::start();
         let gh = FakeGitHub::start(world(200)).await;
         let dir = tempfile::tempdir().unwrap();

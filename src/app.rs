@@ -96,12 +96,11 @@ pub async fn serve_with(
     };
 
     let (results_tx, results) = tokio::sync::mpsc::channel(64);
-    let (executor, command_handle, inbound) = commands::executor(
+    let (executor, command_handle) = commands::executor(
         gh.clone(),
         github.clone(),
         store.clone(),
         state_handle.clone(),
-        Topics::new(&settings.mqtt),
         poll_now.clone(),
         results_tx,
     );
@@ -112,7 +111,10 @@ pub async fn serve_with(
             .run(cancel.clone()),
     );
 
-    let link = mqtt::CommandLink { inbound, results };
+    let link = mqtt::CommandLink {
+        commands: command_handle.clone(),
+        results,
+    };
     let (bridge, pump) = mqtt::session(
         &settings.mqtt,
         state_handle.clone(),

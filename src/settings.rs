@@ -449,7 +449,8 @@ const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
 /// A `log_level` is a level (`debug`) or comma-separated `target=level` directives
 /// (`gitops_bridge=debug,info`). `tracing`'s own parser takes a lone unknown word as a target
 /// name, so `verbose` would silently mean "log nothing": every directive must name a level.
-fn check_log_level(filter: &str) -> Result<(), String> {
+/// Returns the filter with spaces around directives removed (`tracing` refuses them).
+fn check_log_level(filter: &str) -> Result<String, String> {
     let bad = |directive: &str| {
         format!(
             "`{directive}` is not a log level; use one of {} (or `target=level`, comma-separated)",
@@ -466,8 +467,10 @@ fn check_log_level(filter: &str) -> Result<(), String> {
             return Err(bad(directive));
         }
     }
-    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("`{filter}`: {e}"))?;
-    Ok(())
+    let normalised: Vec<&str> = filter.split(',').map(str::trim).collect();
+    let normalised = normalised.join(",");
+    tracing_subscriber::EnvFilter::try_new(&normalised).map_err(|e| format!("`{filter}`: {e}"))?;
+    Ok(normalised)
 }
 
 /// Where settings come from; tests and the add-on point these elsewhere.
@@ -571,7 +574,7 @@ impl Settings {
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
-        check_log_level(&log_level).map_err(|m| invalid("log_level", m))?;
+        let log_level = check_log_level(&log_level).map_err(|m| invalid("log_level", m))?;
         Ok(Settings {
             github,
             mqtt,

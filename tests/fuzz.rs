@@ -9,6 +9,7 @@
 
 use gitops_bridge::commands::CommandSource;
 use gitops_bridge::commands::parse;
+use gitops_bridge::mqtt::intake::intake;
 use gitops_bridge::mqtt::{Inbound, Topics};
 use gitops_bridge::settings::{Settings, Sources};
 use gitops_bridge::validate::{CheckError, CheckOptions, check};
@@ -81,8 +82,9 @@ proptest! {
         let topics = topics();
         for topic in [format!("gitops-bridge/repo/{suffix}"), format!("gitops-bridge/bridge/cmd/{suffix}"), suffix.clone()] {
             let inbound = Inbound { topic, payload: payload.clone().into_bytes(), retained };
-            let _ = parse::from_mqtt(&topics, &inbound);
-            let _ = parse::busy(&topics, &inbound);
+            if let Some(request) = intake(&topics, &inbound).into_request() {
+                let _ = request.busy();
+            }
         }
     }
 

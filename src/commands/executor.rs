@@ -17,16 +17,16 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::parse::{self, Intake};
-use super::{Command, CommandResult, CommandSource};
+use super::{Command, CommandResult, CommandSource, Request};
 use crate::github::models::ApiRun;
 use crate::github::{GitHubClient, GitHubError, GitHubWriter};
 use crate::model::{Outcome, Run};
-use crate::mqtt::{Inbound, Topics};
 use crate::settings::{Action, GitHubSettings, RepoPolicy};
 use crate::state::{RepoView, StateHandle};
 use crate::store::{CommandRecord, Store};
 
+/// Requests waiting for the executor, per kind; beyond it a request is answered "busy".
+pub const COMMAND_QUEUE: usize = 64;
 /// Minimum time between two mutating calls for one repository.
 pub const WRITE_SPACING: Duration = Duration::from_secs(1);
 /// GitHub re-runs only runs started in the last 30 days.
@@ -36,9 +36,22 @@ const RERUN_MAX_AGE_DAYS: i64 = 30;
 #[derive(Clone)]
 pub struct CommandHandle {
     tx: mpsc::Sender<(Command, oneshot::Sender<CommandResult>)>,
+    /// Fire-and-forget submissions; their results go out on the results channel.
+    submissions: mpsc::Sender<Request>,
 }
 
 impl CommandHandle {
+    /// Queues a request without waiting for it; its result is published with every other
+    /// (MQTT's `<base>/cmd/result`). A full queue hands the request back, to be answered
+    /// with [`Request::busy`].
+    pub fn try_submit(&self, request: Request) -> Result<(), Box<Request>> {
+        self.submissions.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => {
+                Box::new(r)
+            }
+        })
+    }
+
     pub async fn execute(&self, command: Command) -> CommandResult {
         let (repo, action, request_id) = (
             command.repo(),
@@ -74,10 +87,9 @@ pub struct Executor {
     github: Arc<GitHubSettings>,
     store: Store,
     state: StateHandle,
-    topics: Topics,
     /// Wakes the poller after a successful command, so the new run shows up soon.
     poll_now: Arc<Notify>,
-    inbound: mpsc::Receiver<Inbound>,
+    submissions: mpsc::Receiver<Request>,
     requests: mpsc::Receiver<(Command, oneshot::Sender<CommandResult>)>,
     /// Results for MQTT (`<base>/cmd/result`).
     results: mpsc::Sender<CommandResult>,
@@ -86,34 +98,38 @@ pub struct Executor {
     last_write: HashMap<u64, Instant>,
 }
 
-/// Builds the executor, the in-process handle, and the sender the MQTT bridge forwards
-/// command-topic messages to. Results go out on `results`.
+/// Builds the executor and the handle every source submits through. Results go out on
+/// `results`.
 pub fn executor(
     gh: GitHubClient,
     github: Arc<GitHubSettings>,
     store: Store,
     state: StateHandle,
-    topics: Topics,
     poll_now: Arc<Notify>,
     results: mpsc::Sender<CommandResult>,
-) -> (Executor, CommandHandle, mpsc::Sender<Inbound>) {
-    let (inbound_tx, inbound) = mpsc::channel(64);
-    let (tx, requests) = mpsc::channel(64);
+) -> (Executor, CommandHandle) {
+    let (submissions_tx, submissions) = mpsc::channel(COMMAND_QUEUE);
+    let (tx, requests) = mpsc::channel(COMMAND_QUEUE);
     let executor = Executor {
         writer: GitHubWriter::new(&gh, super::WriteAccess(())),
         gh,
         github,
         store,
         state,
-        topics,
         poll_now,
-        inbound,
+        submissions,
         requests,
         results,
         validate_now: None,
         last_write: HashMap::new(),
     };
-    (executor, CommandHandle { tx }, inbound_tx)
+    (
+        executor,
+        CommandHandle {
+            tx,
+            submissions: submissions_tx,
+        },
+    )
 }
 
 impl Executor {
@@ -127,16 +143,18 @@ impl Executor {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(inbound) = self.inbound.recv() => {
-                    let result = match parse::from_mqtt(&self.topics, &inbound) {
-                        Intake::Ignore => continue,
-                        Intake::Rejected(r) => {
-                            tracing::warn!("command on {} refused: {}", inbound.topic, r.message);
-                            self.audit_rejection(&CommandSource::Mqtt, &r).await;
-                            r
+                Some(request) = self.submissions.recv() => {
+                    let result = match request {
+                        Request::Refused { source, result } => {
+                            tracing::warn!(
+                                "{} {} from {} refused: {}",
+                                result.repo, result.action, source.label(), result.message
+                            );
+                            self.audit_rejection(&source, &result).await;
+                            result
                         }
-                        Intake::Repo(command) => self.execute(command).await,
-                        Intake::Bridge { action, request_id } => self.bridge_command(&action, request_id),
+                        Request::Repo(command) => self.execute(command).await,
+                        Request::Bridge { action, request_id } => self.bridge_command(&action, request_id),
                     };
                     let _ = self.results.send(result).await;
                 }

@@ -71,6 +71,44 @@ pub struct Params {
     pub run_id: Option<u64>,
 }
 
+/// What a source (MQTT, HTTP, a policy) hands the executor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// An action on a repository.
+    Repo(Command),
+    /// An action of the bridge itself (`poll`, `validate`).
+    Bridge {
+        action: String,
+        request_id: Option<String>,
+    },
+    /// Refused by the source before it became a command (a retained MQTT message, say):
+    /// the executor audits it and publishes the answer like any other.
+    Refused {
+        source: CommandSource,
+        result: CommandResult,
+    },
+}
+
+impl Request {
+    /// The answer when the executor has no room for this request: every command is
+    /// answered, even one that cannot be queued.
+    pub fn busy(&self) -> CommandResult {
+        const BUSY: &str = "busy: too many commands are waiting; try again in a moment";
+        match self {
+            Request::Repo(c) => CommandResult::rejected(
+                c.params.request_id.clone(),
+                c.repo(),
+                c.action.to_string(),
+                BUSY,
+            ),
+            Request::Bridge { action, request_id } => {
+                CommandResult::rejected(request_id.clone(), "bridge".into(), action.clone(), BUSY)
+            }
+            Request::Refused { result, .. } => result.clone(),
+        }
+    }
+}
+
 /// A validated request for one action on one repository.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {

@@ -2,6 +2,7 @@
 //! the session that publishes them and receives commands.
 
 pub mod discovery;
+pub mod intake;
 pub mod payload;
 pub mod session;
 pub mod topics;

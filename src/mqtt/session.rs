@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::discovery::{self, Message};
 use super::payload;
 use super::topics::Topics;
-use crate::commands::CommandResult;
+use crate::commands::{CommandHandle, CommandResult};
 use crate::settings::MqttSettings;
 use crate::state::{Change, RepoView, StateHandle};
 
@@ -70,10 +70,10 @@ pub enum PumpEvent {
 pub type ValidationRx =
     tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::validate::Report>>>;
 
-/// The bridge's link to the command executor: messages on command topics go out, results
-/// to publish on `<base>/cmd/result` come back.
+/// The bridge's link to the command executor: requests from command topics are submitted
+/// through `commands`, results to publish on `<base>/cmd/result` come back.
 pub struct CommandLink {
-    pub inbound: mpsc::Sender<Inbound>,
+    pub commands: CommandHandle,
     pub results: mpsc::Receiver<CommandResult>,
 }
 
@@ -101,7 +101,7 @@ pub struct MqttBridge {
     state: StateHandle,
     changes: broadcast::Receiver<Change>,
     /// Where command-topic messages go; `None` subscribes to no command topics.
-    commands: Option<mpsc::Sender<Inbound>>,
+    commands: Option<CommandHandle>,
     /// Command results to publish.
     results: Option<mpsc::Receiver<CommandResult>>,
     /// Configuration check results to publish on `<base>/bridge/validation`.
@@ -175,7 +175,7 @@ pub fn session(
         incoming,
         state,
         changes,
-        commands: commands.as_ref().map(|c| c.inbound.clone()),
+        commands: commands.as_ref().map(|c| c.commands.clone()),
         results: commands.map(|c| c.results),
         validation,
         validation_checked_at: None,
@@ -430,12 +430,14 @@ impl MqttBridge {
                 payload: p.payload.to_vec(),
                 retained: p.retain,
             };
-            if let Err(mpsc::error::TrySendError::Full(inbound)) = commands.try_send(inbound) {
+            let Some(request) = super::intake::intake(&self.topics, &inbound).into_request() else {
+                return;
+            };
+            if let Err(request) = commands.try_submit(request) {
                 // Every command gets an answer, even one we have no room for.
                 tracing::warn!("command queue full; refusing the command on {topic}");
-                if let Some(result) = crate::commands::parse::busy(&self.topics, &inbound) {
-                    self.publish_result(result).await;
-                }
+                let result = request.busy();
+                self.publish_result(result).await;
             }
         }
     }

@@ -723,6 +723,13 @@ mod tests {
     fn history_survives_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/store.db");
+        // A missing folder is refused with its name, not created.
+        match Db::open(&path) {
+            Err(StoreError::NoFolder { folder, .. }) => assert!(folder.ends_with("sub")),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("opened in a missing folder"),
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
         {
             let mut db = Db::open(&path).unwrap();
             db.upsert_repository(&repo(1)).unwrap();
