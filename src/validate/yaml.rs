@@ -226,8 +226,33 @@ pub struct Parsed {
     pub failed: bool,
 }
 
+/// A verbatim tag names the same tag as its shorthand (`!<tag:yaml.org,2002:str>` is
+/// `!!str`, `!<!secret>` is `!secret`); the parser leaves the whole name in the suffix.
+fn verbatim_as_shorthand(tag: Cow<'_, Tag>) -> Cow<'_, Tag> {
+    if !tag.handle.is_empty() || tag.suffix == "!" {
+        return tag;
+    }
+    let split = |handle: &str| {
+        tag.suffix.strip_prefix(handle).map(|rest| Tag {
+            handle: handle.to_string(),
+            suffix: rest.to_string(),
+        })
+    };
+    match split("tag:yaml.org,2002:").or_else(|| split("!")) {
+        Some(t) => Cow::Owned(t),
+        None => tag,
+    }
+}
+
 /// Parses YAML text the way HA's loader does (tags left unresolved).
 pub fn parse(text: &str, file: FileId) -> Parsed {
+    // HA opens the file as text with universal newlines, so PyYAML never sees a `\r`.
+    let text: Cow<'_, str> = if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let text: &str = &text;
     let mut issues = Vec::new();
     if let Some((line, col, ch)) = first_forbidden_char(text) {
         issues.push(YamlIssue {
@@ -399,8 +424,19 @@ impl Builder {
             ScalarStyle::Literal => Style::Literal,
             ScalarStyle::Folded => Style::Folded,
         };
+        let tag = tag.map(verbatim_as_shorthand);
+        // The non-specific tag `!` resolves like a plain scalar in PyYAML, even when the
+        // value is quoted (`! "12"` is the integer 12), unlike YAML 1.2 where it forces a string.
+        let non_specific = tag
+            .as_ref()
+            .is_some_and(|t| t.handle.is_empty() && t.suffix == "!");
+        let tag = tag.filter(|_| !non_specific);
         let Some(tag) = tag else {
-            if style != Style::Plain {
+            // libyaml reads a bare `!` with no value as the empty string, not null.
+            if non_specific && value.is_empty() {
+                return Node::new(pos, Kind::Str(String::new(), style));
+            }
+            if style != Style::Plain && !non_specific {
                 return Node::new(pos, Kind::Str(value.into_owned(), style));
             }
             return match resolve_plain(&value) {
@@ -431,10 +467,6 @@ impl Builder {
         };
         if tag.handle == "tag:yaml.org,2002:" {
             return self.core_tagged_scalar(&tag.suffix, value, style, pos);
-        }
-        if tag.handle.is_empty() && tag.suffix == "!" {
-            // The non-specific tag `! x` forces a string.
-            return Node::new(pos, Kind::Str(value.into_owned(), style));
         }
         if tag.handle == "!"
             && let Some(t) = HaTag::from_suffix(&tag.suffix)
@@ -514,7 +546,9 @@ impl Builder {
     }
 
     fn collection_tag(&mut self, tag: Option<Cow<'_, Tag>>, pos: Pos, what: &str) {
-        let Some(tag) = tag else { return };
+        let Some(tag) = tag.map(verbatim_as_shorthand) else {
+            return;
+        };
         if tag.handle == "tag:yaml.org,2002:"
             && matches!(
                 tag.suffix.as_str(),
@@ -581,20 +615,23 @@ impl Builder {
         if merged.is_empty() {
             return Node::new(pos, Kind::Map(own));
         }
-        // Keys of the mapping itself override merged ones; among merged ones the first wins.
-        let mut out: Vec<(Node, Node)> = Vec::new();
-        let mut seen: HashMap<String, ()> = HashMap::new();
-        for (k, v) in merged {
-            if let Some(id) = key_identity(&k)
-                && !own
-                    .iter()
-                    .any(|(ok, _)| key_identity(ok).as_ref() == Some(&id))
-                && seen.insert(id, ()).is_none()
-            {
-                out.push((k, v));
+        // PyYAML's order (`flatten_mapping`, then a dict): merged entries first, then the
+        // mapping's own; a later entry replaces an earlier one's value in its place. So own
+        // keys override merged ones, and of `<<: [*a, *b]` the first listed wins.
+        let mut out: Vec<(Node, Node)> = Vec::with_capacity(merged.len() + own.len());
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for (k, v) in merged.into_iter().chain(own) {
+            match key_identity(&k) {
+                Some(id) => match at.get(&id) {
+                    Some(&i) => out[i] = (k, v),
+                    None => {
+                        at.insert(id, out.len());
+                        out.push((k, v));
+                    }
+                },
+                None => out.push((k, v)),
             }
         }
-        out.extend(own);
         Node::new(pos, Kind::Map(out))
     }
 
@@ -602,7 +639,8 @@ impl Builder {
         match &value.kind {
             Kind::Map(m) => merged.extend(m.iter().cloned()),
             Kind::Seq(items) => {
-                for item in items {
+                // PyYAML merges the listed mappings last to first (`submerge.reverse()`).
+                for item in items.iter().rev() {
                     match &item.kind {
                         Kind::Map(m) => merged.extend(m.iter().cloned()),
                         _ => self.issue(
@@ -1259,7 +1297,8 @@ mod tests {
         );
         assert!(matches!(&r.get("b").unwrap().kind, Kind::Tagged(HaTag::Secret, p) if p == "pw"));
         assert!(matches!(&r.get("c").unwrap().kind, Kind::Str(s, _) if s == "1"));
-        assert!(matches!(&r.get("d").unwrap().kind, Kind::Str(s, _) if s == "2"));
+        // PyYAML resolves the non-specific tag like an untagged plain scalar.
+        assert!(matches!(&r.get("d").unwrap().kind, Kind::Int(2)));
         let p = parse("a: !lambda x\n", FileId(0));
         assert_eq!(p.issues[0].code, Code::YamlUnknownTag);
         let p = parse("a: !include\n", FileId(0));
@@ -1276,9 +1315,10 @@ mod tests {
         assert_eq!(p.issues[0].line, 2);
         let p = parse("a: \u{1}\n", FileId(0));
         assert_eq!(p.issues[0].code, Code::YamlEncoding);
+        // The error points at the tab, as PyYAML's does.
         let p = parse("a:\n\tb: 1\n", FileId(0));
         assert_eq!(p.issues[0].code, Code::YamlSyntax);
-        assert_eq!((p.issues[0].line, p.issues[0].col), (2, 2));
+        assert_eq!((p.issues[0].line, p.issues[0].col), (2, 1));
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert!(parse(&deep, FileId(0)).failed);
         assert!(parse("", FileId(0)).root.is_none());
