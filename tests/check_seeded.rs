@@ -146,6 +146,19 @@ fn seeds() -> Vec<Seed> {
             options: no_options,
         },
         Seed {
+            code: Code::YamlQuotedTag,
+            file: "configuration.yaml",
+            marker: Some("\"!secret statestream_topic\""),
+            inject: |c| {
+                append(
+                    c,
+                    "configuration.yaml",
+                    "mqtt_statestream:\n  base_topic: \"!secret statestream_topic\"\n",
+                )
+            },
+            options: no_options,
+        },
+        Seed {
             code: Code::IncludeMissing,
             file: "configuration.yaml",
             marker: Some("logger.yaml"),

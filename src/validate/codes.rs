@@ -87,6 +87,8 @@ codes! {
     YamlUnknownTag = "yaml-unknown-tag", Error, "YAML tag that Home Assistant does not know";
     /// `!include`, `!secret` etc. without an argument.
     TagMissingArgument = "tag-missing-argument", Error, "Home Assistant tag without an argument";
+    /// `"!secret name"` in quotes: a plain string to HA, not the tag.
+    YamlQuotedTag = "yaml-quoted-tag", Warning, "a Home Assistant tag inside quotes is plain text, not a tag";
     // --- includes ---------------------------------------------------------------------------
     /// `!include` of a file that does not exist.
     IncludeMissing = "include-missing", Error, "included file does not exist or cannot be read";

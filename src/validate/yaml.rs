@@ -437,6 +437,9 @@ impl Builder {
                 return Node::new(pos, Kind::Str(String::new(), style));
             }
             if style != Style::Plain && !non_specific {
+                if matches!(style, Style::SingleQuoted | Style::DoubleQuoted) {
+                    self.quoted_tag(&value, pos);
+                }
                 return Node::new(pos, Kind::Str(value.into_owned(), style));
             }
             return match resolve_plain(&value) {
@@ -543,6 +546,34 @@ impl Builder {
                 Node::new(pos, Kind::Unknown)
             }
         }
+    }
+
+    /// `mac: "!secret tv_mac"` is the text `!secret tv_mac` to HA, not a secret: almost
+    /// never what the author meant.
+    fn quoted_tag(&mut self, value: &str, pos: Pos) {
+        let Some(rest) = value.strip_prefix('!') else {
+            return;
+        };
+        let (name, arg) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
+        let Some(tag) = HaTag::from_suffix(name) else {
+            return;
+        };
+        let arg = arg.trim();
+        let fixed = if arg.is_empty() {
+            tag.as_str().to_string()
+        } else {
+            format!("{} {arg}", tag.as_str())
+        };
+        self.issue(
+            Code::YamlQuotedTag,
+            pos,
+            format!(
+                "\"{value}\" is quoted, so Home Assistant uses this text as it is, not as a {} tag",
+                tag.as_str()
+            ),
+            Some(&format!("remove the quotes: `{fixed}`")),
+            false,
+        );
     }
 
     fn collection_tag(&mut self, tag: Option<Cow<'_, Tag>>, pos: Pos, what: &str) {
