@@ -262,3 +262,125 @@ fn secrets_and_states_files_and_settings_ignore_list() {
         .assert()
         .code(2);
 }
+
+/// A daemon settings file: GitHub, MQTT, and the `validate:` section with all three ignore
+/// lists (the daemon's `path`, `PATH` here, and `watch` too).
+const DAEMON_SETTINGS: &str = "github:
+  token: ghp_fakeGitHubToken0000000000000000000000
+  repositories: [homelab-demo/ha-config]
+mqtt:
+  host: localhost
+validate:
+  path: PATH
+  watch: true
+  ignore:
+    - light.g*
+  ignore_codes:
+    - secret-unresolved
+  ignore_files:
+    - scripts.yaml
+";
+
+/// The codes `check --format json` reports, and its exit code.
+fn codes_and_exit(root: &std::path::Path, extra: &[&str]) -> (Vec<String>, i32) {
+    let out = cmd()
+        .args(["check", "--placeholder-secrets", "--states", "states.json"])
+        .args(["--fail-on", "warning", "--format", "json"])
+        .args(extra)
+        .arg(".")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let codes = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{} {}", d["code"].as_str().unwrap(), d["file"]))
+        .collect();
+    (codes, out.status.code().unwrap())
+}
+
+/// `check --settings` takes the daemon's own settings file as it is: the ignore lists of
+/// its `validate:` section leave out in CI what they leave out in the add-on, and its other
+/// sections are not in the way. The daemon accepts the same file, and refuses `check:`.
+#[test]
+fn settings_file_is_the_daemons_validate_section() {
+    let c = Cfg::new(&[
+        (
+            "configuration.yaml",
+            "homeassistant:\n  name: !secret home_name\nautomation:\n  - triggers: []\n    actions:\n      - action: light.turn_on\n        target:\n          entity_id: light.gone\nscript: !include scripts.yaml\n",
+        ),
+        (
+            "scripts.yaml",
+            "hall:\n  sequence:\n    - service: light.turn_on\n",
+        ),
+        ("states.json", r#"[{"entity_id":"light.kitchen"}]"#),
+    ]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let daemon_file = elsewhere.path().join("gitops-bridge.yaml");
+    let daemon_settings = DAEMON_SETTINGS.replace("PATH", c.root().to_str().unwrap());
+    std::fs::write(&daemon_file, &daemon_settings).unwrap();
+
+    // The daemon reads the same lists from the same file.
+    let sources = |file: &std::path::Path| gitops_bridge::settings::Sources {
+        file: Some(file.to_path_buf()),
+        addon_options: None,
+        env: Vec::new(),
+    };
+    let daemon = gitops_bridge::settings::Settings::load(&sources(&daemon_file))
+        .expect("the daemon accepts its settings file");
+    assert_eq!(daemon.validate.ignore, ["light.g*"]);
+    assert_eq!(daemon.validate.ignore_codes, ["secret-unresolved"]);
+    assert_eq!(daemon.validate.ignore_files, ["scripts.yaml"]);
+
+    let (without, code) = codes_and_exit(c.root(), &[]);
+    assert_eq!(code, 1, "{without:?}");
+    for finding in [
+        "entity-missing \"configuration.yaml\"",
+        "secret-unresolved \"configuration.yaml\"",
+        "deprecated-service-key \"scripts.yaml\"",
+    ] {
+        assert!(
+            without.iter().any(|c| c == finding),
+            "{finding}: {without:?}"
+        );
+    }
+    let settings_arg = daemon_file.to_str().unwrap();
+    let (with, code) = codes_and_exit(c.root(), &["--settings", settings_arg]);
+    assert_eq!(code, 0, "the warning is ignored: {with:?}");
+    for gone in ["entity-missing", "secret-unresolved", "scripts.yaml"] {
+        assert!(!with.iter().any(|c| c.contains(gone)), "{gone}: {with:?}");
+    }
+
+    // A misspelt key is an error in both, naming the section.
+    std::fs::write(
+        &daemon_file,
+        daemon_settings.replace("  ignore:", "  ignroe:"),
+    )
+    .unwrap();
+    let out = cmd()
+        .args(["check", "--settings", settings_arg, "."])
+        .current_dir(c.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("validate: unknown field `ignroe`") && stderr.contains(settings_arg),
+        "{stderr}"
+    );
+    assert!(gitops_bridge::settings::Settings::load(&sources(&daemon_file)).is_err());
+
+    // `check:` is not a section of the daemon's settings file.
+    std::fs::write(
+        &daemon_file,
+        format!("{daemon_settings}check:\n  ignore: [light.g*]\n"),
+    )
+    .unwrap();
+    let err = gitops_bridge::settings::Settings::load(&sources(&daemon_file))
+        .expect_err("the daemon refuses `check:`")
+        .to_string();
+    assert!(err.contains("check"), "{err}");
+}

@@ -2,7 +2,9 @@
 //! (`tests/browser/dashboard.mjs`), against the daemon serving the fake GitHub's demo homelab.
 //! The script checks what a person sees (a card per repository with charts and health, the
 //! allowed buttons, the token form, the result message, live updates, and that the page
-//! works under an ingress path prefix); this side checks the click reached GitHub.
+//! works behind proxies that mount it under a path prefix: a plain `/gitops/` with no
+//! headers, and HA ingress's kind of path, each with and without the trailing slash); this
+//! side checks the click reached GitHub.
 //!
 //! Needs `chromium` (Debian) and `npm ci --prefix tests/browser`; `.ci/run` installs both.
 //! `UPDATE_SCREENSHOT=1` copies the screenshot to `docs/dashboard.png`.

@@ -418,17 +418,114 @@ async fn the_json_api_answers_with_documented_shapes() {
         }
         assert!(!line.contains(&"c".repeat(40)), "no SHAs in metrics");
     }
+    rig.stop().await;
+}
 
-    let page = rig
-        .http
-        .get(&rig.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains(r#"<base href="/">"#), "{page}");
+/// `text` without its comment lines (`//`, `*`), which may well name paths and `<base>`.
+fn without_comment_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with('*'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Root-absolute URLs (`/api/…`, `"/assets/…"`) in `text`: a URL attribute or a string
+/// literal starting with one `/`. Behind a proxy at `/gitops/` each would leave the prefix.
+fn root_absolute_urls(text: &str) -> Vec<String> {
+    let code = without_comment_lines(text);
+    let text = code.as_str();
+    let mut found = Vec::new();
+    for opener in ["href=\"", "src=\"", "href='", "src='", "\"/", "'/", "`/"] {
+        for (at, _) in text.match_indices(opener) {
+            let rest = &text[at + opener.len()..];
+            // `"/` etc. already ends in the slash; attributes need their value checked.
+            let absolute = if opener.ends_with('/') {
+                !rest.starts_with('/') && rest.starts_with(|c: char| c.is_ascii_alphabetic())
+            } else {
+                rest.starts_with('/')
+            };
+            if absolute {
+                let end = rest
+                    .find(['"', '\'', '`', ' '])
+                    .unwrap_or(rest.len())
+                    .min(40);
+                found.push(format!("{opener}{}", &rest[..end]));
+            }
+        }
+    }
+    found
+}
+
+/// What a user behind a reverse proxy at a sub-path (or HA ingress) needs from the page:
+/// no `<base>` and no URL that starts at the origin root, in the page or its script, so
+/// every request resolves under whatever prefix the browser shows; and the same page
+/// whatever `X-Ingress-Path` says, since a proxy that strips its prefix tells the bridge
+/// nothing. (tests/browser/dashboard.mjs checks it in Chromium behind such proxies.)
+#[tokio::test]
+async fn the_dashboard_uses_only_relative_urls_so_it_works_under_any_prefix() {
+    let rig = Rig::start_github(false).await;
+    let get = |path: &str, ingress: Option<&str>| {
+        let mut req = rig.http.get(format!("{}{path}", rig.url));
+        if let Some(p) = ingress {
+            req = req.header("x-ingress-path", p);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, kind, r.text().await.unwrap())
+        }
+    };
+
+    let (status, kind, page) = get("/", None).await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(
+        !without_comment_lines(&page).contains("<base"),
+        "the page has a <base>:\n{page}"
+    );
+    assert_eq!(root_absolute_urls(&page), Vec::<String>::new(), "{page}");
+    let (_, _, under_ingress) = get("/", Some("/api/hassio_ingress/abc")).await;
+    assert_eq!(under_ingress, page, "the page depends on X-Ingress-Path");
+
+    // The page's own references are relative and lead to the assets.
+    for (asset, want) in [
+        ("assets/app.js", "text/javascript"),
+        ("assets/app.css", "text/css"),
+    ] {
+        let at = page
+            .find(&format!("\"{asset}?v="))
+            .unwrap_or_else(|| panic!("the page does not load {asset} relatively:\n{page}"));
+        let url = &page[at + 1..];
+        let url = &url[..url.find('"').unwrap()];
+        let (status, kind, body) = get(&format!("/{url}"), None).await;
+        assert_eq!(status, 200, "{url}");
+        assert!(kind.starts_with(want), "{url}: {kind}");
+        assert_eq!(
+            root_absolute_urls(&body),
+            Vec::<String>::new(),
+            "{asset} has root-absolute URLs"
+        );
+        if asset.ends_with(".js") {
+            // The calls that leave the page: each with a relative literal or a variable.
+            for call in ["fetch(", "getJSON(", "EventSource(", "WebSocket("] {
+                for (at, _) in body.match_indices(call) {
+                    let arg = body[at + call.len()..].trim_start();
+                    assert!(
+                        !arg.starts_with(['"', '\'', '`']) || !arg[1..].starts_with('/'),
+                        "{asset}: {}",
+                        &arg[..arg.len().min(40)]
+                    );
+                }
+            }
+            assert!(body.contains(r#"EventSource("api/events")"#));
+            assert!(body.contains(r#"getJSON("api/repos")"#));
+        }
+    }
     rig.stop().await;
 }
 

@@ -109,8 +109,8 @@ impl CheckOptions {
     }
 }
 
-/// The `check:` section of a settings file (`.gitops-bridge.yaml` in the configuration
-/// root, or the daemon's settings file).
+/// The ignore lists of a settings file (`.gitops-bridge.yaml` in the configuration root, or
+/// the daemon's settings file); see [`load_settings`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSettings {
@@ -125,8 +125,11 @@ pub struct CheckSettings {
     pub ignore_files: Vec<String>,
 }
 
-/// Reads the `check:` section of a YAML settings file (other sections are ignored, so
-/// the daemon's settings file can hold it too). A missing section gives the defaults.
+/// Reads the ignore lists of a YAML settings file: its `validate:` section, the very one
+/// the daemon's settings file has (checked the same way; `path` and `watch` are the
+/// daemon's and unused here), so one file serves both. A `check:` section, the older name
+/// that only `.gitops-bridge.yaml` files use (the daemon refuses it), is still read and
+/// added. Other sections are not read. Neither section gives the defaults.
 pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
     let err = |reason: String| CheckError::Settings {
         path: path.to_path_buf(),
@@ -135,12 +138,23 @@ pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&text).map_err(|e| err(e.to_string()))?;
-    match doc.get("check") {
-        None => Ok(CheckSettings::default()),
-        Some(section) => {
-            serde_yaml_ng::from_value(section.clone()).map_err(|e| err(format!("check: {e}")))
-        }
+    let section = |name: &str| doc.get(name).filter(|v| !v.is_null()).cloned();
+    let mut settings = CheckSettings::default();
+    if let Some(v) = section("validate") {
+        let v: crate::settings::RawValidate =
+            serde_yaml_ng::from_value(v).map_err(|e| err(format!("validate: {e}")))?;
+        settings.ignore.extend(v.ignore);
+        settings.ignore_codes.extend(v.ignore_codes);
+        settings.ignore_files.extend(v.ignore_files);
     }
+    if let Some(c) = section("check") {
+        let c: CheckSettings =
+            serde_yaml_ng::from_value(c).map_err(|e| err(format!("check: {e}")))?;
+        settings.ignore.extend(c.ignore);
+        settings.ignore_codes.extend(c.ignore_codes);
+        settings.ignore_files.extend(c.ignore_files);
+    }
+    Ok(settings)
 }
 
 /// Checks a configuration directory. Never panics on input and never prints; only an
@@ -344,7 +358,8 @@ pub struct CheckArgs {
     /// Entity ids or actions never reported, with wildcards (repeatable): `sensor.*_ble`.
     #[arg(long, value_name = "PATTERN")]
     pub ignore: Vec<String>,
-    /// Settings file with a `check:` section (default: DIR/.gitops-bridge.yaml if present).
+    /// Settings file whose `validate:` section's ignore lists apply, e.g. the daemon's
+    /// (default: DIR/.gitops-bridge.yaml if present).
     #[arg(long, value_name = "FILE")]
     pub settings: Option<PathBuf>,
     /// Exit 1 when a finding of this severity or worse exists.

@@ -1,5 +1,6 @@
 //! The HTTP server (axum): GitHub webhooks, the JSON API with its event stream, Prometheus
-//! metrics, health, and the dashboard, which also works behind HA ingress.
+//! metrics, health, and the dashboard, which works under any path prefix (HA ingress, a
+//! reverse proxy's sub-path).
 //!
 //! Handlers only read the state snapshot and the store, or hand work to the command executor
 //! and the webhook processor; nothing here owns state.

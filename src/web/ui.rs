@@ -1,35 +1,25 @@
 //! The dashboard: one HTML page and its script and styles, embedded in the binary (no build
-//! step). It works under HA ingress: the page's `<base href>` is the ingress path the
-//! Supervisor's proxy sends, and every URL in the page is relative to it.
+//! step).
+//!
+//! It works under any path prefix with no help from the proxy in front: HA ingress
+//! (`/api/hassio_ingress/<token>/`) or a reverse proxy that mounts the bridge at `/gitops/`
+//! and strips the prefix. Behind such a proxy the bridge sees `/` and cannot know the prefix,
+//! so it never writes one into the page: every URL in the page and its script is relative
+//! (`assets/app.js`, `api/repos`), with no `<base>`, and resolves under whatever address the
+//! browser shows. An inline script in the page adds the missing trailing slash to the address
+//! (`/gitops` → `/gitops/`) first, since relative URLs resolve against the last `/`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-
-use super::auth;
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// `GET /`: the page, with `<base href>` set for ingress (or `/` when opened directly).
-pub async fn index(ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
-    let base = format!(
-        "{}/",
-        auth::ingress_path(&headers, peer).unwrap_or_default()
-    );
-    let page = INDEX
-        .replace("%BASE%", &html_escape(&base))
-        .replace("%VERSION%", env!("CARGO_PKG_VERSION"));
+/// `GET /`: the page. The same bytes whatever the request says; see the module doc.
+pub async fn index() -> Response {
+    let page = INDEX.replace("%VERSION%", env!("CARGO_PKG_VERSION"));
     ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response()
 }
 

@@ -8,9 +8,12 @@
 //     on the daemon's origin; then "Re-run failed jobs" on homelab-demo/ha-config is clicked,
 //     the page asks for the API token (401 outside ingress), retries with it, and shows the
 //     command's success. (The Rust side checks the fake GitHub received the POST.)
-//  2. under an ingress-style prefix: a small proxy mounts the daemon under
-//     /api/hassio_ingress/test/ like the Supervisor does; the page must work there and every
-//     request it makes must stay under that prefix.
+//  2. behind path-prefix proxies: a small Node proxy mounts the daemon under a prefix and
+//     strips it, as reverse proxies do. Once as a plain sub-path (/gitops/, no headers at
+//     all, like nginx or Traefik), once like the Supervisor's ingress proxy
+//     (/api/hassio_ingress/test/, with X-Ingress-Path). Each is opened with and without the
+//     trailing slash; the page must show the same as opened directly, and every request it
+//     makes must stay under the prefix.
 // Exits non-zero with a message on the first failure.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -27,7 +30,11 @@ if (!base0 || !apiToken || !screenshotPath) {
 const base = base0.replace(/\/+$/, "");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const REPO = process.env.DASHBOARD_REPO || "homelab-demo/ha-config";
-const INGRESS = "/api/hassio_ingress/test";
+/** Where the proxies mount the daemon: a plain sub-path, and HA ingress's kind of path. */
+const PROXIES = [
+  { name: "sub-path", prefix: "/gitops", headers: {} },
+  { name: "ingress", prefix: "/api/hassio_ingress/test", headers: { "x-ingress-path": "/api/hassio_ingress/test" } },
+];
 const LEVELS = ["healthy", "warning", "critical", "unknown"];
 
 /** `dashboard.png` → `dashboard.<name>.png`, beside it. */
@@ -118,31 +125,39 @@ function checkRequests(requests, prefix, label, except = []) {
   }
 }
 
+/**
+ * The page shows what the API says: a full card per repository in the API's order (see
+ * waitForCards), and the HA config check as `api/validation` reports it, hidden when
+ * validation is off (404).
+ */
+async function showsWhatTheApiSays(page, repos, label) {
+  const cards = await waitForCards(page, repos.length, label);
+  check(
+    JSON.stringify(cards.map((c) => c.repo)) === JSON.stringify(repos.map((r) => r.full_name)),
+    `${label}: cards ${cards.map((c) => c.repo)} do not match the API's ${repos.map((r) => r.full_name)}`,
+  );
+  const v = await fetch(`${base}/api/validation`);
+  const panel = page.locator("#validation");
+  if (v.status === 200) {
+    const { summary } = await v.json();
+    const want = summary.errors ? `${summary.errors} error` : summary.warnings ? `${summary.warnings} warning` : "no problems";
+    await page.waitForFunction((w) => (document.getElementById("validation").textContent || "").includes(w), want, { timeout: 10_000 })
+      .catch(async () => {
+        throw new Failure(`${label}: the config check panel does not say "${want}": "${await panel.textContent()}"`);
+      });
+    log(`${label}: config check panel: ${(await panel.locator(".validation-head").textContent()).trim()}`);
+  } else {
+    check(await panel.isHidden(), `${label}: api/validation answered ${v.status} but the panel shows`);
+  }
+  return cards;
+}
+
 async function directRun(context, repos) {
   const page = await context.newPage();
   const { requests, problems } = instrument(page, "direct");
   await page.goto(`${base}/`, { waitUntil: "domcontentloaded" });
-  const cards = await waitForCards(page, repos.length, "direct");
-  check(
-    JSON.stringify(cards.map((c) => c.repo)) === JSON.stringify(repos.map((r) => r.full_name)),
-    `direct: cards ${cards.map((c) => c.repo)} do not match the API's ${repos.map((r) => r.full_name)}`,
-  );
+  const cards = await showsWhatTheApiSays(page, repos, "direct");
   log(`${cards.length} cards:`, cards.map((c) => `${c.repo} (${c.level}, ${c.bars} days)`).join(", "));
-
-  // The HA config check: shown as the API reports it, hidden when validation is off (404).
-  const v = await fetch(`${base}/api/validation`);
-  if (v.status === 200) {
-    const { summary } = await v.json();
-    const panel = page.locator("#validation");
-    const want = summary.errors ? `${summary.errors} error` : summary.warnings ? `${summary.warnings} warning` : "no problems";
-    await page.waitForFunction((w) => (document.getElementById("validation").textContent || "").includes(w), want, { timeout: 10_000 })
-      .catch(async () => {
-        throw new Failure(`the config check panel does not say "${want}": "${await panel.textContent()}"`);
-      });
-    log(`config check panel: ${(await panel.locator(".validation-head").textContent()).trim()}`);
-  } else {
-    check(await page.locator("#validation").isHidden(), `api/validation answered ${v.status} but the panel shows`);
-  }
 
   // Let the charts settle at their real widths, then the screenshot.
   await page.waitForTimeout(400);
@@ -263,44 +278,29 @@ async function errors(context, repos) {
   await page.close();
 }
 
-/** A stand-in for the Supervisor's ingress proxy: `/api/hassio_ingress/test/*` → daemon `/*`. */
-function ingressProxy() {
+/**
+ * A reverse proxy that mounts the daemon at `prefix` and strips it (`<prefix>/x` → daemon
+ * `/x`, `<prefix>` → `/`), adding `headers` to every request. It changes nothing in the
+ * answers, and answers 404 to anything outside the prefix, recording it.
+ */
+function prefixProxy({ prefix, headers: extra }) {
   const target = new URL(base);
   const stray = [];
   const server = http.createServer((req, res) => {
     const url = req.url || "/";
-    if (url !== INGRESS && !url.startsWith(`${INGRESS}/`) && !url.startsWith(`${INGRESS}?`)) {
+    if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) {
       stray.push(url);
-      res.writeHead(404, { "content-type": "text/plain" }).end("not under the ingress path\n");
+      res.writeHead(404, { "content-type": "text/plain" }).end(`not under ${prefix}\n`);
       return;
     }
-    const path = url.slice(INGRESS.length) || "/";
-    const headers = { ...req.headers, host: target.host, "x-ingress-path": INGRESS };
+    const rest = url.slice(prefix.length);
+    const path = rest.startsWith("/") ? rest : `/${rest}`;
+    const headers = { ...req.headers, host: target.host, ...extra };
     const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: path.startsWith("/") ? path : `/${path}`, headers },
+      { host: target.hostname, port: target.port, method: req.method, path, headers },
       (up) => {
-        const type = up.headers["content-type"] || "";
-        if (!type.startsWith("text/html")) {
-          res.writeHead(up.statusCode, up.headers);
-          up.pipe(res); // streams, so the event stream passes through as it comes
-          return;
-        }
-        // The daemon sets `<base href>` from X-Ingress-Path only when the request comes from
-        // the Supervisor's address, which a loopback test cannot have: put in the base it
-        // would render there. Nothing else in the page is changed.
-        const chunks = [];
-        up.on("data", (c) => chunks.push(c));
-        up.on("end", () => {
-          const page = Buffer.concat(chunks).toString("utf8");
-          if (!page.includes('<base href="/">')) {
-            res.writeHead(500).end('the page has no <base href="/"> to stand in for ingress');
-            return;
-          }
-          const body = page.replace('<base href="/">', `<base href="${INGRESS}/">`);
-          const h = { ...up.headers };
-          delete h["content-length"];
-          res.writeHead(up.statusCode, h).end(body);
-        });
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res); // streams, so the event stream passes through as it comes
       },
     );
     upstream.on("error", (e) => {
@@ -315,22 +315,28 @@ function ingressProxy() {
   });
 }
 
-async function ingressRun(context, repos) {
-  const proxy = await ingressProxy();
+/**
+ * The dashboard behind a proxy at `prefix`, opened with and without the trailing slash (a
+ * bookmark or a hand-typed address often lacks it; HA opens ingress panels both ways). The
+ * daemon sees `/` either way and is told nothing about the prefix.
+ */
+async function proxiedRun(context, repos, { name, prefix, headers }) {
+  const proxy = await prefixProxy({ prefix, headers });
   try {
-    // HA opens the panel with and without the trailing slash; `<base href>` covers both.
-    for (const entry of [`${INGRESS}/`, INGRESS]) {
+    for (const entry of [`${prefix}/`, prefix]) {
       const page = await context.newPage();
-      const label = `ingress ${entry}`;
+      const label = `${name} ${entry}`;
       const { requests, problems } = instrument(page, label);
       await page.goto(`${proxy.url}${entry}`, { waitUntil: "domcontentloaded" });
-      const cards = await waitForCards(page, repos.length, label);
-      checkRequests(requests, `${proxy.url}${INGRESS}/`, label, [`${proxy.url}${entry}`]);
+      const cards = await showsWhatTheApiSays(page, repos, label);
+      check(await page.evaluate(() => !document.querySelector("base")), `${label}: the page has a <base> element`);
+      check(page.url() === `${proxy.url}${prefix}/`, `${label}: the address is ${page.url()}, expected ${proxy.url}${prefix}/`);
+      checkRequests(requests, `${proxy.url}${prefix}/`, label, [`${proxy.url}${entry}`]);
       check(problems.length === 0, problems.join("; "));
-      log(`${label}: ${cards.length} cards, live, ${requests.length} requests all under ${INGRESS}/`);
+      log(`${label}: ${cards.length} cards, live, ${requests.length} requests all under ${prefix}/`);
       await page.close();
     }
-    check(proxy.stray.length === 0, `ingress: requests outside the prefix reached the proxy: ${proxy.stray.join(", ")}`);
+    check(proxy.stray.length === 0, `${name}: requests outside ${prefix} reached the proxy: ${proxy.stray.join(", ")}`);
   } finally {
     proxy.server.closeAllConnections();
     proxy.server.close();
@@ -366,7 +372,7 @@ async function main() {
       await directRun(context, repos);
       await smallAndDark(context, repos);
       await errors(context, repos);
-      await ingressRun(context, repos);
+      for (const proxy of PROXIES) await proxiedRun(context, repos, proxy);
     } catch (e) {
       const page = context.pages().at(-1); // the one that failed (closed ones are gone)
       if (page) await page.screenshot({ path: shot("failure"), fullPage: true }).catch(() => {});

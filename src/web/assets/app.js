@@ -1,6 +1,7 @@
 // gitops-bridge dashboard. Plain ES2020, no framework and no build step: the file is
-// embedded in the binary as it is. Every URL here is relative (no leading `/`), so the page
-// works under Home Assistant ingress, where `<base href>` is the ingress path.
+// embedded in the binary as it is. Every URL here is relative (no leading `/`, and the page
+// has no `<base>`), so it resolves under whatever prefix the page was opened at: HA ingress,
+// a reverse proxy's `/gitops/`, or `/` when opened directly. See src/web/ui.rs.
 // Data only ever reaches the DOM through textContent and attributes, never innerHTML.
 "use strict";
 
