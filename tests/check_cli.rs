@@ -384,3 +384,42 @@ fn settings_file_is_the_daemons_validate_section() {
         .to_string();
     assert!(err.contains("check"), "{err}");
 }
+
+#[test]
+fn check_finds_the_configuration_in_a_sub_folder_and_shows_paths_from_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(dir.path().join("README.md"), "my HA config\n").unwrap();
+    std::fs::write(
+        dir.path().join("config/configuration.yaml"),
+        "automation: !include missing.yaml\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
+        .args(["check", "--format", "github"])
+        .arg(dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("config/configuration.yaml"),
+        "the annotation must name the file from the repository root: {stdout}"
+    );
+
+    // Two candidates: none is picked, both are named.
+    std::fs::create_dir_all(dir.path().join("staging")).unwrap();
+    std::fs::write(dir.path().join("staging/configuration.yaml"), "{}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("config/") && stderr.contains("staging/"),
+        "{stderr}"
+    );
+}

@@ -241,3 +241,42 @@ fn blueprints_used_must_exist() {
         dump(&r)
     );
 }
+
+#[test]
+fn a_git_ignored_manifest_is_named_as_the_reason() {
+    let c = Cfg::new(&[
+        ("configuration.yaml", "default_config:\n"),
+        ("custom_components/private/__init__.py", ""),
+        ("custom_components/shared/__init__.py", ""),
+        (".gitignore", "custom_components/private/manifest.json\n"),
+    ]);
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(c.root())
+            .args(args)
+            .output()
+            .expect("git runs")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let r = c.check();
+    let ignored = expect(
+        &r,
+        Code::ComponentManifestInvalid,
+        "custom_components/private",
+        0,
+    );
+    assert!(ignored.message.contains("git-ignored"), "{}", dump(&r));
+    assert!(ignored.hint.as_deref().unwrap_or("").contains(".gitignore"));
+    // One that is simply missing does not blame git.
+    let missing = expect(
+        &r,
+        Code::ComponentManifestInvalid,
+        "custom_components/shared",
+        0,
+    );
+    assert!(!missing.message.contains("git-ignored"), "{}", dump(&r));
+}

@@ -39,13 +39,24 @@ pub fn check(root: &Path, diags: &mut Diagnostics) -> usize {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(_) => {
-                diags.push(Diagnostic::new(
+                let mut diag = Diagnostic::new(
                     Code::ComponentManifestInvalid,
                     relative_to(root, &d),
                     0,
                     0,
-                    format!("custom integration `{name}` has no readable manifest.json: Home Assistant does not load it"),
-                ));
+                    format!(
+                        "custom integration `{name}` has no readable manifest.json: Home Assistant does not load it"
+                    ),
+                );
+                if git_ignored(&path) {
+                    diag.message.push_str(
+                        " (manifest.json is git-ignored, so it is not in the repository)",
+                    );
+                    diag = diag.with_hint(
+                        "commit the integration (remove it from .gitignore), or check a working copy that has it",
+                    );
+                }
+                diags.push(diag);
                 continue;
             }
         };
@@ -53,6 +64,24 @@ pub fn check(root: &Path, diags: &mut Diagnostics) -> usize {
         check_manifest(&name, &rel, &text, diags);
     }
     n
+}
+
+/// Whether git ignores `path` (it need not exist), asking the real `git` so every rule
+/// (nested `.gitignore`, negations, `info/exclude`) counts. False outside a repository or
+/// without git.
+fn git_ignored(path: &Path) -> bool {
+    let Some(dir) = path.parent().filter(|d| d.is_dir()) else {
+        return false;
+    };
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "--quiet", "--"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Checks one manifest's text.

@@ -58,8 +58,12 @@ use yaml::{Kind, Node};
 pub enum CheckError {
     #[error("{0}: no such directory")]
     RootMissing(PathBuf),
-    #[error("{0}: no configuration.yaml (is this the Home Assistant configuration directory?)")]
-    NoConfiguration(PathBuf),
+    #[error("{}: no configuration.yaml here{}", .root.display(), found_elsewhere(.candidates))]
+    NoConfiguration {
+        root: PathBuf,
+        /// Sub-folders that do hold one (more than one, so none was picked).
+        candidates: Vec<String>,
+    },
     #[error("secrets file {0}: no such file")]
     SecretsFile(PathBuf),
     #[error("settings file {path}: {reason}")]
@@ -193,10 +197,19 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
     if !root.is_dir() {
         return Err(CheckError::RootMissing(opts.root.clone()));
     }
+    // A repository often keeps the configuration in a sub-folder (`config/`): check it there
+    // and show paths from the folder the user named.
+    let (root, prefix) = match config_folder(&root) {
+        Ok(Some(sub)) => (root.join(&sub), Some(sub)),
+        Ok(None) => (root, None),
+        Err(candidates) => {
+            return Err(CheckError::NoConfiguration {
+                root: opts.root.clone(),
+                candidates,
+            });
+        }
+    };
     let config_path = root.join("configuration.yaml");
-    if !config_path.is_file() {
-        return Err(CheckError::NoConfiguration(opts.root.clone()));
-    }
     let secrets = match &opts.secrets {
         SecretsMode::File(f) => {
             let abs = loader::normalize(&std::path::absolute(f).unwrap_or_else(|_| f.clone()));
@@ -294,11 +307,73 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
         templates: template_count,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
+    let mut diagnostics = diagnostics;
+    if let Some(prefix) = &prefix {
+        for d in &mut diagnostics {
+            d.file = format!("{prefix}/{}", d.file);
+        }
+    }
     Ok(Report {
         root: opts.root.display().to_string(),
         summary,
         diagnostics,
     })
+}
+
+/// Where `configuration.yaml` is: `Ok(None)` in `root` itself, `Ok(Some("config"))` in the
+/// one sub-folder (up to two levels down) that holds it, `Err` with every candidate when
+/// there are none or several.
+fn config_folder(root: &Path) -> Result<Option<String>, Vec<String>> {
+    if root.join("configuration.yaml").is_file() {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    let mut dirs = vec![(root.to_path_buf(), String::new(), 0)];
+    while let Some((dir, rel, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || matches!(name.as_str(), "node_modules" | "target") {
+                continue;
+            }
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let sub = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.path().join("configuration.yaml").is_file() {
+                found.push(sub);
+            } else if depth < 1 {
+                dirs.push((e.path(), sub, depth + 1));
+            }
+        }
+    }
+    found.sort();
+    match found.as_slice() {
+        [one] => Ok(Some(one.clone())),
+        _ => Err(found),
+    }
+}
+
+/// The tail of the "no configuration.yaml" error: what to pass instead.
+fn found_elsewhere(candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        " or in a sub-folder (is this the Home Assistant configuration directory?)".into()
+    } else {
+        format!(
+            "; found in {}: pass the one to check",
+            candidates
+                .iter()
+                .map(|c| format!("{c}/"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
 }
 
 /// YAML-mode dashboards: `lovelace: mode: yaml` (`ui-lovelace.yaml`) and
