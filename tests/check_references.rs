@@ -5,7 +5,7 @@
 mod check_common;
 
 use check_common::{Cfg, dump, expect, expect_at, expect_clean, expect_none, with_code};
-use gitops_bridge::validate::{Code, StatesSnapshot};
+use gitops_bridge::validate::{Code, Severity, StatesSnapshot};
 
 const BASE: &str =
     "input_boolean:\n  guest_mode:\n    name: Guest mode\nscript:\n  morning:\n    sequence: []\n";
@@ -293,4 +293,19 @@ fn states_and_services_from_a_running_home_assistant() {
     assert!(snap.has_services && snap.services.contains("light.turn_on"));
     let err = gitops_bridge::validate::load_states(&[url], Some("wrong")).unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
+}
+
+#[test]
+fn an_action_moved_to_its_integration_is_a_warning_with_the_replacement() {
+    let c = Cfg::new(&[(
+        "configuration.yaml",
+        "script:\n  scan:\n    sequence:\n      - action: media_player.kodi_call_method\n      - action: fan.set_speed\n",
+    )]);
+    let r = c.check();
+    let d = expect(&r, Code::ActionMoved, "configuration.yaml", 4);
+    assert_eq!(d.severity, Severity::Warning);
+    assert!(d.message.contains("`kodi.call_method`"), "{}", d.message);
+    // Removed with no replacement in HA's table: still only information.
+    expect(&r, Code::ActionNotInCore, "configuration.yaml", 5);
+    expect_none(&r, Code::ActionUnknown);
 }

@@ -505,6 +505,19 @@ fn seeds() -> Vec<Seed> {
             options: no_options,
         },
         Seed {
+            code: Code::ActionMoved,
+            file: "scripts.yaml",
+            marker: Some("media_player.kodi_call_method"),
+            inject: |c| {
+                append(
+                    c,
+                    "scripts.yaml",
+                    "kodi_update:\n  sequence:\n    - action: media_player.kodi_call_method\n      data:\n        method: VideoLibrary.Scan\n",
+                )
+            },
+            options: no_options,
+        },
+        Seed {
             code: Code::ReferencesUnverified,
             file: "configuration.yaml",
             marker: None,

@@ -155,6 +155,8 @@ codes! {
     /// Offline: an action the built-in integration does not have (removed or renamed in
     /// this HA version, or added by a custom integration such as Spook).
     ActionNotInCore = "action-not-in-core", Info, "action is not provided by the built-in integration (removed, or added by a custom integration)";
+    /// An action HA moved to the integration's own domain (`media_player.kodi_call_method`).
+    ActionMoved = "action-moved", Warning, "action no longer exists: the integration moved it to its own domain";
     /// Offline summary: references that could not be verified without `--states`.
     ReferencesUnverified = "references-unverified", Info, "references could not be verified offline";
     // --- legacy and deprecated syntax -------------------------------------------------------

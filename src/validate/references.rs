@@ -632,6 +632,15 @@ pub fn check(
                                         )
                                         .with_hint(format!("did you mean `{domain}.{c}`?"));
                                     loader.push(d);
+                                } else if let Some(moved) = moved_action(domain, service) {
+                                    let d = loader
+                                        .at(
+                                            Code::ActionMoved,
+                                            r.pos,
+                                            format!("action {} no longer exists in Home Assistant {version}: the integration's action is now `{moved}`", r.id),
+                                        )
+                                        .with_hint(format!("use `action: {moved}` (the entity stays in `target:`)"));
+                                    loader.push(d);
                                 } else {
                                     let mut v: Vec<&str> = i.services.iter().copied().collect();
                                     v.sort_unstable();
@@ -719,4 +728,20 @@ mod tests {
         assert!(StatesSnapshot::from_json("{}").is_err());
         assert!(StatesSnapshot::from_json("nope").is_err());
     }
+}
+
+/// Integrations moved their entity-platform actions into their own domain
+/// (`media_player.kodi_call_method` became `kodi.call_method`). When `<domain>.<service>`
+/// is gone and `<service>` is `<integration>_<action>` for an integration whose own table
+/// lists `<action>`, that is the replacement.
+fn moved_action(domain: &str, service: &str) -> Option<String> {
+    let table = domains::builtin();
+    service.match_indices('_').find_map(|(at, _)| {
+        let (integration, action) = (&service[..at], &service[at + 1..]);
+        (integration != domain)
+            .then(|| table.get(integration))
+            .flatten()
+            .filter(|i| i.services.contains(action))
+            .map(|_| format!("{integration}.{action}"))
+    })
 }
