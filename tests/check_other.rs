@@ -280,3 +280,18 @@ fn a_git_ignored_manifest_is_named_as_the_reason() {
     );
     assert!(!missing.message.contains("git-ignored"), "{}", dump(&r));
 }
+
+#[test]
+fn an_unreachable_broken_automations_file_is_called_broken_not_jinja() {
+    let c = Cfg::new(&[
+        ("configuration.yaml", "default_config:\n"),
+        (
+            "automations_old.yaml",
+            "- alias: Old\n  trigger:\n    - platform: template\n      value_template: \"{{ is_state('sun.sun', 'below_horizon') }}\"\n  action:\n   - service: light.turn_on\n  - bad: indent\n",
+        ),
+    ]);
+    let r = c.check();
+    let d = expect(&r, Code::FileUnreachable, "automations_old.yaml", 0);
+    assert!(d.message.contains("not valid YAML"), "{}", d.message);
+    expect_none(&r, Code::FileJinjaYaml);
+}

@@ -32,6 +32,8 @@ const SKIP_DIRS: &[&str] = &[
 enum Class {
     Esphome,
     Jinja,
+    /// Not valid YAML, and no Jinja structure: a broken file (an old automations file).
+    Broken,
     Plain,
 }
 
@@ -139,6 +141,14 @@ pub fn unreachable(root: &Path, loaded: &HashSet<PathBuf>, diags: &mut Diagnosti
                 0,
                 format!("{what} YAML preprocessed by Jinja (not YAML until rendered): skipped"),
             ),
+            Class::Broken => Diagnostic::new(
+                Code::FileUnreachable,
+                shown,
+                0,
+                0,
+                format!("{what} not reachable from configuration.yaml, and not valid YAML: not checked"),
+            )
+            .with_hint("Home Assistant could not load it either: fix or delete it, or include it to see the error"),
             Class::Plain => Diagnostic::new(
                 Code::FileUnreachable,
                 shown,
@@ -195,10 +205,20 @@ fn classify(f: &Path) -> Class {
     if text.lines().any(|l| l.starts_with("esphome:")) {
         return Class::Esphome;
     }
-    // Templates inside block scalars are ordinary HA YAML: only a file that is not YAML
-    // and has Jinja in it is Jinja-preprocessed.
-    if (text.contains("{{") || text.contains("{%")) && yaml::parse(&text, FileId(u32::MAX)).failed {
-        return Class::Jinja;
+    if !yaml::parse(&text, FileId(u32::MAX)).failed {
+        return Class::Plain;
     }
-    Class::Plain
+    // Templates in values are ordinary HA YAML, so a broken automations file full of
+    // `{{ }}` is still just broken. Jinja-preprocessed YAML (lovelace_gen, dwains_dashboard)
+    // has Jinja structure: statements or comments on lines of their own, or the marker.
+    let jinja_structure = text.starts_with("# lovelace_gen")
+        || text.lines().any(|l| {
+            let t = l.trim_start();
+            t.starts_with("{%") || t.starts_with("{#")
+        });
+    if jinja_structure {
+        Class::Jinja
+    } else {
+        Class::Broken
+    }
 }
