@@ -430,6 +430,18 @@ pub fn is_valid_git_ref(r: &str) -> bool {
             .any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
 }
 
+/// Whether `name` names a workflow the way settings and commands take it: a file directly
+/// under `.github/workflows/` (`ci.yml`), as GitHub's API accepts in place of a workflow id.
+/// One rule for both, so a workflow allowed in settings can always be dispatched.
+pub fn is_workflow_file(name: &str) -> bool {
+    (name.ends_with(".yml") || name.ends_with(".yaml"))
+        && name.len() <= 255
+        && !name.contains('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

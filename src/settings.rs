@@ -699,14 +699,6 @@ fn is_repo_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// A workflow reference in settings: a file name under `.github/workflows/`.
-fn is_workflow_file(s: &str) -> bool {
-    (s.ends_with(".yml") || s.ends_with(".yaml"))
-        && !s.contains('/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, SettingsError> {
     let (name, raw_policy) = match entry {
         RawRepository::Name(n) => (n, RawRepositoryPolicy::default()),
@@ -739,7 +731,7 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         allow.insert(action);
     }
     for (j, w) in raw_policy.dispatch.iter().enumerate() {
-        if !is_workflow_file(w) {
+        if !crate::model::is_workflow_file(w) {
             return Err(invalid(
                 &format!("{key}.dispatch[{j}]"),
                 format!("`{w}` is not a workflow file name like `deploy.yml`"),
@@ -753,7 +745,7 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         ));
     }
     if let Some(w) = &raw_policy.deploy_workflow
-        && !is_workflow_file(w)
+        && !crate::model::is_workflow_file(w)
     {
         return Err(invalid(
             &format!("{key}.deploy_workflow"),
@@ -761,7 +753,7 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         ));
     }
     if let Some(r) = &raw_policy.rollback {
-        if !is_workflow_file(&r.workflow) {
+        if !crate::model::is_workflow_file(&r.workflow) {
             return Err(invalid(
                 &format!("{key}.rollback.workflow"),
                 format!(

@@ -100,7 +100,7 @@ fn validate(p: &Params) -> Result<(), String> {
         ));
     }
     if let Some(w) = &p.workflow
-        && !is_workflow_ref(w)
+        && !crate::model::is_workflow_file(w)
     {
         return Err(format!(
             "workflow `{w}` is not a workflow file name like `deploy.yml`"
@@ -131,14 +131,6 @@ fn validate(p: &Params) -> Result<(), String> {
         return Err("run_id must be a GitHub run id".into());
     }
     Ok(())
-}
-
-fn is_workflow_ref(w: &str) -> bool {
-    (w.ends_with(".yml") || w.ends_with(".yaml"))
-        && w.len() <= 255
-        && !w.contains('/')
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The `request_id` of a payload, when it has a usable one (to answer even a refusal).
