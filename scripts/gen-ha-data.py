@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate src/validate/data/ha_integrations.tsv from an installed Home Assistant core.
+"""Regenerate src/validate/references/ha_integrations.tsv from an installed Home Assistant core.
 
 Run with the Python that has `homeassistant` installed (the ha-lab venv):
-    $HALAB_DIR/venv/bin/python scripts/gen-ha-data.py > src/validate/data/ha_integrations.tsv
+    $HALAB_DIR/venv/bin/python scripts/gen-ha-data.py > src/validate/references/ha_integrations.tsv
 
 Columns: domain, merge (how `homeassistant: packages:` merges the domain: list | dict),
 entity (y = an entity domain: its ids appear as `<domain>.<object_id>`), services (comma-

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::codes::{Code, Severity};
+use crate::validate::codes::{Code, Severity};
 
 /// One finding at one place of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

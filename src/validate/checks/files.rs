@@ -10,10 +10,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::codes::Code;
-use super::diagnostic::{Diagnostic, Diagnostics};
-use super::source::{FileId, relative_to};
-use super::yaml;
+use crate::validate::codes::Code;
+use crate::validate::diagnostic::{Diagnostic, Diagnostics};
+use crate::validate::source::{FileId, relative_to};
+use crate::validate::yaml;
 
 /// Directories never searched: not HA configuration.
 const SKIP_DIRS: &[&str] = &[
@@ -185,7 +185,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
                 collect(&p, out, depth + 1);
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(super::loader::normalize(&p));
+            out.push(crate::validate::loader::normalize(&p));
         }
     }
 }

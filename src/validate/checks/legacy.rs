@@ -7,9 +7,9 @@
 //! - `data_template:` (now `data:`);
 //! - `platform:` inside triggers (now `trigger:`, 2024.10).
 
-use super::codes::Code;
-use super::loader::Loader;
-use super::yaml::{Kind, Node};
+use crate::validate::codes::Code;
+use crate::validate::loader::Loader;
+use crate::validate::yaml::{Kind, Node};
 
 /// Domains that had a legacy `template` platform.
 const LEGACY_TEMPLATE_DOMAINS: &[&str] = &[

@@ -3,10 +3,10 @@
 //! `custom_components/` provides (HA: "Integration error: x - Integration 'x' not found",
 //! which `check_config` only reports as a warning).
 
-use super::codes::Code;
-use super::domains::{self, CustomComponents};
-use super::loader::Loader;
-use super::yaml::{Kind, Node};
+use crate::validate::codes::Code;
+use crate::validate::domains::{self, CustomComponents};
+use crate::validate::loader::Loader;
+use crate::validate::yaml::{Kind, Node};
 
 /// Checks the merged top level.
 pub fn check(config: &Node, loader: &mut Loader, custom: &CustomComponents) {

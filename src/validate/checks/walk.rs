@@ -11,15 +11,15 @@
 
 use std::collections::HashSet;
 
-use super::codes::Code;
-use super::diagnostic::Diagnostic;
-use super::domains;
-use super::legacy;
-use super::loader::Loader;
-use super::position;
-use super::source::Pos;
-use super::templates::{self, Context, CustomTemplates};
-use super::yaml::{Kind, Node, Style};
+use crate::validate::codes::Code;
+use crate::validate::diagnostic::Diagnostic;
+use crate::validate::domains;
+use crate::validate::legacy;
+use crate::validate::loader::Loader;
+use crate::validate::position;
+use crate::validate::source::Pos;
+use crate::validate::templates::{self, Context, CustomTemplates};
+use crate::validate::yaml::{Kind, Node, Style};
 
 /// Which kind of file a tree came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,7 +367,7 @@ pub fn custom_templates(loader: &mut Loader, root: &std::path::Path) -> (CustomT
         if text.len() > 5 * 1024 * 1024 {
             continue;
         }
-        let rel = super::source::relative_to(&dir, &f);
+        let rel = crate::validate::source::relative_to(&dir, &f);
         let out = templates::check(&text, Context::default(), &custom);
         custom.files.insert(rel.clone(), out.exported);
         texts.push((f, text));

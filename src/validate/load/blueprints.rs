@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use super::codes::Code;
-use super::loader::{self, FileRole, Loaded, Loader};
-use super::yaml::{Kind, Node};
+use crate::validate::codes::Code;
+use crate::validate::loader::{self, FileRole, Loaded, Loader};
+use crate::validate::yaml::{Kind, Node};
 
 /// Loads every `blueprints/**/*.yaml`.
 pub fn load_all(root: &Path, ld: &mut Loader) -> Vec<Node> {

@@ -18,11 +18,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use super::codes::Code;
-use super::diagnostic::{Diagnostic, Diagnostics};
-use super::secrets::{Lookup, SecretKeys, SecretStore, SecretsMode};
-use super::source::{FileId, Pos, Sources};
-use super::yaml::{self, HaTag, Kind, Node, Placeholder};
+use crate::validate::codes::Code;
+use crate::validate::diagnostic::{Diagnostic, Diagnostics};
+use crate::validate::secrets::{Lookup, SecretKeys, SecretStore, SecretsMode};
+use crate::validate::source::{FileId, Pos, Sources};
+use crate::validate::yaml::{self, HaTag, Kind, Node, Placeholder};
 
 /// What kind of HA file is being loaded; decides which tags make sense.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Loader {
             stack: Vec::new(),
             secrets: SecretStore::new(root, mode),
             unresolved_secrets: HashSet::new(),
-            stand_ins: super::secrets::stand_in_candidates(root),
+            stand_ins: crate::validate::secrets::stand_in_candidates(root),
             failed_files: 0,
         }
     }

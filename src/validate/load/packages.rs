@@ -8,12 +8,12 @@
 //! list-or-dict decision comes from the integration table (HA decides it by importing the
 //! integration); for custom integrations we go by the shape of the value.
 
-use super::codes::Code;
-use super::diagnostic::Diagnostic;
-use super::domains::{self, CustomComponents, Merge};
-use super::loader::Loader;
-use super::source::Pos;
-use super::yaml::{Kind, Node, Style};
+use crate::validate::codes::Code;
+use crate::validate::diagnostic::Diagnostic;
+use crate::validate::domains::{self, CustomComponents, Merge};
+use crate::validate::loader::Loader;
+use crate::validate::source::Pos;
+use crate::validate::yaml::{Kind, Node, Style};
 
 /// Merges the packages of `config` into it and removes them from the tree.
 pub fn merge(config: &mut Node, loader: &mut Loader, custom: &CustomComponents) {

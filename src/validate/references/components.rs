@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use super::codes::Code;
-use super::diagnostic::{Diagnostic, Diagnostics};
-use super::source::relative_to;
+use crate::validate::codes::Code;
+use crate::validate::diagnostic::{Diagnostic, Diagnostics};
+use crate::validate::source::relative_to;
 
 /// Checks every manifest under `<root>/custom_components/`.
 pub fn check(root: &Path, diags: &mut Diagnostics) -> usize {

@@ -1,5 +1,5 @@
 //! What we know about HA's integrations offline: the table generated from HA core
-//! (`data/ha_integrations.tsv`, see `scripts/gen-ha-data.py`) plus the repository's own
+//! (`ha_integrations.tsv`, see `scripts/gen-ha-data.py`) plus the repository's own
 //! `custom_components/`.
 //!
 //! Used for package merging (list or dict), for telling entity ids from other dotted
@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
-const TABLE: &str = include_str!("data/ha_integrations.tsv");
+const TABLE: &str = include_str!("ha_integrations.tsv");
 
 /// How `homeassistant: packages:` merges an integration's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +158,8 @@ impl CustomComponents {
                 continue;
             }
             if let Ok(text) = std::fs::read_to_string(e.path().join("services.yaml")) {
-                let parsed = super::yaml::parse(&text, super::source::FileId(u32::MAX));
+                let parsed =
+                    crate::validate::yaml::parse(&text, crate::validate::source::FileId(u32::MAX));
                 if let Some(m) = parsed.root.as_ref().and_then(|r| r.as_map()) {
                     let names = m
                         .iter()

@@ -15,17 +15,20 @@
 //! from a text scan, so `trigger.entity_id`, `this.entity_id`, action names and attribute
 //! names are not taken for entity ids.
 
+pub mod components;
+pub mod domains;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::codes::Code;
-use super::domains::{self, CustomComponents, DYNAMIC_ACTION_DOMAINS};
-use super::loader::Loader;
-use super::names::{distance_within, suggest};
-use super::packages::slugify;
-use super::templates::is_template;
-use super::walk::{Ref, RefKind};
-use super::yaml::{Kind, Node};
+use crate::validate::codes::Code;
+use crate::validate::domains::{CustomComponents, DYNAMIC_ACTION_DOMAINS};
+use crate::validate::loader::Loader;
+use crate::validate::names::{distance_within, suggest};
+use crate::validate::packages::slugify;
+use crate::validate::templates::is_template;
+use crate::validate::walk::{Ref, RefKind};
+use crate::validate::yaml::{Kind, Node};
 
 /// What a running HA reports: entity ids and `domain.service` names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -669,7 +672,7 @@ pub fn check(
         }
     }
     if !unverified_entities.is_empty() || !unverified_actions.is_empty() {
-        let d = super::walk::file_level(
+        let d = crate::validate::walk::file_level(
             Code::ReferencesUnverified,
             config_rel,
             format!(
@@ -697,6 +700,22 @@ fn yaml_defined_action(d: &Defined, domain: &str, service: &str) -> Option<bool>
         return Some(true);
     }
     set.as_ref().map(|s| s.contains(service))
+}
+
+/// Integrations moved their entity-platform actions into their own domain
+/// (`media_player.kodi_call_method` became `kodi.call_method`). When `<domain>.<service>`
+/// is gone and `<service>` is `<integration>_<action>` for an integration whose own table
+/// lists `<action>`, that is the replacement.
+fn moved_action(domain: &str, service: &str) -> Option<String> {
+    let table = domains::builtin();
+    service.match_indices('_').find_map(|(at, _)| {
+        let (integration, action) = (&service[..at], &service[at + 1..]);
+        (integration != domain)
+            .then(|| table.get(integration))
+            .flatten()
+            .filter(|i| i.services.contains(action))
+            .map(|_| format!("{integration}.{action}"))
+    })
 }
 
 #[cfg(test)]
@@ -728,20 +747,4 @@ mod tests {
         assert!(StatesSnapshot::from_json("{}").is_err());
         assert!(StatesSnapshot::from_json("nope").is_err());
     }
-}
-
-/// Integrations moved their entity-platform actions into their own domain
-/// (`media_player.kodi_call_method` became `kodi.call_method`). When `<domain>.<service>`
-/// is gone and `<service>` is `<integration>_<action>` for an integration whose own table
-/// lists `<action>`, that is the replacement.
-fn moved_action(domain: &str, service: &str) -> Option<String> {
-    let table = domains::builtin();
-    service.match_indices('_').find_map(|(at, _)| {
-        let (integration, action) = (&service[..at], &service[at + 1..]);
-        (integration != domain)
-            .then(|| table.get(integration))
-            .flatten()
-            .filter(|i| i.services.contains(action))
-            .map(|_| format!("{integration}.{action}"))
-    })
 }

@@ -16,14 +16,16 @@
 //! Offsets in the results are byte offsets into the template text; `position.rs` maps
 //! them to the file.
 
+pub mod names;
+
 use std::collections::{HashMap, HashSet};
 
 use minijinja::machinery::ast::{self, CallArg, CallType, Expr, Stmt};
 use minijinja::machinery::{Span, parse};
 
-use super::codes::Code;
-use super::domains;
-use super::names::{self, CONTEXT_VARIABLES, TYPO_TARGETS, names, special_hint, suggest};
+use crate::validate::codes::Code;
+use crate::validate::domains;
+use crate::validate::names::{CONTEXT_VARIABLES, TYPO_TARGETS, names, special_hint, suggest};
 
 /// HA's `is_template_string`: what HA itself treats as a template.
 pub fn is_template(s: &str) -> bool {

@@ -1,5 +1,5 @@
 //! The names HA's template environment knows: Jinja2 3.1's builtins plus HA's globals,
-//! filters and tests (`data/ha_template_functions.tsv`, from
+//! filters and tests (`ha_template_functions.tsv`, from
 //! `homeassistant/helpers/template/extensions/*.py`), and "did you mean" suggestions.
 //!
 //! minijinja's own builtins are deliberately not used: HA renders with Jinja2, so a filter
@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-const HA_TABLE: &str = include_str!("data/ha_template_functions.tsv");
+const HA_TABLE: &str = include_str!("ha_template_functions.tsv");
 
 /// `jinja2/filters.py: FILTERS` (3.1.6).
 const JINJA_FILTERS: &[&str] = &[

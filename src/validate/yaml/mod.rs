@@ -14,13 +14,16 @@
 //! HA's own tags (`!include`, `!secret`…) are kept as [`Kind::Tagged`] nodes here and
 //! resolved by `loader.rs`.
 
+pub mod position;
+pub mod source;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, SpannedEventReceiver, Tag};
 
-use super::codes::Code;
-use super::source::{FileId, Pos};
+use crate::validate::codes::Code;
+use crate::validate::source::{FileId, Pos};
 
 /// A YAML node with the place it starts at.
 #[derive(Debug, Clone)]

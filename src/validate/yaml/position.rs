@@ -11,8 +11,8 @@
 use std::iter::Peekable;
 use std::str::Chars;
 
-use super::source::SourceFile;
-use super::yaml::Style;
+use crate::validate::source::SourceFile;
+use crate::validate::yaml::Style;
 
 /// Position (1-based line, 1-based column in characters) of `byte_offset` of `value`, a
 /// scalar written in `style` starting at `line:col` of `file`.
