@@ -167,6 +167,7 @@ pub async fn serve_with(
         "store pruning",
         prune(store.clone(), settings.store.retention, cancel.clone()),
     );
+    tasks.spawn("memory trim", crate::memory::run(cancel.clone()));
     tasks.close();
     drop(events);
 

@@ -23,6 +23,7 @@ pub mod app;
 pub mod commands;
 pub mod config_watch;
 pub mod github;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod mqtt;

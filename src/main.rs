@@ -94,7 +94,15 @@ fn daemon(args: ConfigArg, serve: bool) -> ExitCode {
         }
     };
     init_logging(&settings.log_level);
-    let runtime = match tokio::runtime::Runtime::new() {
+    gitops_bridge::memory::limit_arenas();
+    // Two workers whatever the host's core count: the daemon waits on the network, and each
+    // worker costs a stack and an allocator arena.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gitops-bridge: cannot start the async runtime: {e}");
