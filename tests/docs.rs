@@ -361,3 +361,71 @@ fn tables_are_read_with_their_context() {
         BTreeSet::from(["a".into(), "b".into()])
     );
 }
+
+/// Every `value_template` of every discovery config, rendered against the state payload on
+/// its `state_topic` the way HA does (`value_json` the parsed payload, `value` the text), with
+/// undefined names an error: a renamed or dropped field cannot silently blank an entity.
+#[tokio::test]
+async fn every_value_template_renders_against_its_state_payload() {
+    let (messages, _topics) = discovery_output().await;
+    let mut payloads: BTreeMap<String, Value> = messages.iter().cloned().collect();
+    // The configuration check's state comes from a check run, not from `discovery`: the
+    // payload the bridge publishes for a real report.
+    let ha = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ha.path().join("configuration.yaml"),
+        "homeassistant:\nbad: [\n",
+    )
+    .unwrap();
+    let report =
+        gitops_bridge::validate::check(&gitops_bridge::validate::CheckOptions::new(ha.path()))
+            .unwrap();
+    let validation = gitops_bridge::mqtt::payload::validation_state(&report, Utc::now());
+    for (_, config) in &messages {
+        for c in config["components"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if let Some(t) = c["state_topic"]
+                .as_str()
+                .filter(|t| t.ends_with("/validation"))
+            {
+                payloads.insert(t.to_string(), serde_json::to_value(&validation).unwrap());
+            }
+        }
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let mut rendered = 0;
+    for (topic, config) in &messages {
+        let Some(components) = config["components"].as_object() else {
+            continue;
+        };
+        for (key, c) in components {
+            let Some(template) = c["value_template"].as_str().filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let state_topic = c["state_topic"]
+                .as_str()
+                .or(config["state_topic"].as_str())
+                .unwrap_or_else(|| panic!("{topic} {key}: a value_template without a state_topic"));
+            let Some(payload) = payloads.get(state_topic) else {
+                panic!("{topic} {key}: nothing is published on {state_topic}");
+            };
+            let ctx = minijinja::context! {
+                value_json => minijinja::Value::from(minijinja::value::Serde(payload)),
+                value => payload.to_string(),
+            };
+            let out = env
+                .render_str(template, ctx)
+                .unwrap_or_else(|e| panic!("{topic} {key}: `{template}` on {payload}: {e}"));
+            assert!(
+                !out.trim().is_empty() || payload.is_null(),
+                "{topic} {key}: `{template}` renders empty"
+            );
+            rendered += 1;
+        }
+    }
+    assert!(rendered > 10, "only {rendered} value templates found");
+}
