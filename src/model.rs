@@ -25,6 +25,12 @@ impl Repository {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
     }
+
+    /// Whether this is `owner/name`. GitHub compares owner and repository names without
+    /// regard to ASCII case, so every lookup by name goes through here.
+    pub fn is(&self, owner: &str, name: &str) -> bool {
+        self.owner.eq_ignore_ascii_case(owner) && self.name.eq_ignore_ascii_case(name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

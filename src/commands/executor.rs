@@ -312,10 +312,7 @@ impl Executor {
         let view = snapshot
             .repos
             .values()
-            .find(|v| {
-                v.repo.owner.eq_ignore_ascii_case(&c.owner)
-                    && v.repo.name.eq_ignore_ascii_case(&c.name)
-            })
+            .find(|v| v.repo.is(&c.owner, &c.name))
             .cloned()
             .ok_or_else(|| Failure::Refused(format!("{} is not a watched repository", c.repo())))?;
         let policy = self

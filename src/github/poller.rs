@@ -330,10 +330,7 @@ impl Poller {
     }
 
     fn known(&self, owner: &str, name: &str) -> Option<Repository> {
-        self.repos
-            .iter()
-            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
-            .cloned()
+        self.repos.iter().find(|r| r.is(owner, name)).cloned()
     }
 
     /// Every repository of a user or organisation, all pages. For the token's own user the

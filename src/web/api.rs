@@ -33,9 +33,7 @@ fn find<'s>(snapshot: &'s Snapshot, owner: &str, name: &str) -> Option<&'s RepoV
     snapshot
         .repos
         .values()
-        .find(|v| {
-            v.repo.owner.eq_ignore_ascii_case(owner) && v.repo.name.eq_ignore_ascii_case(name)
-        })
+        .find(|v| v.repo.is(owner, name))
         .map(|v| &**v)
 }
 
