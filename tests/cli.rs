@@ -2,16 +2,10 @@
 
 mod support;
 
-use std::process::Command;
-
 use chrono::Utc;
 use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"));
-    c.env_remove("SUPERVISOR_TOKEN").env_remove("RUST_LOG");
-    c
-}
+use support::bin;
 
 #[tokio::test]
 async fn discovery_prints_every_message_serve_would_publish() {

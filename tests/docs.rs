@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use chrono::Utc;
 use fake_github::{FakeGitHub, World};
@@ -165,9 +164,7 @@ async fn discovery_output() -> (Vec<(String, Value)>, Topics) {
     let settings = cfg.settings();
     let path = cfg.path.clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
-            .env_remove("SUPERVISOR_TOKEN")
-            .env_remove("RUST_LOG")
+        support::bin()
             .arg("discovery")
             .arg("--config")
             .arg(path)

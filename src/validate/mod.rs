@@ -284,7 +284,7 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .count();
-    let diagnostics: Vec<Diagnostic> = std::mem::take(&mut ld.diags)
+    let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut ld.diags)
         .into_sorted()
         .into_iter()
         .filter(|d| !opts.ignore_codes.iter().any(|c| c == d.code.name()))
@@ -304,7 +304,6 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
         templates: template_count,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
-    let mut diagnostics = diagnostics;
     if let Some(prefix) = &prefix {
         for d in &mut diagnostics {
             d.file = format!("{prefix}/{}", d.file);

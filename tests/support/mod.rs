@@ -19,6 +19,14 @@ pub const MQTT_USER: &str = "bridge";
 pub const MQTT_PASS: &str = "s3cret-mqtt-pass";
 
 /// A free TCP port on loopback (bound and released; the race is acceptable in tests).
+/// The `gitops-bridge` binary, with no Supervisor token or `RUST_LOG` leaking in from the
+/// environment that runs the tests.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-bridge"));
+    c.env_remove("SUPERVISOR_TOKEN").env_remove("RUST_LOG");
+    c
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -710,11 +710,11 @@ fn moved_action(domain: &str, service: &str) -> Option<String> {
     let table = domains::builtin();
     service.match_indices('_').find_map(|(at, _)| {
         let (integration, action) = (&service[..at], &service[at + 1..]);
-        (integration != domain)
-            .then(|| table.get(integration))
-            .flatten()
-            .filter(|i| i.services.contains(action))
-            .map(|_| format!("{integration}.{action}"))
+        let moved = integration != domain
+            && table
+                .get(integration)
+                .is_some_and(|i| i.services.contains(action));
+        moved.then(|| format!("{integration}.{action}"))
     })
 }
 
