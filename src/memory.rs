@@ -2,9 +2,11 @@
 //!
 //! glibc gives every thread that allocates its own arena (up to eight per core) and keeps
 //! freed pages mapped. For a daemon that allocates in bursts (the first full poll, a webhook
-//! storm) and then idles, that is most of its resident memory. Two arenas are enough for a
-//! runtime of two workers, and trimming after a burst returns what is free. Elsewhere (musl,
-//! the add-on's Alpine image, other systems) both are no-ops.
+//! storm) and then idles, that is most of its resident memory. One arena is enough for a
+//! daemon that mostly waits on the network (the webhook benchmark's p99 fell with it), and
+//! trimming after a burst returns what is free. Elsewhere (musl, as in the add-on's Alpine
+//! image, whose allocator already keeps one heap and unmaps freed pages; other systems)
+//! both are no-ops.
 
 use std::time::Duration;
 
