@@ -98,7 +98,6 @@ pub async fn serve_with(
     let (results_tx, results) = tokio::sync::mpsc::channel(64);
     let (executor, command_handle) = commands::executor(
         gh.clone(),
-        github.clone(),
         store.clone(),
         state_handle.clone(),
         poll_now.clone(),

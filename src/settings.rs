@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -268,62 +268,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
 // ---------------------------------------------------------------------------------------------
 // Validated settings: what the rest of the code sees.
 
-/// Actions that write to GitHub; a repository allows none unless its settings list them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Rerun,
-    RerunFailed,
-    Cancel,
-    Dispatch,
-    Rollback,
-}
-
-impl Action {
-    pub const ALL: [Action; 5] = [
-        Action::Rerun,
-        Action::RerunFailed,
-        Action::Cancel,
-        Action::Dispatch,
-        Action::Rollback,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Rerun => "rerun",
-            Action::RerunFailed => "rerun_failed",
-            Action::Cancel => "cancel",
-            Action::Dispatch => "dispatch",
-            Action::Rollback => "rollback",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a watched repository (or `owner/*` group) may do.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RepoPolicy {
-    pub allow: BTreeSet<Action>,
-    pub dispatch: Vec<String>,
-    pub deploy_workflow: Option<String>,
-    pub rollback: Option<Rollback>,
-    pub dispatch_ref: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rollback {
-    pub workflow: String,
-    pub input: String,
-}
+// The policy types belong to the commands they govern; settings hold one per repository.
+pub use crate::commands::{Action, RepoPolicy, Rollback};
 
 /// One `github.repositories` entry, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -722,10 +668,7 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         let action = Action::parse(a.trim()).ok_or_else(|| {
             invalid(
                 &format!("{key}.allow[{j}]"),
-                format!(
-                    "unknown action `{a}`; allowed: {}",
-                    Action::ALL.map(|a| a.as_str()).join(", ")
-                ),
+                format!("unknown action `{a}`; allowed: {}", Action::names()),
             )
         })?;
         allow.insert(action);
@@ -769,15 +712,6 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
             ));
         }
     }
-    if allow.contains(&Action::Rollback)
-        && raw_policy.rollback.is_none()
-        && raw_policy.deploy_workflow.is_none()
-    {
-        return Err(invalid(
-            &format!("{key}.allow"),
-            "allows `rollback` but names neither `rollback.workflow` nor `deploy_workflow`",
-        ));
-    }
     if let Some(r) = &raw_policy.dispatch_ref
         && !crate::model::is_valid_git_ref(r)
     {
@@ -796,6 +730,9 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         }),
         dispatch_ref: raw_policy.dispatch_ref,
     };
+    if let Some((_, why)) = policy.unmet_requirement() {
+        return Err(invalid(&format!("{key}.allow"), why));
+    }
     if repo == "*" {
         Ok(RepoSelector::Owner {
             owner: owner.to_string(),

@@ -15,9 +15,10 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::RepoPolicy;
 use crate::metrics::{self, Health, Window};
 use crate::model::{Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
-use crate::settings::{GitHubSettings, RepoPolicy};
+use crate::settings::GitHubSettings;
 use crate::store::{Store, StoreError};
 
 /// How often health is recomputed although nothing happened (the window slides).

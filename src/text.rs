@@ -1,5 +1,24 @@
 //! Small text helpers shared by every part that puts outside text in front of users
-//! (MQTT states, command rejections, logs).
+//! (MQTT states, command rejections, logs), and the slug HA's object ids are made of.
+
+/// Lowercase `[a-z0-9_]`, runs of anything else become one `_`, no `_` at either end: the
+/// shape Home Assistant requires of an entity's object id.
+pub fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    if trimmed.is_empty() {
+        "unnamed".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
 
 /// The mark a cut text ends with.
 const ELLIPSIS: char = '…';

@@ -18,19 +18,19 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, CommandResult, CommandSource, Request};
+use crate::github::api::{self, Repo, Write};
 use crate::github::models::ApiRun;
 use crate::github::{GitHubClient, GitHubError, GitHubWriter};
-use crate::model::{Outcome, Run};
-use crate::settings::{Action, GitHubSettings, RepoPolicy};
+use crate::model::Run;
 use crate::state::{RepoView, StateHandle};
 use crate::store::{CommandRecord, Store};
 
 /// Requests waiting for the executor, per kind; beyond it a request is answered "busy".
 pub const COMMAND_QUEUE: usize = 64;
+/// The answer when the executor task is gone (the daemon is shutting down).
+const STOPPED: &str = "the command executor has stopped";
 /// Minimum time between two mutating calls for one repository.
 pub const WRITE_SPACING: Duration = Duration::from_secs(1);
-/// GitHub re-runs only runs started in the last 30 days.
-const RERUN_MAX_AGE_DAYS: i64 = 30;
 
 /// Submits commands from inside the process (HTTP API, policies) and waits for the result.
 #[derive(Clone)]
@@ -60,21 +60,10 @@ impl CommandHandle {
         );
         let (tx, rx) = oneshot::channel();
         if self.tx.send((command, tx)).await.is_err() {
-            return CommandResult::rejected(
-                request_id,
-                repo,
-                action.to_string(),
-                "the command executor has stopped",
-            );
+            return CommandResult::rejected(request_id, repo, action.to_string(), STOPPED);
         }
-        rx.await.unwrap_or_else(|_| {
-            CommandResult::rejected(
-                None,
-                repo,
-                action.to_string(),
-                "the command executor has stopped",
-            )
-        })
+        rx.await
+            .unwrap_or_else(|_| CommandResult::rejected(None, repo, action.to_string(), STOPPED))
     }
 }
 
@@ -82,9 +71,8 @@ impl CommandHandle {
 pub struct Executor {
     /// Reads: fresh GETs for preconditions.
     gh: GitHubClient,
-    /// Writes: only here, only through [`Executor::post`].
+    /// Writes: only here, only through [`Executor::send`].
     writer: GitHubWriter,
-    github: Arc<GitHubSettings>,
     store: Store,
     state: StateHandle,
     /// Wakes the poller after a successful command, so the new run shows up soon.
@@ -102,7 +90,6 @@ pub struct Executor {
 /// `results`.
 pub fn executor(
     gh: GitHubClient,
-    github: Arc<GitHubSettings>,
     store: Store,
     state: StateHandle,
     poll_now: Arc<Notify>,
@@ -113,7 +100,6 @@ pub fn executor(
     let executor = Executor {
         writer: GitHubWriter::new(&gh, super::WriteAccess(())),
         gh,
-        github,
         store,
         state,
         poll_now,
@@ -226,13 +212,10 @@ impl Executor {
         let outcome = self.carry_out(&command).await;
         let (result, reached_github) = match outcome {
             Ok(done) => (done, true),
-            Err(Failure::Refused(message)) => {
-                (self.result(&command, false, message, None, None), false)
+            Err(Failure::Refused(message)) => (command.answer(false, message, None, None), false),
+            Err(Failure::GitHub(e)) => {
+                (command.answer(false, github_message(&e), None, None), true)
             }
-            Err(Failure::GitHub(e)) => (
-                self.result(&command, false, github_message(&e), None, None),
-                true,
-            ),
         };
         if result.ok {
             tracing::info!("{} {}: {}", result.repo, result.action, result.message);
@@ -287,26 +270,7 @@ impl Executor {
         let _ = self.store.call(move |db| db.record_command(&record)).await;
     }
 
-    fn result(
-        &self,
-        c: &Command,
-        ok: bool,
-        message: String,
-        run_id: Option<u64>,
-        url: Option<String>,
-    ) -> CommandResult {
-        CommandResult {
-            request_id: c.params.request_id.clone(),
-            repo: c.repo(),
-            action: c.action.to_string(),
-            ok,
-            message,
-            run_id,
-            url,
-            duplicate: false,
-        }
-    }
-
+    /// Authorises the command against its repository's policy, then hands it to its action.
     async fn carry_out(&mut self, c: &Command) -> Result<CommandResult, Failure> {
         let snapshot = self.state.snapshot();
         let view = snapshot
@@ -315,298 +279,25 @@ impl Executor {
             .find(|v| v.repo.is(&c.owner, &c.name))
             .cloned()
             .ok_or_else(|| Failure::Refused(format!("{} is not a watched repository", c.repo())))?;
-        let policy = self
-            .github
-            .policy_for(&view.repo.owner, &view.repo.name)
-            .cloned()
-            .unwrap_or_default();
-        if !policy.allow.contains(&c.action) {
+        if !view.policy.allow.contains(&c.action) {
             return Err(Failure::Refused(format!(
                 "`{}` is not allowed for {}; add it to `allow` of this repository in github.repositories",
                 c.action,
                 view.repo.full_name()
             )));
         }
-        match c.action {
-            Action::Rerun => self.rerun(c, &view, false).await,
-            Action::RerunFailed => self.rerun(c, &view, true).await,
-            Action::Cancel => self.cancel(c, &view).await,
-            Action::Dispatch => self.dispatch(c, &view, &policy).await,
-            Action::Rollback => self.rollback(c, &view, &policy).await,
-        }
+        super::actions::run(self, c, &view).await
     }
 
-    /// `rerun` (whole run) or `rerun_failed` (failed jobs and their dependents).
-    async fn rerun(
-        &mut self,
-        c: &Command,
-        view: &RepoView,
-        failed_only: bool,
-    ) -> Result<CommandResult, Failure> {
-        let runs = self.recent_runs(view.repo.id).await?;
-        let target = match c.params.run_id {
-            Some(id) => id,
-            None => {
-                let pick = if failed_only {
-                    runs.iter().find(|r| r.outcome() == Some(Outcome::Fail))
-                } else {
-                    runs.first()
-                };
-                pick.map(|r| r.id).ok_or_else(|| {
-                    Failure::Refused(if failed_only {
-                        format!("no failed run in {} to re-run", view.repo.full_name())
-                    } else {
-                        format!("{} has no runs to re-run", view.repo.full_name())
-                    })
-                })?
-            }
-        };
-        let run = self.fresh_run(view, target).await?;
-        if !run.is_completed() {
-            return Err(Failure::Refused(format!(
-                "run {} is still {}; only a completed run can be re-run",
-                run.id,
-                run.status.as_str()
-            )));
-        }
-        if Utc::now() - run.created_at > chrono::Duration::days(RERUN_MAX_AGE_DAYS) {
-            return Err(Failure::Refused(format!(
-                "run {} started more than {RERUN_MAX_AGE_DAYS} days ago; GitHub no longer re-runs it",
-                run.id
-            )));
-        }
-        if failed_only
-            && run.outcome() != Some(Outcome::Fail)
-            && run
-                .conclusion
-                .as_ref()
-                .is_none_or(|c| c.as_str() != "cancelled")
-        {
-            return Err(Failure::Refused(format!(
-                "run {} ended `{}`: it has no failed jobs to re-run",
-                run.id,
-                run.state()
-            )));
-        }
-        let path = if failed_only {
-            "rerun-failed-jobs"
-        } else {
-            "rerun"
-        };
-        let url = self.repo_url(view, &format!("actions/runs/{}/{path}", run.id));
-        self.post(view.repo.id, &url, &json!({})).await?;
-        let what = if failed_only {
-            "re-running the failed jobs of"
-        } else {
-            "re-running"
-        };
-        Ok(self.result(
-            c,
-            true,
-            format!(
-                "{what} {} #{} (attempt {})",
-                run.workflow_name,
-                run.run_number,
-                run.attempt + 1
-            ),
-            Some(run.id),
-            Some(run.html_url),
-        ))
-    }
+    // -- what actions may use ----------------------------------------------------------------
 
-    async fn cancel(&mut self, c: &Command, view: &RepoView) -> Result<CommandResult, Failure> {
-        let target = match c.params.run_id {
-            Some(id) => id,
-            None => self
-                .recent_runs(view.repo.id)
-                .await?
-                .into_iter()
-                .find(Run::is_active)
-                .map(|r| r.id)
-                .ok_or_else(|| {
-                    Failure::Refused(format!("nothing is running in {}", view.repo.full_name()))
-                })?,
-        };
-        let run = self.fresh_run(view, target).await?;
-        if run.is_completed() {
-            return Err(Failure::Refused(format!(
-                "run {} has already completed",
-                run.id
-            )));
-        }
-        let url = self.repo_url(view, &format!("actions/runs/{}/cancel", run.id));
-        self.post(view.repo.id, &url, &json!({})).await?;
-        Ok(self.result(
-            c,
-            true,
-            format!("cancelling {} #{}", run.workflow_name, run.run_number),
-            Some(run.id),
-            Some(run.html_url),
-        ))
-    }
-
-    async fn dispatch(
-        &mut self,
-        c: &Command,
-        view: &RepoView,
-        policy: &RepoPolicy,
-    ) -> Result<CommandResult, Failure> {
-        let workflow = match (&c.params.workflow, policy.dispatch.as_slice()) {
-            (Some(w), _) => w.clone(),
-            (None, [only]) => only.clone(),
-            (None, _) => {
-                return Err(Failure::Refused(format!(
-                    "which workflow? send {{\"workflow\": \"…\"}}; offered: {}",
-                    policy.dispatch.join(", ")
-                )));
-            }
-        };
-        if !policy.dispatch.iter().any(|w| w == &workflow) {
-            return Err(Failure::Refused(format!(
-                "`{workflow}` is not offered for dispatch in {}; add it to `dispatch` in the settings",
-                view.repo.full_name()
-            )));
-        }
-        let inputs = c.params.inputs.clone().unwrap_or_default();
-        self.dispatch_workflow(
-            c,
-            view,
-            policy,
-            &workflow,
-            c.params.git_ref.clone(),
-            inputs,
-            None,
-        )
-        .await
-    }
-
-    /// Dispatches `workflow` after checking it exists and is active.
-    #[allow(clippy::too_many_arguments)]
-    async fn dispatch_workflow(
-        &mut self,
-        c: &Command,
-        view: &RepoView,
-        policy: &RepoPolicy,
-        workflow: &str,
-        git_ref: Option<String>,
-        inputs: serde_json::Map<String, serde_json::Value>,
-        note: Option<String>,
-    ) -> Result<CommandResult, Failure> {
-        if let Some(w) = view
-            .workflows
-            .iter()
-            .find(|w| w.workflow.file_name() == workflow)
-        {
-            if w.workflow.state != "active" && w.workflow.state != "unknown" {
-                return Err(Failure::Refused(format!(
-                    "workflow `{workflow}` is {}",
-                    w.workflow.state
-                )));
-            }
-        } else if !view.workflows.is_empty() {
-            return Err(Failure::Refused(format!(
-                "workflow `{workflow}` does not exist in {}",
-                view.repo.full_name()
-            )));
-        }
-        let git_ref = git_ref
-            .or_else(|| policy.dispatch_ref.clone())
-            .unwrap_or_else(|| view.repo.default_branch.clone());
-        if git_ref.is_empty() {
-            return Err(Failure::Refused(
-                "no ref given and the default branch is unknown".into(),
-            ));
-        }
-        let url = self.repo_url(view, &format!("actions/workflows/{workflow}/dispatches"));
-        let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
-        let (_, response) = self.post(view.repo.id, &url, &body).await?;
-        let run_id = response
-            .as_ref()
-            .and_then(|r| r["workflow_run_id"].as_u64());
-        let html_url = response
-            .as_ref()
-            .and_then(|r| r["html_url"].as_str().map(str::to_string));
-        let mut message = format!("dispatched {workflow} on {git_ref}");
-        if let Some(note) = note {
-            message = format!("{message} ({note})");
-        }
-        Ok(self.result(c, true, message, run_id, html_url))
-    }
-
-    /// With a rollback workflow: dispatch it with the last known good commit as its input.
-    /// Without one: re-run the most recent successful run of the deploy workflow.
-    async fn rollback(
-        &mut self,
-        c: &Command,
-        view: &RepoView,
-        policy: &RepoPolicy,
-    ) -> Result<CommandResult, Failure> {
-        let runs = self.recent_runs(view.repo.id).await?;
-        let branch = &view.repo.default_branch;
-        let is_deploy = |r: &&Run| match &policy.deploy_workflow {
-            Some(file) => r
-                .workflow_path
-                .as_deref()
-                .is_some_and(|p| p.rsplit('/').next() == Some(file)),
-            None => true,
-        };
-        let last_good = runs
-            .iter()
-            .filter(|r| branch.is_empty() || r.head_branch.as_deref() == Some(branch))
-            .filter(is_deploy)
-            .find(|r| r.outcome() == Some(Outcome::Pass))
-            .cloned();
-        let Some(good) = last_good else {
-            let of = policy.deploy_workflow.as_deref().unwrap_or("any workflow");
-            return Err(Failure::Refused(format!(
-                "no successful run of {of} on {branch} is known; nothing to roll back to"
-            )));
-        };
-        match &policy.rollback {
-            Some(rollback) => {
-                let mut inputs = serde_json::Map::new();
-                inputs.insert(rollback.input.clone(), json!(good.head_sha));
-                let note = format!(
-                    "rolling back to {} from {} #{}",
-                    &good.head_sha[..good.head_sha.len().min(7)],
-                    good.workflow_name,
-                    good.run_number
-                );
-                self.dispatch_workflow(
-                    c,
-                    view,
-                    policy,
-                    &rollback.workflow.clone(),
-                    None,
-                    inputs,
-                    Some(note),
-                )
-                .await
-            }
-            None => {
-                let mut rerun = c.clone();
-                rerun.params.run_id = Some(good.id);
-                let mut result = self.rerun(&rerun, view, false).await?;
-                result.action = Action::Rollback.to_string();
-                result.message = format!(
-                    "{}, the last successful deploy ({})",
-                    result.message,
-                    &good.head_sha[..good.head_sha.len().min(7)]
-                );
-                Ok(result)
-            }
-        }
-    }
-
-    // -- helpers ---------------------------------------------------------------------------
-
-    async fn recent_runs(&self, repo_id: u64) -> Result<Vec<Run>, Failure> {
+    /// The stored runs of a repository: latest attempt of each, newest first.
+    pub(super) async fn recent_runs(&self, repo_id: u64) -> Result<Vec<Run>, Failure> {
         let runs = self
             .store
             .call(move |db| db.recent_runs(repo_id, 500))
             .await
             .map_err(|e| Failure::Refused(format!("reading run history: {e}")))?;
-        // Latest attempt of each run, newest run first.
         Ok(crate::metrics::latest_attempts(&runs)
             .into_iter()
             .cloned()
@@ -614,8 +305,10 @@ impl Executor {
     }
 
     /// The run as GitHub sees it now: the store may be a poll interval behind.
-    async fn fresh_run(&self, view: &RepoView, run_id: u64) -> Result<Run, Failure> {
-        let url = self.repo_url(view, &format!("actions/runs/{run_id}"));
+    pub(super) async fn fresh_run(&self, view: &RepoView, run_id: u64) -> Result<Run, Failure> {
+        let url = self
+            .gh
+            .url(&api::actions::run(Repo::from(&view.repo), run_id));
         match self.gh.get_json::<ApiRun>(&url).await {
             Ok(run) => {
                 let run = run.into_model(view.repo.id);
@@ -634,30 +327,24 @@ impl Executor {
         }
     }
 
-    fn repo_url(&self, view: &RepoView, path: &str) -> String {
-        self.gh.url(&format!(
-            "repos/{}/{}/{path}",
-            view.repo.owner, view.repo.name
-        ))
-    }
-
-    /// One POST, spaced from the repository's previous one, never retried.
-    async fn post(
+    /// The command's one write, spaced from the repository's previous one, never retried.
+    /// Returns GitHub's JSON answer, if any.
+    pub(super) async fn send(
         &mut self,
         repo_id: u64,
-        url: &str,
-        body: &serde_json::Value,
-    ) -> Result<(u16, Option<serde_json::Value>), Failure> {
+        write: Write,
+    ) -> Result<Option<serde_json::Value>, Failure> {
         if let Some(last) = self.last_write.get(&repo_id) {
             tokio::time::sleep_until(*last + WRITE_SPACING).await;
         }
         self.last_write.insert(repo_id, Instant::now());
-        self.writer.post(url, body).await.map_err(Failure::GitHub)
+        tracing::debug!("POST {}", write.path());
+        self.writer.send(write).await.map_err(Failure::GitHub)
     }
 }
 
 /// Why a command did not succeed.
-enum Failure {
+pub(super) enum Failure {
     /// Refused before any write reached GitHub.
     Refused(String),
     /// GitHub refused or failed the request.

@@ -1,19 +1,22 @@
 //! Commands: what Home Assistant (buttons, automations), the HTTP API or a policy asks us to
 //! do on GitHub, and the one executor that does it.
 //!
-//! [`parse`] turns an MQTT message (topic + payload) or an API call into a [`Command`], or a
-//! rejection that says why. [`executor`] checks it against the settings and GitHub's
-//! preconditions, dedupes by `request_id`, sends exactly one request to GitHub, records an
-//! audit row and answers with a [`CommandResult`].
+//! Sources (MQTT, the HTTP API, policies) build a [`Command`] and submit it. [`parse`] turns
+//! an action name and payload into one, or a rejection that says why. [`actions`] holds one
+//! file per action: its metadata and its GitHub call. [`executor`] is the one pipeline
+//! every command passes: the repository's [`policy`] (allow-list), dedupe by `request_id`,
+//! the action's preconditions, spaced writes, an audit row and a [`CommandResult`].
 
+pub mod actions;
 pub mod executor;
 pub mod parse;
+pub mod policy;
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::Action;
-
+pub use actions::{Action, ActionSpec, Button, buttons};
 pub use executor::{CommandHandle, Executor, executor};
+pub use policy::{RepoPolicy, Rollback};
 
 /// Permission to build a [`crate::github::GitHubWriter`]. Its field is private to this
 /// module, so only `commands` can make one: code elsewhere that wants to change something
@@ -122,6 +125,26 @@ pub struct Command {
 impl Command {
     pub fn repo(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// The result of this command.
+    pub fn answer(
+        &self,
+        ok: bool,
+        message: String,
+        run_id: Option<u64>,
+        url: Option<String>,
+    ) -> CommandResult {
+        CommandResult {
+            request_id: self.params.request_id.clone(),
+            repo: self.repo(),
+            action: self.action.to_string(),
+            ok,
+            message,
+            run_id,
+            url,
+            duplicate: false,
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 //! [`Command`]: size, shape and type checks, with a rejection that says what to change.
 //! Pure functions. Sources (MQTT, HTTP) find the parts; nothing here knows about them.
 
+use super::Action;
 use super::{Command, CommandResult, CommandSource, Params};
 use crate::model::is_valid_git_ref;
-use crate::settings::Action;
 
 /// Largest accepted payload. Real commands are a few hundred bytes.
 pub const MAX_PAYLOAD: usize = 16 * 1024;
@@ -46,12 +46,11 @@ pub fn command(
     }
     let params = parse_params(payload).map_err(|m| reject(None, m))?;
     let Some(action) = Action::parse(action) else {
-        let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
         return Err(reject(
             params.request_id,
             format!(
                 "unknown action `{action}`; known actions: {}",
-                known.join(", ")
+                Action::names()
             ),
         ));
     };

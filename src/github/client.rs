@@ -389,27 +389,26 @@ impl GitHubWriter {
         }
     }
 
-    /// A mutating call. Sent once: never retried here, whatever happens, because GitHub's
-    /// POSTs (re-run, dispatch, cancel) are not idempotent. Returns status and JSON body.
-    pub async fn post(
+    /// Sends one mutating request built by [`super::api`]. Sent once: never retried here,
+    /// whatever happens, because GitHub's POSTs (re-run, dispatch, cancel) are not
+    /// idempotent. Returns the JSON body, if any.
+    pub async fn send(
         &self,
-        url: &str,
-        body: &serde_json::Value,
-    ) -> Result<(u16, Option<serde_json::Value>), GitHubError> {
+        write: super::api::Write,
+    ) -> Result<Option<serde_json::Value>, GitHubError> {
         let client = &self.client;
-        let request = client.request(Method::POST, url)?.json(body);
-        let response = client.send(request, url).await?;
-        let status = response.status().as_u16();
+        let url = client.url(&write.path);
+        let request = client.request(write.method, &url)?.json(&write.body);
+        let response = client.send(request, &url).await?;
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| client.transport_error(url, e))?;
-        let json = if bytes.is_empty() {
+            .map_err(|e| client.transport_error(&url, e))?;
+        Ok(if bytes.is_empty() {
             None
         } else {
             serde_json::from_slice(&bytes).ok()
-        };
-        Ok((status, json))
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! GitHub: the REST client (a cloneable reader, and a writer only `commands` can build),
-//! our own models of its JSON, and the poller.
+//! its endpoints typed by area ([`api`]), our own models of its JSON, and the poller.
 
+pub mod api;
 pub mod client;
 pub mod models;
 pub mod poller;

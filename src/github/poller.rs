@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::api::{self, Repo};
 use super::client::{Fetched, GitHubClient, GitHubError};
 use super::models::{ApiJobList, ApiOwner, ApiRepository, ApiRun, ApiRunList, ApiWorkflowList};
 use crate::model::{Event, GitHubStatus, Repository, Run, Source};
@@ -30,7 +31,7 @@ use crate::store::Store;
 /// Pages of history read on a repository's first visit (100 runs each).
 const INITIAL_IMPORT_PAGES: usize = 10;
 /// Extra pages read when a whole first page is new (more runs than a page between polls).
-const GAP_FILL_PAGES: usize = 5;
+const GAP_FILL_PAGES: u32 = 5;
 /// Runs per page in the regular poll.
 const POLL_PAGE_SIZE: u32 = 30;
 
@@ -296,7 +297,7 @@ impl Poller {
         for selector in self.settings.repositories.clone() {
             match &selector {
                 RepoSelector::Exact { owner, name, .. } => {
-                    let url = self.gh.url(&format!("repos/{owner}/{name}"));
+                    let url = self.gh.url(&api::repos::repository(Repo::new(owner, name)));
                     match self.get_cached::<ApiRepository>(&url).await {
                         Ok(repo) => found.push(repo.into_model()),
                         Err(e @ (GitHubError::NotFound { .. } | GitHubError::Forbidden { .. })) => {
@@ -337,18 +338,18 @@ impl Poller {
     /// private ones too (`/user/repos`), which `/users/{name}/repos` would not list.
     async fn owner_repositories(&mut self, owner: &str) -> Result<Vec<ApiRepository>, GitHubError> {
         let account: ApiOwner = self
-            .get_cached(&self.gh.url(&format!("users/{owner}")))
+            .get_cached(&self.gh.url(&api::repos::account(owner)))
             .await?;
         let first = if account.kind.as_deref() == Some("Organization") {
-            self.gh
-                .url(&format!("orgs/{owner}/repos?type=all&per_page=100"))
+            self.gh.url(&api::repos::organisation_repositories(owner))
         } else {
-            let me: ApiOwner = self.get_cached(&self.gh.url("user")).await?;
+            let me: ApiOwner = self
+                .get_cached(&self.gh.url(&api::repos::authenticated_user()))
+                .await?;
             if me.login.eq_ignore_ascii_case(owner) {
-                self.gh.url("user/repos?affiliation=owner&per_page=100")
+                self.gh.url(&api::repos::own_repositories())
             } else {
-                self.gh
-                    .url(&format!("users/{owner}/repos?type=owner&per_page=100"))
+                self.gh.url(&api::repos::user_repositories(owner))
             }
         };
         let mut repos = Vec::new();
@@ -373,11 +374,9 @@ impl Poller {
     // -- one repository -----------------------------------------------------------------------
 
     async fn poll_repo(&mut self, repo: &Repository) -> Result<(), GitHubError> {
-        let base = format!("repos/{}/{}", repo.owner, repo.name);
+        let base = Repo::from(repo);
 
-        let url = self
-            .gh
-            .url(&format!("{base}/actions/workflows?per_page=100"));
+        let url = self.gh.url(&api::actions::workflows(base));
         if let Some((list, etag)) = self.get_if_changed::<ApiWorkflowList>(&url).await? {
             let workflows = list
                 .workflows
@@ -400,14 +399,12 @@ impl Poller {
             .unwrap_or(false);
         if !synced {
             let before = self.gh.counted_requests();
-            let imported = self.import_history(repo, &base).await;
+            let imported = self.import_history(repo).await;
             self.one_off += self.gh.counted_requests() - before;
             imported?;
         }
 
-        let url = self
-            .gh
-            .url(&format!("{base}/actions/runs?per_page={POLL_PAGE_SIZE}"));
+        let url = self.gh.url(&api::actions::runs(base, POLL_PAGE_SIZE, None));
         let Some((page, etag)) = self.get_if_changed::<ApiRunList>(&url).await? else {
             return Ok(());
         };
@@ -425,7 +422,7 @@ impl Poller {
             .await
             .unwrap_or_default();
         if synced && known.is_empty() && runs.len() as u32 == POLL_PAGE_SIZE {
-            runs.extend(self.fill_gap(&base, &runs).await?);
+            runs.extend(self.fill_gap(base, &runs).await?);
         }
 
         // Runs we saw running that fell off the first page: ask for each directly.
@@ -436,7 +433,7 @@ impl Poller {
             .await
             .unwrap_or_default();
         for (id, _) in active.into_iter().filter(|(id, _)| !listed.contains(id)) {
-            let url = self.gh.url(&format!("{base}/actions/runs/{id}"));
+            let url = self.gh.url(&api::actions::run(base, id));
             match self.gh.get_json::<ApiRun>(&url).await {
                 Ok(run) => runs.push(run.into_model(repo.id)),
                 // Deleted runs stay as stored; nothing else to learn.
@@ -472,9 +469,7 @@ impl Poller {
 
         if synced {
             for (id, attempt) in completed_now {
-                let url = self.gh.url(&format!(
-                    "{base}/actions/runs/{id}/attempts/{attempt}/jobs?per_page=100"
-                ));
+                let url = self.gh.url(&api::actions::attempt_jobs(base, id, attempt));
                 let list: ApiJobList = self.gh.get_json(&url).await?;
                 let jobs = list
                     .jobs
@@ -488,11 +483,11 @@ impl Poller {
     }
 
     /// First visit: the metrics window of history, once.
-    async fn import_history(&mut self, repo: &Repository, base: &str) -> Result<(), GitHubError> {
+    async fn import_history(&mut self, repo: &Repository) -> Result<(), GitHubError> {
         let since = Utc::now() - chrono::Duration::from_std(self.window).unwrap_or_default();
-        let mut next = Some(self.gh.url(&format!(
-            "{base}/actions/runs?per_page=100&created=%3E%3D{}",
-            since.format("%Y-%m-%d")
+        let mut next = Some(self.gh.url(&api::actions::runs_created_since(
+            Repo::from(repo),
+            since.date_naive(),
         )));
         let mut runs = Vec::new();
         for _ in 0..INITIAL_IMPORT_PAGES {
@@ -526,13 +521,17 @@ impl Poller {
     }
 
     /// Reads further pages until one holds a run we know.
-    async fn fill_gap(&mut self, base: &str, first_page: &[Run]) -> Result<Vec<Run>, GitHubError> {
+    async fn fill_gap(
+        &mut self,
+        base: Repo<'_>,
+        first_page: &[Run],
+    ) -> Result<Vec<Run>, GitHubError> {
         let repo_id = first_page.first().map_or(0, |r| r.repo_id);
         let mut out = Vec::new();
         for page in 2..2 + GAP_FILL_PAGES {
-            let url = self.gh.url(&format!(
-                "{base}/actions/runs?per_page={POLL_PAGE_SIZE}&page={page}"
-            ));
+            let url = self
+                .gh
+                .url(&api::actions::runs(base, POLL_PAGE_SIZE, Some(page)));
             let list: ApiRunList = self.gh.get_json(&url).await?;
             let runs: Vec<Run> = list
                 .workflow_runs

@@ -13,7 +13,6 @@ use serde::Serialize;
 use super::topics::{Topics, slug};
 use crate::metrics::HealthLevel;
 use crate::model::RunState;
-use crate::settings::Action;
 use crate::state::RepoView;
 
 /// The `origin` block HA logs with every discovered item.
@@ -398,16 +397,23 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
             ..Component::default()
         },
     );
-    for (key, name, icon, action, payload) in buttons(view) {
+    // One button per allowed action, from the actions' own metadata. A bare press sends
+    // `PRESS`; a dispatch button sends its workflow.
+    for button in crate::commands::buttons(&view.policy) {
+        let payload = if button.params.is_empty() {
+            "PRESS".to_string()
+        } else {
+            serde_json::Value::Object(button.params).to_string()
+        };
         components.insert(
-            key.clone(),
+            button.key.clone(),
             Component {
                 platform: "button",
-                name,
-                unique_id: format!("{device_id}_{key}"),
-                default_entity_id: format!("button.{entity_prefix}_{key}"),
-                icon: Some(icon),
-                command_topic: Some(topics.repo_cmd(repo, action)),
+                name: button.label,
+                unique_id: format!("{device_id}_{}", button.key),
+                default_entity_id: format!("button.{entity_prefix}_{}", button.key),
+                icon: Some(button.icon),
+                command_topic: Some(topics.repo_cmd(repo, button.action)),
                 payload_press: Some(payload),
                 ..Component::default()
             },
@@ -436,61 +442,6 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
         qos: 1,
         components,
     }
-}
-
-/// Buttons for the actions this repository allows: `(key, name, icon, action, payload)`.
-/// Disallowed actions get no button.
-fn buttons(view: &RepoView) -> Vec<(String, String, &'static str, Action, String)> {
-    let allow = &view.policy.allow;
-    let mut out = Vec::new();
-    let mut simple = |action: Action, key: &str, name: &str, icon: &'static str| {
-        if allow.contains(&action) {
-            out.push((
-                key.to_string(),
-                name.to_string(),
-                icon,
-                action,
-                "PRESS".to_string(),
-            ));
-        }
-    };
-    simple(
-        Action::RerunFailed,
-        "rerun_failed_jobs",
-        "Re-run failed jobs",
-        "mdi:restart-alert",
-    );
-    simple(
-        Action::Rerun,
-        "rerun_latest_run",
-        "Re-run latest run",
-        "mdi:restart",
-    );
-    simple(
-        Action::Cancel,
-        "cancel_running_run",
-        "Cancel running run",
-        "mdi:stop-circle-outline",
-    );
-    simple(
-        Action::Rollback,
-        "roll_back",
-        "Roll back",
-        "mdi:undo-variant",
-    );
-    if allow.contains(&Action::Dispatch) {
-        for workflow in &view.policy.dispatch {
-            let stem = workflow.trim_end_matches(".yml").trim_end_matches(".yaml");
-            out.push((
-                format!("dispatch_{}", slug(stem)),
-                format!("Run {workflow}"),
-                "mdi:play",
-                Action::Dispatch,
-                serde_json::json!({ "workflow": workflow }).to_string(),
-            ));
-        }
-    }
-    out
 }
 
 /// Entities of the configuration check (all read `<base>/bridge/validation`).
@@ -643,8 +594,8 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::{Action, RepoPolicy};
     use crate::model::Repository;
-    use crate::settings::RepoPolicy;
 
     fn topics() -> Topics {
         Topics {

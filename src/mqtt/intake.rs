@@ -83,9 +83,9 @@ impl Intake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::Action;
     use crate::commands::Params;
     use crate::commands::parse::MAX_PAYLOAD;
-    use crate::settings::Action;
 
     fn topics() -> Topics {
         Topics {

@@ -4,8 +4,9 @@
 //! `mqtt.discovery_prefix` (default `homeassistant`). Device and unique ids start with a node
 //! id derived from the base topic, so two bridges on one broker never collide.
 
+use crate::commands::Action;
 use crate::model::Repository;
-use crate::settings::{Action, MqttSettings};
+use crate::settings::MqttSettings;
 
 #[derive(Debug, Clone)]
 pub struct Topics {
@@ -96,24 +97,7 @@ impl Topics {
     }
 }
 
-/// Lowercase `[a-z0-9_]`, runs of anything else become one `_`, no `_` at either end: the
-/// shape Home Assistant requires of an entity's object id.
-pub fn slug(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    let trimmed = out.trim_matches('_');
-    if trimmed.is_empty() {
-        "unnamed".to_string()
-    } else {
-        trimmed.to_string()
-    }
-}
+pub use crate::text::slug;
 
 #[cfg(test)]
 mod tests {

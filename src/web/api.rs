@@ -55,10 +55,12 @@ pub struct RepoSummary<'a> {
     pub unavailable_reason: Option<&'a str>,
     pub health: &'a Health,
     pub last_run: Option<&'a RunSummary>,
-    /// Actions the settings allow, for the dashboard's buttons.
+    /// Actions the settings allow.
     pub actions: Vec<&'static str>,
     /// Workflows offered for dispatch.
     pub dispatch: &'a [String],
+    /// The buttons these allow, labelled as in Home Assistant (the dashboard draws them).
+    pub buttons: Vec<crate::commands::Button>,
 }
 
 impl<'a> RepoSummary<'a> {
@@ -74,6 +76,7 @@ impl<'a> RepoSummary<'a> {
             last_run: v.last_run.as_ref(),
             actions: v.policy.allow.iter().map(|a| a.as_str()).collect(),
             dispatch: &v.policy.dispatch,
+            buttons: crate::commands::buttons(&v.policy),
         }
     }
 }

@@ -475,35 +475,16 @@
   // ---------------------------------------------------------------------------------------
   // Commands
 
-  const ACTION_ORDER = ["rerun_failed", "rerun", "cancel", "rollback", "dispatch"];
-  const ACTIONS = {
-    rerun_failed: { label: "Re-run failed jobs", icon: "↻", hint: "Re-runs the failed jobs of the latest failed run" },
-    rerun: { label: "Re-run latest", icon: "↻", hint: "Re-runs the latest run" },
-    cancel: { label: "Cancel running", icon: "■", hint: "Cancels the latest queued or running run", confirm: "Really cancel?" },
-    rollback: { label: "Roll back", icon: "⤺", hint: "Deploys the last successfully deployed commit again", confirm: "Really roll back?" },
-  };
-
   function requestId() {
     const bytes = new Uint8Array(6);
     crypto.getRandomValues(bytes);
     return `ui-${Date.now().toString(36)}-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   }
 
+  // The API labels the buttons as Home Assistant does (from the actions' own metadata).
   function actionButtons(repo) {
-    const buttons = [];
-    const allowed = new Set(repo.actions || []);
-    for (const action of ACTION_ORDER) {
-      if (!allowed.has(action)) continue;
-      if (action === "dispatch") {
-        for (const wf of repo.dispatch || []) {
-          buttons.push(actionButton(repo.full_name, "dispatch", `Run ${wf}`, "▶", `Starts ${wf} on the default branch`, { workflow: wf }));
-        }
-      } else {
-        const a = ACTIONS[action];
-        buttons.push(actionButton(repo.full_name, action, a.label, a.icon, a.hint, {}, a.confirm));
-      }
-    }
-    return buttons;
+    return (repo.buttons || []).map((b) =>
+      actionButton(repo.full_name, b.action, b.label, b.symbol, b.hint, b.params || {}, b.confirm));
   }
 
   function actionButton(fullName, action, label, icon, hint, body, confirmText) {

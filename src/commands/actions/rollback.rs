@@ -1,0 +1,93 @@
+//! `rollback`: deploys the last known good commit again. With a rollback workflow, it is
+//! dispatched with that commit as its input; without one, the most recent successful run
+//! of the deploy workflow is re-run.
+
+use serde_json::json;
+
+use super::{Action, ActionSpec};
+use crate::commands::executor::{Executor, Failure};
+use crate::commands::policy::RepoPolicy;
+use crate::commands::{Command, CommandResult};
+use crate::model::{Outcome, Run};
+use crate::state::RepoView;
+
+pub(super) static SPEC: ActionSpec = ActionSpec {
+    action: Action::Rollback,
+    name: "rollback",
+    label: "Roll back",
+    button_key: "roll_back",
+    icon: "mdi:undo-variant",
+    symbol: "⤺",
+    hint: "Deploys the last successfully deployed commit again",
+    confirm: Some("Really roll back?"),
+    per_workflow: false,
+    requires: Some(knows_how),
+};
+
+/// Rolling back needs a rollback workflow or a deploy workflow to re-run.
+fn knows_how(policy: &RepoPolicy) -> Result<(), &'static str> {
+    if policy.rollback.is_none() && policy.deploy_workflow.is_none() {
+        return Err(
+            "allows `rollback` but names neither `rollback.workflow` nor `deploy_workflow`",
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn run(
+    x: &mut Executor,
+    c: &Command,
+    view: &RepoView,
+) -> Result<CommandResult, Failure> {
+    let policy = &view.policy;
+    let runs = x.recent_runs(view.repo.id).await?;
+    let branch = &view.repo.default_branch;
+    let is_deploy = |r: &&Run| match &policy.deploy_workflow {
+        Some(file) => r
+            .workflow_path
+            .as_deref()
+            .is_some_and(|p| p.rsplit('/').next() == Some(file)),
+        None => true,
+    };
+    let last_good = runs
+        .iter()
+        .filter(|r| branch.is_empty() || r.head_branch.as_deref() == Some(branch))
+        .filter(is_deploy)
+        .find(|r| r.outcome() == Some(Outcome::Pass))
+        .cloned();
+    let Some(good) = last_good else {
+        let of = policy.deploy_workflow.as_deref().unwrap_or("any workflow");
+        return Err(Failure::Refused(format!(
+            "no successful run of {of} on {branch} is known; nothing to roll back to"
+        )));
+    };
+    let short = &good.head_sha[..good.head_sha.len().min(7)];
+    match &policy.rollback {
+        Some(rollback) => {
+            let mut inputs = serde_json::Map::new();
+            inputs.insert(rollback.input.clone(), json!(good.head_sha));
+            let note = format!(
+                "rolling back to {short} from {} #{}",
+                good.workflow_name, good.run_number
+            );
+            super::dispatch::dispatch_workflow(
+                x,
+                c,
+                view,
+                &rollback.workflow,
+                None,
+                inputs,
+                Some(note),
+            )
+            .await
+        }
+        None => {
+            let mut rerun = c.clone();
+            rerun.params.run_id = Some(good.id);
+            let mut result = super::rerun::rerun(x, &rerun, view, false).await?;
+            result.action = Action::Rollback.to_string();
+            result.message = format!("{}, the last successful deploy ({short})", result.message);
+            Ok(result)
+        }
+    }
+}

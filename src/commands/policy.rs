@@ -1,0 +1,37 @@
+//! What a repository's settings allow commands to do there, validated (the settings'
+//! `github.repositories` entries hold one each).
+
+use std::collections::BTreeSet;
+
+use super::Action;
+
+/// What a watched repository (or `owner/*` group) may do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepoPolicy {
+    pub allow: BTreeSet<Action>,
+    /// Workflow files offered for `dispatch`.
+    pub dispatch: Vec<String>,
+    /// The workflow whose last success `rollback` re-runs (when no `rollback` workflow).
+    pub deploy_workflow: Option<String>,
+    pub rollback: Option<Rollback>,
+    /// The ref `dispatch` runs on by default (else the default branch).
+    pub dispatch_ref: Option<String>,
+}
+
+/// A workflow that rolls back when dispatched with the commit to return to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollback {
+    pub workflow: String,
+    /// The `workflow_dispatch` input that receives the commit SHA.
+    pub input: String,
+}
+
+impl RepoPolicy {
+    /// Each allowed action's requirement on the rest of the policy; the first unmet one.
+    pub fn unmet_requirement(&self) -> Option<(Action, &'static str)> {
+        self.allow.iter().find_map(|a| {
+            let requires = a.spec().requires?;
+            requires(self).err().map(|why| (*a, why))
+        })
+    }
+}
