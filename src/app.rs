@@ -24,13 +24,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commands;
 use crate::config_watch::ConfigWatch;
+use crate::github::webhook::WebhookProcessor;
 use crate::github::{GitHubClient, Poller};
 use crate::mqtt::{self, Topics, discovery, payload};
 use crate::settings::Settings;
 use crate::state::State;
 use crate::store::Store;
 use crate::supervise::Supervisor;
-use crate::web::webhook::WebhookProcessor;
 use crate::web::{self, WebContext, WebhookStats};
 
 /// How often old runs are pruned from the store.

@@ -9,11 +9,11 @@
 
 use gitops_bridge::commands::CommandSource;
 use gitops_bridge::commands::parse;
+use gitops_bridge::github::webhook::parse_delivery;
 use gitops_bridge::mqtt::intake::intake;
 use gitops_bridge::mqtt::{Inbound, Topics};
 use gitops_bridge::settings::{Settings, Sources};
 use gitops_bridge::validate::{CheckError, CheckOptions, check};
-use gitops_bridge::web::webhook::parse_delivery;
 use proptest::prelude::*;
 
 fn config(cases: u32) -> ProptestConfig {

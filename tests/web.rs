@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
-use gitops_bridge::web::webhook::sign;
+use gitops_bridge::github::webhook::sign;
 use serde_json::{Value, json};
 use support::{Config, Daemon, Mosquitto, Probe};
 

@@ -1,10 +1,12 @@
 //! GitHub: the REST client (a cloneable reader, and a writer only `commands` can build),
-//! its endpoints typed by area ([`api`]), our own models of its JSON, and the poller.
+//! its endpoints typed by area ([`api`]), our own models of its JSON,
+//! and its two sources: the poller and webhook deliveries.
 
 pub mod api;
 pub mod client;
 pub mod models;
 pub mod poller;
+pub mod webhook;
 
 pub use client::{Fetched, GitHubClient, GitHubError, GitHubWriter};
 pub use poller::Poller;

@@ -13,7 +13,6 @@ pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,14 +31,7 @@ use crate::validate::Report;
 /// GitHub's cap on a webhook payload; larger deliveries are never sent, so refuse them.
 pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
 
-/// Counters shown on `/metrics`.
-#[derive(Debug, Default)]
-pub struct WebhookStats {
-    pub received: AtomicU64,
-    pub rejected: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub processed: AtomicU64,
-}
+pub use crate::github::webhook::WebhookStats;
 
 /// The latest validation of the HA configuration directory, if validation is on.
 pub type ValidationWatch = watch::Receiver<Option<Arc<Report>>>;
@@ -52,7 +44,7 @@ pub struct WebContext {
     pub github: Arc<GitHubSettings>,
     pub api_token: Option<Secret>,
     /// Webhook work goes here after the answer (bounded: a full queue answers 503).
-    pub webhook_jobs: mpsc::Sender<webhook::WebhookJob>,
+    pub webhook_jobs: mpsc::Sender<crate::github::webhook::WebhookJob>,
     pub webhook_stats: Arc<WebhookStats>,
     pub poll_now: Arc<Notify>,
     pub metrics_window: Duration,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gitops_bridge::web::webhook::sign;
+use gitops_bridge::github::webhook::sign;
 use tokio::sync::{Mutex, Semaphore};
 
 /// What the sender saw.

@@ -1,0 +1,303 @@
+//! GitHub's webhooks as a source, beside the poller: signature verification, the small
+//! typed form of a delivery, and the processor that turns deliveries into state events.
+//!
+//! The HTTP side (`web::webhook`) checks the signature over the raw body before anything
+//! parses it, records the delivery and answers; the work happens on [`WebhookProcessor`],
+//! after the answer: GitHub gives us 10 s.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::models::{ApiJob, ApiRun};
+use crate::model::{Event, Source};
+use crate::store::Store;
+
+/// Counters shown on `/metrics`.
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    pub received: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub processed: AtomicU64,
+}
+
+/// Events we act on; every other event is acknowledged and ignored.
+pub const HANDLED: &[&str] = &["ping", "workflow_run", "workflow_job", "push"];
+
+/// A verified, parsed, first-time delivery, in the small typed form the processor needs.
+///
+/// Bodies can be megabytes (a `push` with many commits); the queue holds only what we act
+/// on, a few hundred bytes a job, so a full backlog stays small on a small add-on host.
+#[derive(Debug)]
+pub struct WebhookJob {
+    pub delivery: String,
+    pub work: Work,
+}
+
+/// What a delivery asks of the processor.
+#[derive(Debug)]
+pub enum Work {
+    /// A run started, progressed or completed.
+    Run {
+        repo_id: Option<u64>,
+        run: Box<ApiRun>,
+    },
+    /// A job of a run changed.
+    Job { repo_id: u64, job: Box<ApiJob> },
+    /// New commits: runs are about to start, so poll now.
+    Push,
+    /// Nothing to do but mark it processed (`ping`).
+    Nothing,
+    /// A handled event whose payload lacks what we need; logged, then marked processed.
+    Unusable(String),
+}
+
+/// The part of every delivery we read before deciding anything.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    action: Option<String>,
+    zen: Option<String>,
+    repository: Option<RepoRef>,
+    workflow_run: Option<Box<serde_json::value::RawValue>>,
+    workflow_job: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepoRef {
+    id: Option<u64>,
+}
+
+/// A delivery body read as far as we need it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub action: Option<String>,
+    /// `ping`'s greeting.
+    pub zen: Option<String>,
+    pub work: Work,
+}
+
+/// Reads a delivery body for `event`: `Err` (answered 400, not recorded) when it is not a
+/// JSON object at all. Payload parts we act on are parsed here into their typed form,
+/// without building a tree of the whole body. Pure, so the fuzz tests call it directly.
+pub fn parse_delivery(event: &str, body: &[u8]) -> Result<Delivery, String> {
+    let starts_object = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !starts_object {
+        // Tell a malformed body from valid JSON of the wrong shape.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => "the payload is not a JSON object".to_string(),
+                Err(e) => malformed(e, body),
+            },
+        );
+    }
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| malformed(e, body))?;
+    let repo_id = envelope.repository.and_then(|r| r.id);
+    let work = match event {
+        "workflow_run" => match envelope.workflow_run {
+            None => Work::Unusable("without `workflow_run`".into()),
+            Some(raw) => match serde_json::from_str::<ApiRun>(raw.get()) {
+                Ok(run) => Work::Run {
+                    repo_id,
+                    run: Box::new(run),
+                },
+                Err(e) => Work::Unusable(e.to_string()),
+            },
+        },
+        "workflow_job" => match (repo_id, envelope.workflow_job) {
+            (Some(repo_id), Some(raw)) => match serde_json::from_str::<ApiJob>(raw.get()) {
+                Ok(job) => Work::Job {
+                    repo_id,
+                    job: Box::new(job),
+                },
+                Err(e) => Work::Unusable(e.to_string()),
+            },
+            _ => Work::Unusable("without a job or repository".into()),
+        },
+        "push" => Work::Push,
+        _ => Work::Nothing,
+    };
+    Ok(Delivery {
+        action: envelope.action,
+        zen: envelope.zen,
+        work,
+    })
+}
+
+fn malformed(e: serde_json::Error, body: &[u8]) -> String {
+    // Form-encoded deliveries are a hook setting; say which one.
+    let hint = if body.starts_with(b"payload=") {
+        " (set the webhook's content type to application/json)"
+    } else {
+        ""
+    };
+    format!("malformed JSON: {e}{hint}")
+}
+
+/// Checks `X-Hub-Signature-256` (`sha256=<hex>`) over the raw body in constant time.
+pub fn verify_signature(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// The signature GitHub would send for `body` (for tests and tools).
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Turns accepted deliveries into state events, after the HTTP answer.
+pub struct WebhookProcessor {
+    jobs: mpsc::Receiver<WebhookJob>,
+    events: mpsc::Sender<Event>,
+    store: Store,
+    poll_now: Arc<Notify>,
+    stats: Arc<WebhookStats>,
+}
+
+impl WebhookProcessor {
+    /// The processor and the sender the HTTP handler uses (capacity bounds the backlog).
+    pub fn new(
+        events: mpsc::Sender<Event>,
+        store: Store,
+        poll_now: Arc<Notify>,
+        stats: Arc<WebhookStats>,
+        capacity: usize,
+    ) -> (WebhookProcessor, mpsc::Sender<WebhookJob>) {
+        let (tx, jobs) = mpsc::channel(capacity);
+        (
+            WebhookProcessor {
+                jobs,
+                events,
+                store,
+                poll_now,
+                stats,
+            },
+            tx,
+        )
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            let job = tokio::select! {
+                _ = cancel.cancelled() => break,
+                job = self.jobs.recv() => match job { Some(j) => j, None => break },
+            };
+            let guid = job.delivery.clone();
+            self.process(job).await;
+            self.stats.processed.fetch_add(1, Ordering::Relaxed);
+            let delivery = guid.clone();
+            if let Err(e) = self
+                .store
+                .call(move |db| db.mark_delivery_processed(&guid))
+                .await
+            {
+                tracing::warn!("marking delivery {delivery} processed: {e}");
+            }
+        }
+        tracing::debug!("webhook processor stopped");
+    }
+
+    async fn process(&self, job: WebhookJob) {
+        let event = match job.work {
+            Work::Run { repo_id, run } => {
+                let run = run.into_model(repo_id.unwrap_or(0));
+                Event::Runs {
+                    repo_id: run.repo_id,
+                    runs: vec![run],
+                    source: Source::Webhook,
+                    initial: false,
+                }
+            }
+            Work::Job { repo_id, job } => Event::Jobs {
+                repo_id,
+                jobs: vec![job.into_model(None)],
+            },
+            // New commits start runs; ask the poller to look now rather than in a minute.
+            Work::Push => return self.poll_now.notify_one(),
+            Work::Nothing => return,
+            Work::Unusable(why) => {
+                return tracing::warn!("webhook delivery {}: {why}", job.delivery);
+            }
+        };
+        let _ = self.events.send(event).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn githubs_documented_test_vector() {
+        let secret = b"It's a Secret to Everybody";
+        let body = b"Hello, World!";
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(verify_signature(secret, body, Some(header)));
+        assert_eq!(sign(secret, body), header);
+        assert!(!verify_signature(secret, b"Hello, World?", Some(header)));
+        assert!(!verify_signature(secret, body, Some("sha1=757107ea")));
+        assert!(!verify_signature(secret, body, Some("sha256=zz")));
+        assert!(!verify_signature(secret, body, None));
+    }
+
+    #[test]
+    fn deliveries_parse_into_their_small_typed_form() {
+        let run = include_str!("../../tests/fixtures/github/webhooks/workflow_run.completed.json");
+        let parsed = parse_delivery("workflow_run", run.as_bytes()).unwrap();
+        assert_eq!(parsed.action.as_deref(), Some("completed"));
+        assert!(
+            matches!(
+                parsed.work,
+                Work::Run {
+                    repo_id: Some(_),
+                    ..
+                }
+            ),
+            "{:?}",
+            parsed.work
+        );
+        assert!(matches!(
+            parse_delivery("workflow_run", b"{\"action\":\"completed\"}")
+                .unwrap()
+                .work,
+            Work::Unusable(_)
+        ));
+        assert!(matches!(
+            parse_delivery("push", b" {}").unwrap().work,
+            Work::Push
+        ));
+        assert_eq!(
+            parse_delivery("ping", b"[1]").unwrap_err(),
+            "the payload is not a JSON object"
+        );
+        assert!(
+            parse_delivery("ping", b"{")
+                .unwrap_err()
+                .starts_with("malformed JSON")
+        );
+        assert!(
+            parse_delivery("ping", b"payload=%7B")
+                .unwrap_err()
+                .contains("content type")
+        );
+    }
+}
