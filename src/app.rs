@@ -29,7 +29,7 @@ use crate::github::{GitHubClient, Poller};
 use crate::mqtt::{self, Topics, discovery, payload};
 use crate::settings::Settings;
 use crate::state::State;
-use crate::store::Store;
+use crate::store::{CommandLog, Deliveries, RunHistory, Store};
 use crate::supervise::Supervisor;
 use crate::web::{self, WebContext, WebhookStats};
 
@@ -138,7 +138,9 @@ pub async fn serve_with(
         tasks.spawn("webhook processor", processor.run(cancel.clone()));
         let context = Arc::new(WebContext {
             state: state_handle.clone(),
-            store: store.clone(),
+            history: RunHistory::new(&store),
+            audit: CommandLog::new(&store),
+            deliveries: Deliveries::new(&store),
             commands: command_handle,
             github: github.clone(),
             api_token: settings.http.api_token.clone(),

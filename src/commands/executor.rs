@@ -23,7 +23,7 @@ use crate::github::models::ApiRun;
 use crate::github::{GitHubClient, GitHubError, GitHubWriter};
 use crate::model::Run;
 use crate::state::{RepoView, StateHandle};
-use crate::store::{CommandRecord, Store};
+use crate::store::{CommandLog, CommandRecord, RunHistory, Store};
 
 /// Requests waiting for the executor, per kind; beyond it a request is answered "busy".
 pub const COMMAND_QUEUE: usize = 64;
@@ -73,7 +73,9 @@ pub struct Executor {
     gh: GitHubClient,
     /// Writes: only here, only through [`Executor::send`].
     writer: GitHubWriter,
-    store: Store,
+    /// The audit trail, and the earlier result of a repeated `request_id`.
+    audit: CommandLog,
+    history: RunHistory,
     state: StateHandle,
     /// Wakes the poller after a successful command, so the new run shows up soon.
     poll_now: Arc<Notify>,
@@ -100,7 +102,8 @@ pub fn executor(
     let executor = Executor {
         writer: GitHubWriter::new(&gh, super::WriteAccess(())),
         gh,
-        store,
+        audit: CommandLog::new(&store),
+        history: RunHistory::new(&store),
         state,
         poll_now,
         submissions,
@@ -184,10 +187,7 @@ impl Executor {
         let received_at = Utc::now();
         let source = command.source.clone();
         if let Some(id) = command.params.request_id.clone() {
-            let earlier = self
-                .store
-                .call(move |db| db.command_by_request_id(&id))
-                .await;
+            let earlier = self.audit.by_request_id(id).await;
             if let Ok(Some(earlier)) = earlier {
                 tracing::info!(
                     "{} {}: duplicate request_id; not executed again",
@@ -247,7 +247,7 @@ impl Executor {
             url: result.url.clone(),
             finished_at: Utc::now(),
         };
-        if let Err(e) = self.store.call(move |db| db.record_command(&record)).await {
+        if let Err(e) = self.audit.record(record).await {
             tracing::error!("recording a command in the audit trail: {e}");
         }
         result
@@ -267,7 +267,7 @@ impl Executor {
             url: None,
             finished_at: Utc::now(),
         };
-        let _ = self.store.call(move |db| db.record_command(&record)).await;
+        let _ = self.audit.record(record).await;
     }
 
     /// Authorises the command against its repository's policy, then hands it to its action.
@@ -294,8 +294,8 @@ impl Executor {
     /// The stored runs of a repository: latest attempt of each, newest first.
     pub(super) async fn recent_runs(&self, repo_id: u64) -> Result<Vec<Run>, Failure> {
         let runs = self
-            .store
-            .call(move |db| db.recent_runs(repo_id, 500))
+            .history
+            .recent_runs(repo_id, 500)
             .await
             .map_err(|e| Failure::Refused(format!("reading run history: {e}")))?;
         Ok(crate::metrics::latest_attempts(&runs)

@@ -26,7 +26,7 @@ use super::client::{Fetched, GitHubClient, GitHubError};
 use super::models::{ApiJobList, ApiOwner, ApiRepository, ApiRun, ApiRunList, ApiWorkflowList};
 use crate::model::{Event, GitHubStatus, Repository, Run, Source};
 use crate::settings::{GitHubSettings, RepoSelector};
-use crate::store::Store;
+use crate::store::{Etags, RunHistory, Store};
 
 /// Pages of history read on a repository's first visit (100 runs each).
 const INITIAL_IMPORT_PAGES: usize = 10;
@@ -63,7 +63,9 @@ pub struct Poller {
     gh: GitHubClient,
     settings: Arc<GitHubSettings>,
     window: Duration,
-    store: Store,
+    /// Reads what the state task stored; the poller writes runs only as events.
+    history: RunHistory,
+    saved_etags: Etags,
     events: mpsc::Sender<Event>,
     /// Wakes the poller before its interval ends (webhook gap, after a command).
     poll_now: Arc<Notify>,
@@ -99,7 +101,8 @@ impl Poller {
             gh,
             settings,
             window,
-            store,
+            history: RunHistory::new(&store),
+            saved_etags: Etags::new(&store),
             events,
             poll_now,
             etags: HashMap::new(),
@@ -164,11 +167,15 @@ impl Poller {
 
     async fn load(&mut self) {
         self.loaded = true;
-        match self
-            .store
-            .call(|db| Ok((db.etags()?, db.watched_repositories()?)))
-            .await
-        {
+        let stored = match self.saved_etags.load().await {
+            Ok(etags) => self
+                .history
+                .watched_repositories()
+                .await
+                .map(|repos| (etags, repos)),
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok((etags, repos)) => {
                 self.etags = etags.into_iter().collect();
                 self.repos = repos;
@@ -392,11 +399,7 @@ impl Poller {
         }
 
         let repo_id = repo.id;
-        let synced = self
-            .store
-            .call(move |db| db.is_synced(repo_id))
-            .await
-            .unwrap_or(false);
+        let synced = self.history.is_synced(repo_id).await.unwrap_or(false);
         if !synced {
             let before = self.gh.counted_requests();
             let imported = self.import_history(repo).await;
@@ -416,11 +419,7 @@ impl Poller {
 
         // Everything on the first page is new: more runs happened than a page holds.
         let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
-        let known = self
-            .store
-            .call(move |db| db.known_run_ids(&ids))
-            .await
-            .unwrap_or_default();
+        let known = self.history.known_run_ids(ids).await.unwrap_or_default();
         if synced && known.is_empty() && runs.len() as u32 == POLL_PAGE_SIZE {
             runs.extend(self.fill_gap(base, &runs).await?);
         }
@@ -428,8 +427,8 @@ impl Poller {
         // Runs we saw running that fell off the first page: ask for each directly.
         let listed: HashSet<u64> = runs.iter().map(|r| r.id).collect();
         let active = self
-            .store
-            .call(move |db| db.active_run_ids(repo_id))
+            .history
+            .active_run_ids(repo_id)
             .await
             .unwrap_or_default();
         for (id, _) in active.into_iter().filter(|(id, _)| !listed.contains(id)) {
@@ -443,11 +442,7 @@ impl Poller {
         }
 
         let keys: Vec<(u64, u32)> = runs.iter().map(|r| (r.id, r.attempt)).collect();
-        let before = self
-            .store
-            .call(move |db| db.run_states(&keys))
-            .await
-            .unwrap_or_default();
+        let before = self.history.run_states(keys).await.unwrap_or_default();
         let completed_now: Vec<(u64, u32)> = runs
             .iter()
             .filter(|r| {
@@ -541,8 +536,8 @@ impl Poller {
             let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
             let done = runs.len() < POLL_PAGE_SIZE as usize
                 || !self
-                    .store
-                    .call(move |db| db.known_run_ids(&ids))
+                    .history
+                    .known_run_ids(ids)
                     .await
                     .unwrap_or_default()
                     .is_empty();
@@ -631,16 +626,7 @@ impl Poller {
             return;
         }
         let dirty: Vec<(String, Option<String>)> = self.dirty_etags.drain().collect();
-        if let Err(e) = self
-            .store
-            .call(move |db| {
-                for (url, etag) in &dirty {
-                    db.set_etag(url, etag.as_deref())?;
-                }
-                Ok(())
-            })
-            .await
-        {
+        if let Err(e) = self.saved_etags.save(dirty).await {
             tracing::warn!("saving ETags: {e}");
         }
     }

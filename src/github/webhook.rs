@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::models::{ApiJob, ApiRun};
 use crate::model::{Event, Source};
-use crate::store::Store;
+use crate::store::{Deliveries, Store};
 
 /// Counters shown on `/metrics`.
 #[derive(Debug, Default)]
@@ -168,7 +168,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 pub struct WebhookProcessor {
     jobs: mpsc::Receiver<WebhookJob>,
     events: mpsc::Sender<Event>,
-    store: Store,
+    deliveries: Deliveries,
     poll_now: Arc<Notify>,
     stats: Arc<WebhookStats>,
 }
@@ -187,7 +187,7 @@ impl WebhookProcessor {
             WebhookProcessor {
                 jobs,
                 events,
-                store,
+                deliveries: Deliveries::new(&store),
                 poll_now,
                 stats,
             },
@@ -205,11 +205,7 @@ impl WebhookProcessor {
             self.process(job).await;
             self.stats.processed.fetch_add(1, Ordering::Relaxed);
             let delivery = guid.clone();
-            if let Err(e) = self
-                .store
-                .call(move |db| db.mark_delivery_processed(&guid))
-                .await
-            {
+            if let Err(e) = self.deliveries.mark_processed(guid).await {
                 tracing::warn!("marking delivery {delivery} processed: {e}");
             }
         }

@@ -4,11 +4,24 @@
 //! the connection lives on a thread of its own ([`StoreWorker::run`]) and the rest of the
 //! daemon reaches it through a cloneable [`Store`] handle that sends closures over a bounded
 //! channel. The synchronous [`Db`] methods hold all SQL and are tested directly.
+//!
+//! [`Store::call`] runs any closure on the database: it is for the tables' owner, the state
+//! task (which writes runs, workflows, jobs and repositories in its own transactions), and
+//! for maintenance (pruning). Everyone else gets a narrow door by table: [`RunHistory`]
+//! (read-only), [`CommandLog`], [`Deliveries`], [`Etags`].
 
+mod audit;
 mod db;
+mod deliveries;
+mod etags;
+mod history;
 mod migrations;
 
+pub use audit::CommandLog;
 pub use db::{CommandRecord, Db, HistoryFilter, RunChange};
+pub use deliveries::Deliveries;
+pub use etags::Etags;
+pub use history::RunHistory;
 
 use std::path::Path;
 
@@ -70,7 +83,8 @@ impl Store {
         (Store { jobs: tx }, StoreWorker { db, jobs: rx })
     }
 
-    /// Runs `f` on the store thread and returns its result.
+    /// Runs `f` on the store thread and returns its result. For the state task and
+    /// maintenance; other modules take one of the narrow doors above.
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,

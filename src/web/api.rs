@@ -132,11 +132,7 @@ pub async fn workflow_status(
     };
     let repo_id = view.repo.id;
     let since = Utc::now() - chrono::Duration::from_std(ctx.metrics_window).unwrap_or_default();
-    let runs = match ctx
-        .store
-        .call(move |db| db.runs_since(repo_id, since))
-        .await
-    {
+    let runs = match ctx.history.runs_since(repo_id, since).await {
         Ok(r) => r,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
@@ -193,11 +189,7 @@ pub async fn workflow_history(
     let repo_id = view.repo.id;
     let offset = (page - 1).saturating_mul(per_page);
     let f = filter.clone();
-    match ctx
-        .store
-        .call(move |db| db.run_history(repo_id, &f, per_page, offset))
-        .await
-    {
+    match ctx.history.run_history(repo_id, f, per_page, offset).await {
         Ok((total, runs)) => {
             let runs: Vec<RunSummary> =
                 runs.iter().map(|r| RunSummary::of(r, Vec::new())).collect();
@@ -243,11 +235,7 @@ pub async fn workflow_metrics(
     let (mut passed, mut failed, mut runs_total, mut failing, mut running) = (0.0, 0.0, 0u32, 0, 0);
     for view in snapshot.repos.values() {
         let repo_id = view.repo.id;
-        let runs = match ctx
-            .store
-            .call(move |db| db.runs_since(repo_id, since))
-            .await
-        {
+        let runs = match ctx.history.runs_since(repo_id, since).await {
             Ok(r) => r,
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         };
@@ -368,7 +356,7 @@ pub async fn commands(
     Query(q): Query<CommandsQuery>,
 ) -> Response {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    match ctx.store.call(move |db| db.recent_commands(limit)).await {
+    match ctx.audit.recent(limit).await {
         Ok(rows) => {
             let rows: Vec<Value> = rows
                 .into_iter()

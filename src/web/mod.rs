@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::CommandHandle;
 use crate::settings::{GitHubSettings, Secret};
 use crate::state::StateHandle;
-use crate::store::Store;
+use crate::store::{CommandLog, Deliveries, RunHistory};
 use crate::validate::Report;
 
 /// GitHub's cap on a webhook payload; larger deliveries are never sent, so refuse them.
@@ -39,7 +39,12 @@ pub type ValidationWatch = watch::Receiver<Option<Arc<Report>>>;
 /// Everything handlers need; shared by all requests.
 pub struct WebContext {
     pub state: StateHandle,
-    pub store: Store,
+    /// Run history, read-only.
+    pub history: RunHistory,
+    /// The command audit trail, read by `/api/commands`.
+    pub audit: CommandLog,
+    /// Webhook deliveries seen, for redelivery dedupe.
+    pub deliveries: Deliveries,
     pub commands: CommandHandle,
     pub github: Arc<GitHubSettings>,
     pub api_token: Option<Secret>,

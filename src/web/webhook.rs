@@ -90,10 +90,9 @@ pub async fn receive(
     drop(body);
     let action = parsed.action;
 
-    let (guid, ev) = (delivery.clone(), event.clone());
     let first = ctx
-        .store
-        .call(move |db| db.record_delivery(&guid, &ev, action.as_deref()))
+        .deliveries
+        .record(delivery.clone(), event.clone(), action)
         .await;
     match first {
         Ok(true) => {}
@@ -123,10 +122,7 @@ pub async fn receive(
     }
     if !HANDLED.contains(&event.as_str()) {
         stats.processed.fetch_add(1, Ordering::Relaxed);
-        let _ = ctx
-            .store
-            .call(move |db| db.mark_delivery_processed(&delivery))
-            .await;
+        let _ = ctx.deliveries.mark_processed(delivery).await;
         return reply(
             StatusCode::ACCEPTED,
             json!({ "status": "ignored", "event": event }),
@@ -144,7 +140,7 @@ pub async fn receive(
             // Forget it so GitHub's redelivery (or the user's) is processed; polling fills
             // the gap meanwhile.
             let guid = delivery.clone();
-            let _ = ctx.store.call(move |db| db.forget_delivery(&guid)).await;
+            let _ = ctx.deliveries.forget(guid).await;
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "error": "busy; redeliver later" }),
