@@ -102,9 +102,7 @@ impl ConfigWatch {
 
     async fn validate(&self) {
         let mut options = CheckOptions::new(self.root.clone());
-        options.ignore = self.settings.ignore.clone();
-        options.ignore_codes = self.settings.ignore_codes.clone();
-        options.ignore_files = self.settings.ignore_files.clone();
+        options.ignored = self.settings.ignored.clone();
         // The same repository-level ignore lists `gitops-bridge check` uses in CI.
         let repo_settings = self.root.join(REPO_SETTINGS);
         if repo_settings.is_file() {

@@ -868,7 +868,7 @@ fn default_options_land_on_the_intended_settings() {
     assert!(s.http.api_token.is_none());
     assert_eq!(s.validate.path.as_deref(), Some(ha.path()));
     assert!(s.validate.watch);
-    assert!(s.validate.ignore.is_empty());
+    assert!(s.validate.ignored.ignore.is_empty());
     assert_eq!(s.log_level, "info");
 }
 
@@ -953,7 +953,7 @@ fn every_option_lands_on_its_setting() {
     );
     assert_eq!(s.validate.path.as_deref(), Some(ha.path()));
     assert!(!s.validate.watch);
-    assert_eq!(s.validate.ignore, ["sensor.*_battery"]);
+    assert_eq!(s.validate.ignored.ignore, ["sensor.*_battery"]);
     assert_eq!(s.log_level, "debug");
 }
 

@@ -331,9 +331,9 @@ fn settings_file_is_the_daemons_validate_section() {
     };
     let daemon = gitops_bridge::settings::Settings::load(&sources(&daemon_file))
         .expect("the daemon accepts its settings file");
-    assert_eq!(daemon.validate.ignore, ["light.g*"]);
-    assert_eq!(daemon.validate.ignore_codes, ["secret-unresolved"]);
-    assert_eq!(daemon.validate.ignore_files, ["scripts.yaml"]);
+    assert_eq!(daemon.validate.ignored.ignore, ["light.g*"]);
+    assert_eq!(daemon.validate.ignored.ignore_codes, ["secret-unresolved"]);
+    assert_eq!(daemon.validate.ignored.ignore_files, ["scripts.yaml"]);
 
     let (without, code) = codes_and_exit(c.root(), &[]);
     assert_eq!(code, 1, "{without:?}");

@@ -212,8 +212,8 @@ fn ignore_codes_and_files() {
     assert!(!with_code(&r, Code::DeprecatedTriggerPlatform).is_empty());
     expect(&r, Code::FileUnreachable, "www/card.yaml", 0);
     let r = c.check_with(|o| {
-        o.ignore_codes = vec!["deprecated-trigger-platform".into()];
-        o.ignore_files = vec!["www/*".into()];
+        o.ignored.ignore_codes = vec!["deprecated-trigger-platform".into()];
+        o.ignored.ignore_files = vec!["www/*".into()];
     });
     assert!(r.diagnostics.is_empty(), "{}", dump(&r));
 }

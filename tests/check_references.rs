@@ -160,7 +160,7 @@ fn with_states_missing_entities_and_actions_are_warnings() {
     // the ignore list, with wildcards
     let r = c.check_with(|o| {
         o.states = Some(snap);
-        o.ignore = vec![
+        o.ignored.ignore = vec![
             "light.kitch*".into(),
             "notify.*".into(),
             "sensor.t?p".into(),

@@ -80,12 +80,8 @@ pub struct CheckOptions {
     pub secrets: SecretsMode,
     /// Entities and actions of a running HA; `None` checks references offline.
     pub states: Option<StatesSnapshot>,
-    /// Entity ids and actions never reported (wildcards `*` and `?`: `sensor.*_ble`).
-    pub ignore: Vec<String>,
-    /// Codes never reported (`file-unreachable`).
-    pub ignore_codes: Vec<String>,
-    /// Files never reported, relative to the root, with wildcards (`www/*`).
-    pub ignore_files: Vec<String>,
+    /// What is never reported.
+    pub ignored: IgnoreLists,
 }
 
 impl CheckOptions {
@@ -95,36 +91,46 @@ impl CheckOptions {
             root: root.into(),
             secrets: SecretsMode::Auto,
             states: None,
-            ignore: Vec::new(),
-            ignore_codes: Vec::new(),
-            ignore_files: Vec::new(),
+            ignored: IgnoreLists::default(),
         }
     }
 
     /// Adds the ignore lists of a settings file.
     pub fn with_settings(mut self, s: CheckSettings) -> Self {
-        self.ignore.extend(s.ignore);
-        self.ignore_codes.extend(s.ignore_codes);
-        self.ignore_files.extend(s.ignore_files);
+        self.ignored.extend(s);
         self
+    }
+}
+
+/// What a check never reports. The one shape of the ignore lists wherever they are given:
+/// the daemon's `validate:` settings, a `.gitops-bridge.yaml` file's `check:` section,
+/// `--ignore` and the library's [`CheckOptions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreLists {
+    /// Entity ids and actions never reported (wildcards `*` and `?`: `sensor.*_ble`).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Codes never reported (`file-unreachable`).
+    #[serde(default)]
+    pub ignore_codes: Vec<String>,
+    /// Files never reported, relative to the configuration root, with wildcards (`www/*`).
+    #[serde(default)]
+    pub ignore_files: Vec<String>,
+}
+
+impl IgnoreLists {
+    /// Adds another layer's lists to these.
+    pub fn extend(&mut self, other: IgnoreLists) {
+        self.ignore.extend(other.ignore);
+        self.ignore_codes.extend(other.ignore_codes);
+        self.ignore_files.extend(other.ignore_files);
     }
 }
 
 /// The ignore lists of a settings file (`.gitops-bridge.yaml` in the configuration root, or
 /// the daemon's settings file); see [`load_settings`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckSettings {
-    /// Entity ids and actions never reported, with wildcards.
-    #[serde(default)]
-    pub ignore: Vec<String>,
-    /// Codes never reported.
-    #[serde(default)]
-    pub ignore_codes: Vec<String>,
-    /// Files never reported (relative to the configuration root, wildcards).
-    #[serde(default)]
-    pub ignore_files: Vec<String>,
-}
+pub type CheckSettings = IgnoreLists;
 
 /// Reads the ignore lists of a YAML settings file: its `validate:` section, the very one
 /// the daemon's settings file has (checked the same way; `path` and `watch` are the
@@ -144,16 +150,12 @@ pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
     if let Some(v) = section("validate") {
         let v: crate::settings::RawValidate =
             serde_yaml_ng::from_value(v).map_err(|e| err(format!("validate: {e}")))?;
-        settings.ignore.extend(v.ignore);
-        settings.ignore_codes.extend(v.ignore_codes);
-        settings.ignore_files.extend(v.ignore_files);
+        settings.extend(v.ignore_lists());
     }
     if let Some(c) = section("check") {
         let c: CheckSettings =
             serde_yaml_ng::from_value(c).map_err(|e| err(format!("check: {e}")))?;
-        settings.ignore.extend(c.ignore);
-        settings.ignore_codes.extend(c.ignore_codes);
-        settings.ignore_files.extend(c.ignore_files);
+        settings.extend(c);
     }
     Ok(settings)
 }
@@ -272,7 +274,7 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
         &defined,
         opts.states.as_ref(),
         &custom,
-        &opts.ignore,
+        &opts.ignored.ignore,
         &config_rel,
         &mut ld,
     );
@@ -287,9 +289,10 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
     let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut ld.diags)
         .into_sorted()
         .into_iter()
-        .filter(|d| !opts.ignore_codes.iter().any(|c| c == d.code.name()))
+        .filter(|d| !opts.ignored.ignore_codes.iter().any(|c| c == d.code.name()))
         .filter(|d| {
             !opts
+                .ignored
                 .ignore_files
                 .iter()
                 .any(|g| references::glob(g, &d.file))
@@ -483,7 +486,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
     if let Some(p) = settings_path {
         opts = opts.with_settings(load_settings(&p)?);
     }
-    opts.ignore.extend(args.ignore.iter().cloned());
+    opts.ignored.ignore.extend(args.ignore.iter().cloned());
     if !args.states.is_empty() {
         opts.states = Some(load_states(&args.states, args.token.as_deref())?);
     }

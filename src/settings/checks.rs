@@ -1,0 +1,447 @@
+//! Validation: every field checked, cross-field rules, defaults filled. The only way from
+//! [`RawSettings`] to [`Settings`].
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use url::Url;
+
+use super::defaults;
+use super::*;
+
+/// The levels a `log_level` directive may name.
+const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// A `log_level` is a level (`debug`) or comma-separated `target=level` directives
+/// (`gitops_bridge=debug,info`). `tracing`'s own parser takes a lone unknown word as a target
+/// name, so `verbose` would silently mean "log nothing": every directive must name a level.
+/// Returns the filter with spaces around directives removed (`tracing` refuses them).
+pub(super) fn check_log_level(filter: &str) -> Result<String, String> {
+    let bad = |directive: &str| {
+        format!(
+            "`{directive}` is not a log level; use one of {} (or `target=level`, comma-separated)",
+            LOG_LEVELS.join(", ")
+        )
+    };
+    for directive in filter.split(',').map(str::trim) {
+        let level = match directive.rsplit_once('=') {
+            Some((target, level)) if !target.is_empty() => level,
+            Some(_) => return Err(bad(directive)),
+            None => directive,
+        };
+        if !LOG_LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(bad(directive));
+        }
+    }
+    let normalised: Vec<&str> = filter.split(',').map(str::trim).collect();
+    let normalised = normalised.join(",");
+    tracing_subscriber::EnvFilter::try_new(&normalised).map_err(|e| format!("`{filter}`: {e}"))?;
+    Ok(normalised)
+}
+
+impl Settings {
+    /// Checks cross-field rules and fills defaults.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, SettingsError> {
+        let github = validate_github(raw.github)?;
+        let mqtt = validate_mqtt(raw.mqtt)?;
+        let store = StoreSettings {
+            path: raw
+                .store
+                .path
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE_FILE)),
+            retention: raw.store.retention.map_or(defaults::RETENTION, |d| d.0),
+        };
+        if store.path.as_os_str().is_empty() {
+            return Err(invalid("store.path", "must not be empty"));
+        }
+        let metrics_window = raw.metrics.window.map_or(defaults::METRICS_WINDOW, |d| d.0);
+        if metrics_window < Duration::from_secs(3600) {
+            return Err(invalid("metrics.window", "must be at least 1h"));
+        }
+        if store.retention < metrics_window {
+            return Err(invalid(
+                "store.retention",
+                "must be at least `metrics.window`, or metrics would miss runs",
+            ));
+        }
+        let http = HttpSettings {
+            listen: match raw.http.listen {
+                Some(l) if l.trim().is_empty() => None,
+                Some(l) => {
+                    l.parse::<std::net::SocketAddr>().map_err(|_| {
+                        invalid(
+                            "http.listen",
+                            format!("`{l}` is not an address like `0.0.0.0:8099`"),
+                        )
+                    })?;
+                    Some(l)
+                }
+                None => Some(defaults::HTTP_LISTEN.to_string()),
+            },
+            api_token: raw.http.api_token.filter(|t| !t.is_empty()),
+        };
+        let validate = ValidateSettings {
+            path: raw.validate.path.filter(|p| !p.as_os_str().is_empty()),
+            watch: raw.validate.watch.unwrap_or(defaults::VALIDATE_WATCH),
+            ignored: crate::validate::IgnoreLists {
+                ignore: raw.validate.ignore,
+                ignore_codes: raw.validate.ignore_codes,
+                ignore_files: raw.validate.ignore_files,
+            },
+        };
+        if let Some(path) = &validate.path
+            && !path.is_dir()
+        {
+            return Err(invalid(
+                "validate.path",
+                format!(
+                    "{} is not a directory (the one holding configuration.yaml)",
+                    path.display()
+                ),
+            ));
+        }
+        let log_level = raw
+            .log_level
+            .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
+        let log_level = check_log_level(&log_level).map_err(|m| invalid("log_level", m))?;
+        Ok(Settings {
+            github,
+            mqtt,
+            store,
+            metrics_window,
+            http,
+            validate,
+            log_level,
+        })
+    }
+}
+
+fn validate_github(raw: RawGitHub) -> Result<GitHubSettings, SettingsError> {
+    let token = match (raw.token.filter(|t| !t.is_empty()), raw.token_file) {
+        (Some(t), _) => t,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    "github.token_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(invalid(
+                    "github.token_file",
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            Secret::new(text)
+        }
+        (None, None) => {
+            return Err(SettingsError::Missing {
+                key: "github.token".into(),
+                hint:
+                    "set `github.token` (or `github.token_file`, or GITOPS_BRIDGE__GITHUB__TOKEN) \
+                       to a GitHub token that can read Actions"
+                        .into(),
+            });
+        }
+    };
+    if token
+        .expose()
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(
+            "github.token",
+            "contains whitespace; paste the token alone",
+        ));
+    }
+    let api_url_text = raw
+        .api_url
+        .unwrap_or_else(|| defaults::GITHUB_API_URL.to_string());
+    let api_url = parse_http_url(&api_url_text, "github.api_url")?;
+
+    if raw.repositories.is_empty() {
+        return Err(SettingsError::Missing {
+            key: "github.repositories".into(),
+            hint: "list at least one repository: `owner/name` or `owner/*`".into(),
+        });
+    }
+    let mut repositories = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, entry) in raw.repositories.into_iter().enumerate() {
+        let key = format!("github.repositories[{i}]");
+        let selector = validate_repository(entry, &key)?;
+        let id = match &selector {
+            RepoSelector::Exact { owner, name, .. } => {
+                format!("{}/{}", owner.to_lowercase(), name.to_lowercase())
+            }
+            RepoSelector::Owner { owner, .. } => format!("{}/*", owner.to_lowercase()),
+        };
+        if !seen.insert(id.clone()) {
+            return Err(invalid(&key, format!("`{id}` is listed twice")));
+        }
+        repositories.push(selector);
+    }
+
+    let poll_interval = raw.poll_interval.map_or(defaults::POLL_INTERVAL, |d| d.0);
+    // Quiet polls are free (304), and pacing stretches the interval when the budget runs low,
+    // so a short interval is safe; below a second it would only burn CPU.
+    if poll_interval < Duration::from_secs(1) {
+        return Err(invalid("github.poll_interval", "must be at least 1s"));
+    }
+    // Discovery runs inside poll cycles, so it is never more often than polling anyway.
+    let discovery_interval = raw
+        .discovery_interval
+        .map_or(defaults::DISCOVERY_INTERVAL, |d| d.0);
+    let request_timeout = raw
+        .request_timeout
+        .map_or(defaults::REQUEST_TIMEOUT, |d| d.0);
+    if request_timeout.is_zero() {
+        return Err(invalid("github.request_timeout", "must be more than 0s"));
+    }
+    Ok(GitHubSettings {
+        token,
+        api_url,
+        repositories,
+        poll_interval,
+        discovery_interval,
+        webhook_secret: raw.webhook_secret.filter(|s| !s.is_empty()),
+        allow_unsigned_webhooks: raw.allow_unsigned_webhooks.unwrap_or(false),
+        include_archived: raw.include_archived.unwrap_or(false),
+        include_forks: raw.include_forks.unwrap_or(defaults::INCLUDE_FORKS),
+        request_timeout,
+        rate_limit_reserve: raw
+            .rate_limit_reserve
+            .unwrap_or(defaults::RATE_LIMIT_RESERVE),
+    })
+}
+
+fn is_owner_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !s.starts_with('-')
+}
+
+fn is_repo_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, SettingsError> {
+    let (name, raw_policy) = match entry {
+        RawRepository::Name(n) => (n, RawRepositoryPolicy::default()),
+        RawRepository::Detailed(p) => (p.name.clone(), p),
+    };
+    let name = name.trim().to_string();
+    let Some((owner, repo)) = name.split_once('/') else {
+        return Err(invalid(
+            key,
+            format!("`{name}` is not `owner/name` or `owner/*`"),
+        ));
+    };
+    if !is_owner_name(owner) {
+        return Err(invalid(
+            key,
+            format!("`{owner}` is not a GitHub user or organisation name"),
+        ));
+    }
+    let mut allow = BTreeSet::new();
+    for (j, a) in raw_policy.allow.iter().enumerate() {
+        let action = Action::parse(a.trim()).ok_or_else(|| {
+            invalid(
+                &format!("{key}.allow[{j}]"),
+                format!("unknown action `{a}`; allowed: {}", Action::names()),
+            )
+        })?;
+        allow.insert(action);
+    }
+    for (j, w) in raw_policy.dispatch.iter().enumerate() {
+        if !crate::model::is_workflow_file(w) {
+            return Err(invalid(
+                &format!("{key}.dispatch[{j}]"),
+                format!("`{w}` is not a workflow file name like `deploy.yml`"),
+            ));
+        }
+    }
+    if !raw_policy.dispatch.is_empty() && !allow.contains(&Action::Dispatch) {
+        return Err(invalid(
+            &format!("{key}.dispatch"),
+            "lists workflows but `dispatch` is not in `allow`; add it there to offer them",
+        ));
+    }
+    if let Some(w) = &raw_policy.deploy_workflow
+        && !crate::model::is_workflow_file(w)
+    {
+        return Err(invalid(
+            &format!("{key}.deploy_workflow"),
+            format!("`{w}` is not a workflow file name like `deploy.yml`"),
+        ));
+    }
+    if let Some(r) = &raw_policy.rollback {
+        if !crate::model::is_workflow_file(&r.workflow) {
+            return Err(invalid(
+                &format!("{key}.rollback.workflow"),
+                format!(
+                    "`{}` is not a workflow file name like `rollback.yml`",
+                    r.workflow
+                ),
+            ));
+        }
+        if r.input.trim().is_empty() {
+            return Err(invalid(
+                &format!("{key}.rollback.input"),
+                "must not be empty",
+            ));
+        }
+    }
+    if let Some(r) = &raw_policy.dispatch_ref
+        && !crate::model::is_valid_git_ref(r)
+    {
+        return Err(invalid(
+            &format!("{key}.dispatch_ref"),
+            format!("`{r}` is not a git ref"),
+        ));
+    }
+    let policy = RepoPolicy {
+        allow,
+        dispatch: raw_policy.dispatch,
+        deploy_workflow: raw_policy.deploy_workflow,
+        rollback: raw_policy.rollback.map(|r| Rollback {
+            workflow: r.workflow,
+            input: r.input,
+        }),
+        dispatch_ref: raw_policy.dispatch_ref,
+    };
+    if let Some((_, why)) = policy.unmet_requirement() {
+        return Err(invalid(&format!("{key}.allow"), why));
+    }
+    if repo == "*" {
+        Ok(RepoSelector::Owner {
+            owner: owner.to_string(),
+            policy,
+        })
+    } else if is_repo_name(repo) {
+        Ok(RepoSelector::Exact {
+            owner: owner.to_string(),
+            name: repo.to_string(),
+            policy,
+        })
+    } else {
+        Err(invalid(key, format!("`{repo}` is not a repository name")))
+    }
+}
+
+pub(super) fn validate_mqtt(raw: RawMqtt) -> Result<MqttSettings, SettingsError> {
+    let host_set_by_user = raw.host.as_deref().is_some_and(|h| !h.trim().is_empty());
+    let host = raw
+        .host
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| defaults::MQTT_HOST.to_string());
+    if host.contains("://") || host.contains('/') || host.contains(' ') {
+        return Err(invalid(
+            "mqtt.host",
+            format!("`{host}` is not a host name; write the host alone, e.g. `core-mosquitto`"),
+        ));
+    }
+    let tls = raw.tls.unwrap_or(false);
+    let port = raw.port.unwrap_or(if tls {
+        defaults::MQTT_TLS_PORT
+    } else {
+        defaults::MQTT_PORT
+    });
+    if port == 0 {
+        return Err(invalid("mqtt.port", "must be 1–65535"));
+    }
+    if raw.ca_file.is_some() && !tls {
+        return Err(invalid("mqtt.ca_file", "is set but `mqtt.tls` is false"));
+    }
+    if let Some(ca) = &raw.ca_file
+        && !ca.is_file()
+    {
+        return Err(invalid(
+            "mqtt.ca_file",
+            format!("{} does not exist", ca.display()),
+        ));
+    }
+    if raw.password.as_ref().is_some_and(|p| !p.is_empty()) && raw.username.is_none() {
+        return Err(invalid(
+            "mqtt.password",
+            "is set but `mqtt.username` is not",
+        ));
+    }
+    let base_topic = raw
+        .base_topic
+        .unwrap_or_else(|| defaults::BASE_TOPIC.to_string());
+    validate_topic_root(&base_topic, "mqtt.base_topic")?;
+    let discovery_prefix = raw
+        .discovery_prefix
+        .unwrap_or_else(|| defaults::DISCOVERY_PREFIX.to_string());
+    validate_topic_root(&discovery_prefix, "mqtt.discovery_prefix")?;
+    if base_topic == discovery_prefix {
+        return Err(invalid(
+            "mqtt.base_topic",
+            "must differ from `mqtt.discovery_prefix`",
+        ));
+    }
+    let birth_topic = raw
+        .birth_topic
+        .unwrap_or_else(|| format!("{discovery_prefix}/status"));
+    validate_topic_root(&birth_topic, "mqtt.birth_topic")?;
+    let client_id = raw
+        .client_id
+        .unwrap_or_else(|| format!("{}-{}", base_topic.replace('/', "-"), std::process::id()));
+    if client_id.is_empty() || client_id.len() > 128 {
+        return Err(invalid("mqtt.client_id", "must be 1–128 characters"));
+    }
+    let keep_alive = raw.keep_alive.map_or(defaults::KEEP_ALIVE, |d| d.0);
+    if keep_alive < Duration::from_secs(5) {
+        return Err(invalid("mqtt.keep_alive", "must be at least 5s"));
+    }
+    Ok(MqttSettings {
+        host,
+        port,
+        username: raw.username.filter(|u| !u.is_empty()),
+        password: raw.password.filter(|p| !p.is_empty()),
+        tls,
+        ca_file: raw.ca_file,
+        client_id,
+        base_topic,
+        discovery_prefix,
+        birth_topic,
+        keep_alive,
+        host_set_by_user,
+    })
+}
+
+fn validate_topic_root(topic: &str, key: &str) -> Result<(), SettingsError> {
+    if topic.is_empty()
+        || topic.starts_with('/')
+        || topic.ends_with('/')
+        || topic.contains(['+', '#', '\0'])
+        || topic.contains("//")
+    {
+        return Err(invalid(
+            key,
+            format!("`{topic}` is not a valid topic (no wildcards, no leading or trailing `/`)"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_http_url(text: &str, key: &str) -> Result<Url, SettingsError> {
+    let url =
+        Url::parse(text.trim()).map_err(|e| invalid(key, format!("`{text}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            key,
+            format!("`{text}` must be an http(s) URL with a host"),
+        ));
+    }
+    Ok(url)
+}

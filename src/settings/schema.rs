@@ -1,0 +1,212 @@
+//! The settings file as users write it (see `examples/settings.yaml`): every field
+//! documented, `deny_unknown_fields`, nothing validated yet.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Secret;
+
+/// The settings file, as written by the user (see `examples/settings.yaml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// GitHub: token, API URL, which repositories to watch and how often to poll.
+    #[serde(default)]
+    pub github: RawGitHub,
+    /// The MQTT broker Home Assistant listens to.
+    #[serde(default)]
+    pub mqtt: RawMqtt,
+    /// Where history is kept.
+    #[serde(default)]
+    pub store: RawStore,
+    /// Metric windows and health thresholds.
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    /// The HTTP server (webhooks, API, dashboard).
+    #[serde(default)]
+    pub http: RawHttp,
+    /// Continuous validation of a Home Assistant configuration directory (the add-on).
+    #[serde(default)]
+    pub validate: RawValidate,
+    /// Log filter (`info`, `debug`, `gitops_bridge=debug,rumqttc=warn`, …).
+    #[serde(default)]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGitHub {
+    /// A personal access token (classic: `repo`; fine-grained: Actions read, plus write for commands).
+    pub token: Option<Secret>,
+    /// A file holding the token (Docker/Kubernetes secrets); used when `token` is not set.
+    pub token_file: Option<PathBuf>,
+    /// REST API base URL; `https://ghe.example.com/api/v3` for GitHub Enterprise Server.
+    pub api_url: Option<String>,
+    /// Repositories to watch: `owner/name`, `owner/*`, or a map with per-repository policy.
+    #[serde(default)]
+    pub repositories: Vec<RawRepository>,
+    /// How often to poll (`60s`, `5m`); webhooks make changes arrive sooner.
+    pub poll_interval: Option<HumanDuration>,
+    /// How often to re-list `owner/*` repositories and refresh repository metadata.
+    pub discovery_interval: Option<HumanDuration>,
+    /// Secret GitHub signs webhook deliveries with.
+    pub webhook_secret: Option<Secret>,
+    /// Accept webhooks without a secret. Only for a private network you trust.
+    pub allow_unsigned_webhooks: Option<bool>,
+    /// Include archived repositories when expanding `owner/*`.
+    pub include_archived: Option<bool>,
+    /// Include forks when expanding `owner/*`.
+    pub include_forks: Option<bool>,
+    /// Timeout of one GitHub request (`30s`).
+    pub request_timeout: Option<HumanDuration>,
+    /// Requests left in the hourly budget below which polling slows down to stretch it.
+    pub rate_limit_reserve: Option<u32>,
+}
+
+/// One entry of `github.repositories`: a bare name or a map with policy.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRepository {
+    Name(String),
+    Detailed(RawRepositoryPolicy),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepositoryPolicy {
+    /// `owner/name` or `owner/*`.
+    pub name: String,
+    /// Actions Home Assistant may trigger. Nothing that writes is allowed unless listed.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Workflows (file names) offered for dispatch.
+    #[serde(default)]
+    pub dispatch: Vec<String>,
+    /// The workflow that deploys (file name); used by `rollback` without a rollback workflow.
+    pub deploy_workflow: Option<String>,
+    /// A workflow that rolls back, and the input that receives the commit to roll back to.
+    pub rollback: Option<RawRollback>,
+    /// Git ref dispatches run on when a command names none (default: the default branch).
+    pub dispatch_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollback {
+    pub workflow: String,
+    #[serde(default = "default_rollback_input")]
+    pub input: String,
+}
+
+fn default_rollback_input() -> String {
+    "rollback_to".to_string()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    /// Broker host. In the add-on it comes from the Supervisor unless set here.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Connect with TLS (system roots, or `ca_file`).
+    pub tls: Option<bool>,
+    /// PEM file with the CA that signed the broker's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// MQTT client id; must be unique on the broker.
+    pub client_id: Option<String>,
+    /// Root of our own topics.
+    pub base_topic: Option<String>,
+    /// Home Assistant's discovery prefix.
+    pub discovery_prefix: Option<String>,
+    /// Topic Home Assistant announces itself on (`online` after a start).
+    pub birth_topic: Option<String>,
+    pub keep_alive: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// SQLite database file.
+    pub path: Option<PathBuf>,
+    /// Runs older than this are deleted (`90d`).
+    pub retention: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Window for success rate, durations, MTTR and runs per day (`7d`).
+    pub window: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Address the HTTP server listens on; empty to turn it off.
+    pub listen: Option<String>,
+    /// Bearer token required for mutating API calls from outside HA ingress.
+    pub api_token: Option<Secret>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// The HA configuration directory to validate on start, on change and on request
+    /// (`/homeassistant` in the add-on). Unset: no continuous validation.
+    pub path: Option<PathBuf>,
+    /// Re-validate when files under `path` change.
+    pub watch: Option<bool>,
+    /// Entity ids and actions never reported as unknown (`*` wildcards allowed).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Diagnostic codes never reported (`file-unreachable`).
+    #[serde(default)]
+    pub ignore_codes: Vec<String>,
+    /// Files never reported, relative to `path` (`*` wildcards allowed).
+    #[serde(default)]
+    pub ignore_files: Vec<String>,
+}
+
+impl RawValidate {
+    /// The three ignore lists, in the one shape `check` takes them.
+    pub fn ignore_lists(self) -> crate::validate::IgnoreLists {
+        crate::validate::IgnoreLists {
+            ignore: self.ignore,
+            ignore_codes: self.ignore_codes,
+            ignore_files: self.ignore_files,
+        }
+    }
+}
+
+/// A duration written as `60s`, `5m`, `7d`, or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Seconds(u64),
+            Text(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Seconds(s) => Ok(HumanDuration(Duration::from_secs(s))),
+            // A bare number in a string (`"60"`, as the add-on UI saves it) is seconds.
+            Repr::Text(t) if t.trim().parse::<u64>().is_ok() => Ok(HumanDuration(
+                Duration::from_secs(t.trim().parse().unwrap_or(0)),
+            )),
+            Repr::Text(t) => humantime::parse_duration(t.trim())
+                .map(HumanDuration)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not a duration ({e}); write e.g. `60s`, `5m`, `7d`"
+                    ))
+                }),
+        }
+    }
+}
