@@ -81,6 +81,8 @@ fn every_scan_code_is_planted() {
     let mut planted: BTreeSet<String> = markers(a.path()).into_iter().map(|m| m.2).collect();
     planted.extend(markers(b.path()).into_iter().map(|m| m.2));
     planted.extend(["secret-file-tracked", "secret-file-unignored", "secret-in-history"].map(String::from));
+    // planted against the stand-in OSV server in tests/scan_osv.rs
+    planted.extend(["dependency-vulnerable", "dependency-unchecked"].map(String::from));
     let unplanted: Vec<_> = Code::SCAN
         .iter()
         .filter(|c| !planted.contains(c.name()))
@@ -110,7 +112,7 @@ fn no_output_format_contains_a_planted_value() {
     for (dir, history) in [(a.path(), false), (b.path(), true)] {
         for format in ["text", "json", "github", "sarif"] {
             let out = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
-                .args(["scan", "--min-severity", "info", "--format", format])
+                .args(["scan", "--offline", "--min-severity", "info", "--format", format])
                 .args(history.then_some("--history"))
                 .arg(dir)
                 .output()

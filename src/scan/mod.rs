@@ -11,15 +11,18 @@
 //!   `secrets.yaml` tracked by git; values are only ever shown redacted ([`redact`]);
 //! - [`ha`]: HA settings audit on the include-resolved configuration (check's loader);
 //! - [`workflows`]: `.github/workflows/*.yml` audit;
-//! - [`deps`]: action references against known-compromised actions;
+//! - [`deps`]: action references against known-compromised actions; [`osv`]: manifest
+//!   requirements and actions against OSV.dev (only when asked, with an on-disk cache);
 //! - [`history`]: `--history`, secrets in earlier commits through the `git` CLI;
 //! - here: options, the file walk, inline ignores and the baseline, the CLI verb.
 //!
-//! The library entry point is [`scan`]; it never prints and never needs the network.
+//! The library entry point is [`scan`]; it never prints, and needs the network only when
+//! [`ScanOptions::osv`] is set and not offline.
 
 pub mod deps;
 pub mod ha;
 pub mod history;
+pub mod osv;
 pub mod secrets;
 pub mod workflows;
 
@@ -57,6 +60,8 @@ pub struct ScanOptions {
     pub baseline: HashSet<String>,
     /// Codes never reported.
     pub ignore_codes: Vec<String>,
+    /// Look dependencies up in OSV; `None` (the default) skips it.
+    pub osv: Option<osv::OsvConfig>,
 }
 
 impl ScanOptions {
@@ -68,6 +73,7 @@ impl ScanOptions {
             allow_unpinned: vec!["actions".into(), "github".into()],
             baseline: HashSet::new(),
             ignore_codes: Vec::new(),
+            osv: None,
         }
     }
 }
@@ -246,6 +252,9 @@ pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanE
     let (yaml_files, templates) = ha::audit(&opts.root, &mut found);
     let uses = workflows::audit(&files, &opts.allow_unpinned, &mut found);
     deps::audit(&uses, &mut found);
+    if let Some(cfg) = &opts.osv {
+        osv::audit(&files, &uses, cfg, &mut found);
+    }
     if opts.history {
         history::scan(&opts.root, &files, &mut found)?;
     }
@@ -316,9 +325,19 @@ pub struct ScanArgs {
     /// Codes never reported (repeatable).
     #[arg(long, value_name = "CODE")]
     pub ignore_code: Vec<String>,
-    /// Accepted for symmetry with a future OSV lookup: the scan is always offline today.
+    /// Never use the network: OSV answers come from the cache only.
     #[arg(long)]
     pub offline: bool,
+    /// OSV API base URL.
+    #[arg(long, value_name = "URL", default_value = osv::DEFAULT_URL)]
+    pub osv_url: String,
+    /// Skip the OSV lookup altogether.
+    #[arg(long)]
+    pub no_osv: bool,
+    /// Cache directory for OSV answers (default: $XDG_CACHE_HOME/gitops-bridge or
+    /// ~/.cache/gitops-bridge).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Exit 1 when a finding of this severity or worse exists.
     #[arg(long, value_enum, default_value = "error")]
     pub fail_on: crate::validate::FailOn,
@@ -353,6 +372,19 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, ScanError> {
             .collect();
     }
     opts.ignore_codes = args.ignore_code.clone();
+    if !args.no_osv {
+        let cache_dir = args.cache_dir.clone().or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|d| d.join("gitops-bridge"))
+        });
+        opts.osv = Some(osv::OsvConfig {
+            url: args.osv_url.clone(),
+            cache_dir,
+            offline: args.offline,
+        });
+    }
     if let Some(b) = &args.baseline {
         opts.baseline = load_baseline(b)?;
     }

@@ -270,8 +270,12 @@ codes! {
     /// A self-hosted runner reachable by pull requests.
     WorkflowSelfHostedPr = "workflow-self-hosted-pr", Warning, "self-hosted runner runs pull request code";
     // --- scan: dependencies --------------------------------------------------------------
-    /// An action known to be compromised.
+    /// An action known to be compromised (built-in list, or OSV `MAL-` advisories).
     DependencyCompromised = "dependency-compromised", Error, "known-compromised action";
+    /// A dependency with known vulnerabilities (OSV.dev).
+    DependencyVulnerable = "dependency-vulnerable", Warning, "dependency with known vulnerabilities (OSV)";
+    /// Dependencies that could not be looked up (offline, OSV unreachable).
+    DependencyUnchecked = "dependency-unchecked", Info, "dependencies not checked against OSV";
 }
 
 impl std::fmt::Display for Code {
