@@ -24,11 +24,22 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn exit_codes_follow_fail_on() {
     let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), "configuration.yaml", "http:\n  cors_allowed_origins:\n    - \"*\"\n");
+    write(
+        dir.path(),
+        "configuration.yaml",
+        "http:\n  cors_allowed_origins:\n    - \"*\"\n",
+    );
     // a warning only: clean at --fail-on error, failing at --fail-on warning
     assert_eq!(run(dir.path(), &[]).status.code(), Some(0));
-    assert_eq!(run(dir.path(), &["--fail-on", "warning"]).status.code(), Some(1));
-    write(dir.path(), "configuration.yaml", "homeassistant:\n  allowlist_external_dirs: [/]\n");
+    assert_eq!(
+        run(dir.path(), &["--fail-on", "warning"]).status.code(),
+        Some(1)
+    );
+    write(
+        dir.path(),
+        "configuration.yaml",
+        "homeassistant:\n  allowlist_external_dirs: [/]\n",
+    );
     assert_eq!(run(dir.path(), &[]).status.code(), Some(1));
     let missing = dir.path().join("nope");
     assert_eq!(run(&missing, &[]).status.code(), Some(2));
@@ -47,13 +58,23 @@ fn history_outside_a_repository_cannot_run() {
 fn baseline_accepts_known_findings_and_reports_new_ones() {
     let s = Secrets::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), "configuration.yaml", &s.fill("rest_command:\n  a:\n    headers:\n      authorization: \"token {ghp}\"\n"));
+    write(
+        dir.path(),
+        "configuration.yaml",
+        &s.fill("rest_command:\n  a:\n    headers:\n      authorization: \"token {ghp}\"\n"),
+    );
     let baseline = dir.path().join("baseline.txt");
-    let o = run(dir.path(), &["--write-baseline", baseline.to_str().expect("utf-8 path")]);
+    let o = run(
+        dir.path(),
+        &["--write-baseline", baseline.to_str().expect("utf-8 path")],
+    );
     assert_eq!(o.status.code(), Some(0));
     let text = std::fs::read_to_string(&baseline).expect("baseline written");
     assert!(text.contains("secret-github-token"), "{text}");
-    assert!(!text.contains(&s.get("ghp")[4..]), "baseline holds no secret");
+    assert!(
+        !text.contains(&s.get("ghp")[4..]),
+        "baseline holds no secret"
+    );
     let b = baseline.to_str().expect("utf-8 path");
     let o = run(dir.path(), &["--baseline", b]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -61,8 +82,17 @@ fn baseline_accepts_known_findings_and_reports_new_ones() {
     write(dir.path(), "configuration.yaml", &s.fill("rest_command:\n  b:\n    url: x\n  a:\n    headers:\n      authorization: \"token {ghp}\"\n      x-other: \"token {history}\"\n"));
     let o = run(dir.path(), &["--baseline", b]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stdout(&o).matches("secret-github-token").count(), 1, "{}", stdout(&o));
-    assert!(stdout(&o).contains("configuration.yaml:7:"), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o).matches("secret-github-token").count(),
+        1,
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("configuration.yaml:7:"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -77,13 +107,20 @@ fn inline_ignore_comment_silences_only_its_codes() {
     let out = stdout(&o);
     assert!(!out.contains("ha-allowlist-root"), "{out}");
     assert!(!out.contains("http-cors-wildcard"), "{out}");
-    assert!(out.contains("http-ip-ban-disabled"), "another code is not silenced: {out}");
+    assert!(
+        out.contains("http-ip-ban-disabled"),
+        "another code is not silenced: {out}"
+    );
 }
 
 #[test]
 fn sarif_links_scan_codes_to_scan_docs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), "configuration.yaml", "homeassistant:\n  allowlist_external_dirs: [/]\n");
+    write(
+        dir.path(),
+        "configuration.yaml",
+        "homeassistant:\n  allowlist_external_dirs: [/]\n",
+    );
     let o = run(dir.path(), &["--format", "sarif"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("SARIF is JSON");
     let result = &v["runs"][0]["results"][0];
@@ -91,5 +128,9 @@ fn sarif_links_scan_codes_to_scan_docs() {
     let idx = result["ruleIndex"].as_u64().expect("rule index") as usize;
     let rule = &v["runs"][0]["tool"]["driver"]["rules"][idx];
     assert_eq!(rule["id"], "ha-allowlist-root");
-    assert!(rule["helpUri"].as_str().is_some_and(|u| u.ends_with("docs/scan.md#ha-allowlist-root")));
+    assert!(
+        rule["helpUri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("docs/scan.md#ha-allowlist-root"))
+    );
 }

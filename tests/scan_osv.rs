@@ -88,7 +88,14 @@ fn repo(root: &Path) {
 
 fn scan(root: &Path, cache: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
-        .args(["scan", "--min-severity", "info", "--format", "json", "--cache-dir"])
+        .args([
+            "scan",
+            "--min-severity",
+            "info",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
         .arg(cache)
         .args(extra)
         .arg(root)
@@ -122,13 +129,41 @@ fn vulnerable_requirements_and_actions_are_reported_then_served_from_the_cache()
     let o = scan(dir.path(), cache.path(), &["--osv-url", &url]);
     let found = codes_at(&o);
     let has = |c: &str, f: &str, l: u64| found.iter().any(|x| x.0 == c && x.1 == f && x.2 == l);
-    assert!(has("dependency-vulnerable", "custom_components/old/manifest.json", 2), "{found:?}");
-    assert!(has("dependency-vulnerable", ".github/workflows/ci.yml", 7), "{found:?}");
-    assert!(has("dependency-compromised", ".github/workflows/ci.yml", 7), "built-in list: {found:?}");
-    assert!(has("dependency-compromised", ".github/workflows/ci.yml", 8), "MAL- advisory: {found:?}");
-    assert!(!found.iter().any(|x| x.0 == "dependency-vulnerable" && x.2 == 9), "clean action: {found:?}");
-    assert!(!found.iter().any(|x| x.0 == "dependency-unchecked"), "{found:?}");
-    assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "one batch for all dependencies");
+    assert!(
+        has(
+            "dependency-vulnerable",
+            "custom_components/old/manifest.json",
+            2
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has("dependency-vulnerable", ".github/workflows/ci.yml", 7),
+        "{found:?}"
+    );
+    assert!(
+        has("dependency-compromised", ".github/workflows/ci.yml", 7),
+        "built-in list: {found:?}"
+    );
+    assert!(
+        has("dependency-compromised", ".github/workflows/ci.yml", 8),
+        "MAL- advisory: {found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|x| x.0 == "dependency-vulnerable" && x.2 == 9),
+        "clean action: {found:?}"
+    );
+    assert!(
+        !found.iter().any(|x| x.0 == "dependency-unchecked"),
+        "{found:?}"
+    );
+    assert_eq!(
+        fake.calls.load(Ordering::SeqCst),
+        1,
+        "one batch for all dependencies"
+    );
 
     // Offline: the same answers from the cache, no request.
     let o = scan(dir.path(), cache.path(), &["--osv-url", &url, "--offline"]);

@@ -37,7 +37,12 @@ fn every_planted_case_is_found_at_its_line() {
             missing.push(format!("{code} at {file}:{line}"));
         }
     }
-    assert!(missing.is_empty(), "not found:\n{}\n\nreport:\n{}", missing.join("\n"), dump(&r));
+    assert!(
+        missing.is_empty(),
+        "not found:\n{}\n\nreport:\n{}",
+        missing.join("\n"),
+        dump(&r)
+    );
 }
 
 #[test]
@@ -63,12 +68,29 @@ fn git_cases_tracked_secrets_and_history() {
             missing.push(format!("{code} at {file}:{line}"));
         }
     }
-    assert!(missing.is_empty(), "not found:\n{}\n\nreport:\n{}", missing.join("\n"), dump(&r));
-    let history = r.with_code(Code::SecretInHistory).next().expect("history finding");
-    assert!(history.message.contains("added in commit "), "{}", history.message);
+    assert!(
+        missing.is_empty(),
+        "not found:\n{}\n\nreport:\n{}",
+        missing.join("\n"),
+        dump(&r)
+    );
+    let history = r
+        .with_code(Code::SecretInHistory)
+        .next()
+        .expect("history finding");
+    assert!(
+        history.message.contains("added in commit "),
+        "{}",
+        history.message
+    );
     // Without --history the removed token is not reported.
     let r = scan(&ScanOptions::new(dir.path())).expect("scan runs");
-    assert_eq!(r.with_code(Code::SecretInHistory).count(), 0, "{}", dump(&r));
+    assert_eq!(
+        r.with_code(Code::SecretInHistory).count(),
+        0,
+        "{}",
+        dump(&r)
+    );
 }
 
 #[test]
@@ -80,7 +102,14 @@ fn every_scan_code_is_planted() {
     planted_git(b.path(), &s);
     let mut planted: BTreeSet<String> = markers(a.path()).into_iter().map(|m| m.2).collect();
     planted.extend(markers(b.path()).into_iter().map(|m| m.2));
-    planted.extend(["secret-file-tracked", "secret-file-unignored", "secret-in-history"].map(String::from));
+    planted.extend(
+        [
+            "secret-file-tracked",
+            "secret-file-unignored",
+            "secret-in-history",
+        ]
+        .map(String::from),
+    );
     // planted against the stand-in OSV server in tests/scan_osv.rs
     planted.extend(["dependency-vulnerable", "dependency-unchecked"].map(String::from));
     let unplanted: Vec<_> = Code::SCAN
@@ -88,7 +117,10 @@ fn every_scan_code_is_planted() {
         .filter(|c| !planted.contains(c.name()))
         .map(|c| c.name())
         .collect();
-    assert!(unplanted.is_empty(), "codes without a planted case: {unplanted:?}");
+    assert!(
+        unplanted.is_empty(),
+        "codes without a planted case: {unplanted:?}"
+    );
 }
 
 #[test]
@@ -112,7 +144,14 @@ fn no_output_format_contains_a_planted_value() {
     for (dir, history) in [(a.path(), false), (b.path(), true)] {
         for format in ["text", "json", "github", "sarif"] {
             let out = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
-                .args(["scan", "--offline", "--min-severity", "info", "--format", format])
+                .args([
+                    "scan",
+                    "--offline",
+                    "--min-severity",
+                    "info",
+                    "--format",
+                    format,
+                ])
                 .args(history.then_some("--history"))
                 .arg(dir)
                 .output()
@@ -120,11 +159,17 @@ fn no_output_format_contains_a_planted_value() {
             assert_eq!(out.status.code(), Some(1), "{format}: findings exit 1");
             let text = String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr);
-            assert!(text.contains("secret-"), "{format}: report has secret findings");
+            assert!(
+                text.contains("secret-"),
+                "{format}: report has secret findings"
+            );
             for (name, value) in &s.values {
                 // the part after a public prefix is what must never appear
                 let tail = &value[value.len() / 3..];
-                assert!(!text.contains(tail), "{format} output contains planted {name}");
+                assert!(
+                    !text.contains(tail),
+                    "{format} output contains planted {name}"
+                );
             }
         }
     }
@@ -135,8 +180,16 @@ fn every_scan_code_is_documented_with_its_severity() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scan.md"))
         .expect("docs/scan.md");
     for c in Code::SCAN {
-        assert!(doc.contains(&format!("\n### {}\n", c.name())), "docs/scan.md has no section `### {}`", c.name());
+        assert!(
+            doc.contains(&format!("\n### {}\n", c.name())),
+            "docs/scan.md has no section `### {}`",
+            c.name()
+        );
         let row = format!("| [`{0}`](#{0}) | {1} |", c.name(), c.severity());
-        assert!(doc.contains(&row), "docs/scan.md table row for {} missing or with another severity", c.name());
+        assert!(
+            doc.contains(&row),
+            "docs/scan.md table row for {} missing or with another severity",
+            c.name()
+        );
     }
 }

@@ -45,7 +45,12 @@ pub fn audit(refs: &[UsesRef], out: &mut Vec<Finding>) {
         let Some((path, r)) = u.uses.split_once('@') else {
             continue;
         };
-        let action: String = path.split('/').take(2).collect::<Vec<_>>().join("/").to_ascii_lowercase();
+        let action: String = path
+            .split('/')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("/")
+            .to_ascii_lowercase();
         for c in COMPROMISED.iter().filter(|c| c.action == action) {
             let sha = r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit());
             let affected = if sha {

@@ -31,7 +31,13 @@ impl Audit<'_> {
             None => rel,
         };
         self.out.push(Finding::new(
-            code, &file, at.pos.line, at.pos.col, message, hint, subject,
+            code,
+            &file,
+            at.pos.line,
+            at.pos.col,
+            message,
+            hint,
+            subject,
         ));
     }
 }
@@ -364,7 +370,14 @@ mod tests {
         for w in ["0.0.0.0/0", "::/0", "8.8.8.8", "10.0.0.0/7", "1.2.3.0/24"] {
             assert!(wide(w), "{w}");
         }
-        for n in ["192.168.1.0/24", "10.0.0.0/8", "172.30.33.0/24", "127.0.0.1", "fd00::/8", "100.64.0.0/10"] {
+        for n in [
+            "192.168.1.0/24",
+            "10.0.0.0/8",
+            "172.30.33.0/24",
+            "127.0.0.1",
+            "fd00::/8",
+            "100.64.0.0/10",
+        ] {
             assert!(!wide(n), "{n}");
         }
     }

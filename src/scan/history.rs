@@ -35,7 +35,9 @@ pub fn scan(root: &Path, _files: &[TextFile], out: &mut Vec<Finding>) -> Result<
         .output()
         .map_err(|e| err(format!("cannot run git: {e}")))?;
     if !output.status.success() {
-        return Err(err(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+        return Err(err(String::from_utf8_lossy(&output.stderr)
+            .trim()
+            .to_string()));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     // Secrets the working tree still has, by (code, file, fingerprint): reported already.
@@ -68,7 +70,13 @@ pub fn scan(root: &Path, _files: &[TextFile], out: &mut Vec<Finding>) -> Result<
                 if current.contains(&f.fingerprint) || !seen.insert(f.fingerprint.clone()) {
                     continue;
                 }
-                let what = f.diag.message.rsplit_once(" [").map(|(m, _)| m).unwrap_or(&f.diag.message).to_string();
+                let what = f
+                    .diag
+                    .message
+                    .rsplit_once(" [")
+                    .map(|(m, _)| m)
+                    .unwrap_or(&f.diag.message)
+                    .to_string();
                 out.push(Finding::new(
                     Code::SecretInHistory,
                     &file,

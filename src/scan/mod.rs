@@ -120,7 +120,10 @@ pub fn text_files(root: &Path) -> Vec<TextFile> {
                 format!("{rel}/{name}")
             };
             if ft.is_dir() {
-                if !matches!(name.as_str(), ".git" | "node_modules" | "target" | "__pycache__") {
+                if !matches!(
+                    name.as_str(),
+                    ".git" | "node_modules" | "target" | "__pycache__"
+                ) {
                     dirs.push((e.path(), sub, depth + 1));
                 }
                 continue;
@@ -262,7 +265,14 @@ pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanE
     let mut seen = HashSet::new();
     let mut kept: Vec<Finding> = found
         .into_iter()
-        .filter(|f| seen.insert((f.diag.code, f.diag.file.clone(), f.diag.line, f.fingerprint.clone())))
+        .filter(|f| {
+            seen.insert((
+                f.diag.code,
+                f.diag.file.clone(),
+                f.diag.line,
+                f.fingerprint.clone(),
+            ))
+        })
         .filter(|f| !opts.baseline.contains(&f.fingerprint))
         .filter(|f| !opts.ignore_codes.iter().any(|c| c == f.diag.code.name()))
         .filter(|f| !ignored_inline(&files, &f.diag))
@@ -392,7 +402,10 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, ScanError> {
     if let Some(path) = &args.write_baseline {
         let mut text = String::from("# gitops-bridge scan baseline: accepted findings\n");
         for f in &findings {
-            text.push_str(&format!("{}  {}  {}\n", f.fingerprint, f.diag.code, f.diag.file));
+            text.push_str(&format!(
+                "{}  {}  {}\n",
+                f.fingerprint, f.diag.code, f.diag.file
+            ));
         }
         std::fs::write(path, text).map_err(|e| ScanError::Baseline {
             path: path.clone(),
@@ -435,7 +448,10 @@ mod tests {
 
     #[test]
     fn redaction_keeps_only_prefix_and_length() {
-        assert_eq!(redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789", 4), "ghp_…(40 chars)");
+        assert_eq!(
+            redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789", 4),
+            "ghp_…(40 chars)"
+        );
         assert_eq!(redact("short", 4), "s…(5 chars)");
     }
 

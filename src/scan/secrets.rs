@@ -172,16 +172,35 @@ pub fn entropy(s: &str) -> f64 {
 
 /// Words that mark a value as a stand-in, not a credential.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "changeme", "change_me", "change-me", "example", "placeholder", "your", "redacted",
-    "dummy", "fake", "sample", "replace", "insert", "todo", "fixme", "xxxx", "****",
-    "secret_here", "token_here", "notreal", "not_real", "mypassword", "my_password",
+    "changeme",
+    "change_me",
+    "change-me",
+    "example",
+    "placeholder",
+    "your",
+    "redacted",
+    "dummy",
+    "fake",
+    "sample",
+    "replace",
+    "insert",
+    "todo",
+    "fixme",
+    "xxxx",
+    "****",
+    "secret_here",
+    "token_here",
+    "notreal",
+    "not_real",
+    "mypassword",
+    "my_password",
 ];
 
 /// Whole values that are stand-ins.
 const PLACEHOLDER_VALUES: &[&str] = &[
-    "password", "passwd", "pass", "secret", "token", "apikey", "api_key", "none", "null",
-    "true", "false", "test", "demo", "admin", "user", "username", "string", "value", "key",
-    "hunter2", "required", "optional", "tbd",
+    "password", "passwd", "pass", "secret", "token", "apikey", "api_key", "none", "null", "true",
+    "false", "test", "demo", "admin", "user", "username", "string", "value", "key", "hunter2",
+    "required", "optional", "tbd",
 ];
 
 /// A value written by someone who did not mean to publish a secret: empty, a template, an
@@ -193,9 +212,11 @@ pub fn is_placeholder(v: &str) -> bool {
         return true;
     }
     let lower = t.to_ascii_lowercase();
-    if ["{{", "{%", "${", "$(", "%(", "!secret", "!env_var", "!input"]
-        .iter()
-        .any(|m| t.contains(m))
+    if [
+        "{{", "{%", "${", "$(", "%(", "!secret", "!env_var", "!input",
+    ]
+    .iter()
+    .any(|m| t.contains(m))
         || t.starts_with('$')
         || (t.starts_with('<') && t.ends_with('>'))
         || (t.starts_with('[') && t.ends_with(']'))
@@ -216,7 +237,8 @@ pub fn is_placeholder(v: &str) -> bool {
     // ALL_CAPS identifiers (`GITHUB_KEY`, `MQTT_PASSWORD`).
     t.len() <= 40
         && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && t.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && t.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && (t.contains('_') || t.chars().all(|c| c.is_ascii_uppercase()))
 }
 
@@ -226,9 +248,19 @@ pub fn is_fake_secrets_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel).to_ascii_lowercase();
     name.contains("secret")
         && name != "secrets.yaml"
-        && ["fake", "example", "sample", "dummy", "template", "travis", "github_action", "test", "dist"]
-            .iter()
-            .any(|w| name.contains(w))
+        && [
+            "fake",
+            "example",
+            "sample",
+            "dummy",
+            "template",
+            "travis",
+            "github_action",
+            "test",
+            "dist",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 /// Decodes unpadded base64url (JWT segments); `None` on anything else.
@@ -274,7 +306,11 @@ fn classify_jwt(token: &str) -> Option<Code> {
         && iss_hex
         && payload.get("iat").is_some_and(|v| v.is_number())
         && payload.get("exp").is_some_and(|v| v.is_number());
-    Some(if ha { Code::SecretHaToken } else { Code::SecretJwt })
+    Some(if ha {
+        Code::SecretHaToken
+    } else {
+        Code::SecretJwt
+    })
 }
 
 /// Pattern rules over every line of every text file, then the YAML inline rule.
@@ -286,7 +322,7 @@ pub fn scan_files(files: &[TextFile], out: &mut Vec<Finding>) {
         let lower = f.rel.to_ascii_lowercase();
         if (lower.ends_with(".yaml") || lower.ends_with(".yml"))
             && !is_fake_secrets_file(&f.rel)
-            && !lower.rsplit('/').next().is_some_and(|n| n == "secrets.yaml")
+            && lower.rsplit('/').next() != Some("secrets.yaml")
         {
             inline(&f.rel, &f.text, &pattern_lines, out);
         }
@@ -351,9 +387,9 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
         // A real key's body follows: a long base64 line, not `...` or `<key>`.
         let body = next.unwrap_or("").trim();
         let real = body.len() >= 40
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'"' | b'\\'))
+            && body.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'"' | b'\\')
+            })
             && entropy(body) > 4.0;
         if real {
             out.push(Finding::new(
@@ -369,8 +405,17 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
     }
     // Documentation of a URL's shape (`example: rtsp://user:pass@192.168.1.2/…` in a
     // services.yaml) is not a credential.
-    let key = line.trim_start().trim_start_matches("- ").split(':').next().unwrap_or("").trim();
-    let documentation = matches!(key, "example" | "examples" | "description" | "placeholder" | "help" | "hint");
+    let key = line
+        .trim_start()
+        .trim_start_matches("- ")
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let documentation = matches!(
+        key,
+        "example" | "examples" | "description" | "placeholder" | "help" | "hint"
+    );
     for cap in URL_PASSWORD.captures_iter(line).filter(|_| !documentation) {
         let (Some(scheme), Some(user), Some(pass), Some(host)) =
             (cap.get(1), cap.get(2), cap.get(3), cap.get(4))
@@ -407,7 +452,10 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
                 rel,
                 n,
                 col(line, scheme.start()),
-                format!("credentials sent in clear text ({scheme_s}://) to {}", host.as_str()),
+                format!(
+                    "credentials sent in clear text ({scheme_s}://) to {}",
+                    host.as_str()
+                ),
                 "use https:// (or wss://) so the password is not readable on the network",
                 pass.as_str(),
             ));
@@ -422,9 +470,25 @@ fn col(line: &str, byte: usize) -> u32 {
 
 /// Keys whose value is a credential (matched whole, or as a `_suffix`).
 const SECRET_KEYS: &[&str] = &[
-    "password", "passwd", "api_key", "apikey", "api_token", "token", "access_token",
-    "auth_token", "bearer_token", "refresh_token", "client_secret", "secret", "secret_key",
-    "access_key", "private_key", "app_secret", "app_key", "webhook_id", "api_secret",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "api_token",
+    "token",
+    "access_token",
+    "auth_token",
+    "bearer_token",
+    "refresh_token",
+    "client_secret",
+    "secret",
+    "secret_key",
+    "access_key",
+    "private_key",
+    "app_secret",
+    "app_key",
+    "webhook_id",
+    "api_secret",
 ];
 
 fn secret_key(key: &str) -> bool {
@@ -442,8 +506,8 @@ fn inline(rel: &str, text: &str, pattern_lines: &[u32], out: &mut Vec<Finding>) 
     walk(&root, rel, pattern_lines, &mut stack, out);
 }
 
-fn walk<'a>(
-    node: &'a Node,
+fn walk(
+    node: &Node,
     rel: &str,
     pattern_lines: &[u32],
     path: &mut Vec<String>,
@@ -482,9 +546,13 @@ fn inline_value(key: &str, val: &str, v: &Node, rel: &str, pushover: bool, out: 
     // A credential has no spaces and some length; prose ("Enter your password") and
     // entity ids (`input_text.alarm_code`) are not one.
     let looks_like_entity = val.contains('.')
-        && val
-            .split_once('.')
-            .is_some_and(|(d, o)| !d.is_empty() && !o.is_empty() && d.chars().all(|c| c.is_ascii_lowercase() || c == '_') && o.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        && val.split_once('.').is_some_and(|(d, o)| {
+            !d.is_empty()
+                && !o.is_empty()
+                && d.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && o.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
     if val.chars().count() < 6
         || val.contains(char::is_whitespace)
         || is_placeholder(val)
@@ -512,9 +580,15 @@ fn inline_value(key: &str, val: &str, v: &Node, rel: &str, pushover: bool, out: 
         Code::SecretInline
     };
     let hint = match code {
-        Code::SecretInlineWebhookId => "use a long random id (HA's UI generates one) kept in secrets.yaml as `!secret`, and keep `local_only: true` unless the internet must reach it",
-        Code::SecretPushoverKey => "regenerate the key on pushover.net and keep the new one in secrets.yaml (`!secret name`)",
-        _ => "move the value to secrets.yaml and write `!secret name` (HA, ESPHome); change it if this repository is or was public",
+        Code::SecretInlineWebhookId => {
+            "use a long random id (HA's UI generates one) kept in secrets.yaml as `!secret`, and keep `local_only: true` unless the internet must reach it"
+        }
+        Code::SecretPushoverKey => {
+            "regenerate the key on pushover.net and keep the new one in secrets.yaml (`!secret name`)"
+        }
+        _ => {
+            "move the value to secrets.yaml and write `!secret name` (HA, ESPHome); change it if this repository is or was public"
+        }
     };
     out.push(Finding::new(
         code,
@@ -561,7 +635,15 @@ pub fn tracked_secrets_files(root: &Path, out: &mut Vec<Finding>) {
             ));
         }
     }
-    for p in list(&["ls-files", "-z", "--full-name", "--others", "--exclude-standard", "--", "."]) {
+    for p in list(&[
+        "ls-files",
+        "-z",
+        "--full-name",
+        "--others",
+        "--exclude-standard",
+        "--",
+        ".",
+    ]) {
         if is_secrets(&p) {
             out.push(Finding::new(
                 Code::SecretFileUnignored,
@@ -595,7 +677,16 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["changeme", "<your token>", "xxx", "${MQTT_PASS}", "{{ states('x') }}", "GITHUB_KEY", "!secret x", "YOUR_API_KEY"] {
+        for p in [
+            "changeme",
+            "<your token>",
+            "xxx",
+            "${MQTT_PASS}",
+            "{{ states('x') }}",
+            "GITHUB_KEY",
+            "!secret x",
+            "YOUR_API_KEY",
+        ] {
             assert!(is_placeholder(p), "{p}");
         }
         for s in ["s3cr3tPa55!", "hV8wq2LmZ0"] {

@@ -88,9 +88,23 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, code: Code, line: u32, col: u32, message: String, hint: &str, subject: &str) {
+    fn push(
+        &mut self,
+        code: Code,
+        line: u32,
+        col: u32,
+        message: String,
+        hint: &str,
+        subject: &str,
+    ) {
         self.out.push(Finding::new(
-            code, &self.f.rel, line, col, message, hint, subject,
+            code,
+            &self.f.rel,
+            line,
+            col,
+            message,
+            hint,
+            subject,
         ));
     }
 }
@@ -155,11 +169,14 @@ fn workflow(doc: &Node, allow: &[String], c: &mut Ctx, refs: &mut Vec<UsesRef>) 
             let labels: Vec<&str> = match &r.kind {
                 Kind::Str(s, _) => vec![s.as_str()],
                 Kind::Seq(items) => items.iter().filter_map(Node::as_str).collect(),
-                _ => r.get("labels").map(|l| match &l.kind {
-                    Kind::Str(s, _) => vec![s.as_str()],
-                    Kind::Seq(items) => items.iter().filter_map(Node::as_str).collect(),
-                    _ => Vec::new(),
-                }).unwrap_or_default(),
+                _ => r
+                    .get("labels")
+                    .map(|l| match &l.kind {
+                        Kind::Str(s, _) => vec![s.as_str()],
+                        Kind::Seq(items) => items.iter().filter_map(Node::as_str).collect(),
+                        _ => Vec::new(),
+                    })
+                    .unwrap_or_default(),
             };
             if labels.contains(&"self-hosted") {
                 c.push(
@@ -215,9 +232,11 @@ fn workflow(doc: &Node, allow: &[String], c: &mut Ctx, refs: &mut Vec<UsesRef>) 
                         rs,
                     );
                 }
-                let persist_off = with
-                    .and_then(|w| w.get("persist-credentials"))
-                    .is_some_and(|p| matches!(p.kind, Kind::Bool(false)) || p.as_str() == Some("false"));
+                let persist_off =
+                    with.and_then(|w| w.get("persist-credentials"))
+                        .is_some_and(|p| {
+                            matches!(p.kind, Kind::Bool(false)) || p.as_str() == Some("false")
+                        });
                 if !persist_off && let Some(u) = step.get("uses") {
                     checkouts.push(u);
                 }
@@ -261,12 +280,11 @@ fn injection(script: &Node, key: &str, c: &mut Ctx) {
             continue;
         };
         let line = line_of(c.f, script.pos.line, all.as_str());
-        let col = c
-            .f
-            .lines()
-            .find(|(n, _)| *n == line)
-            .and_then(|(_, l)| l.find(all.as_str()).map(|b| l[..b].chars().count() + 1))
-            .unwrap_or(script.pos.col as usize);
+        let col =
+            c.f.lines()
+                .find(|(n, _)| *n == line)
+                .and_then(|(_, l)| l.find(all.as_str()).map(|b| l[..b].chars().count() + 1))
+                .unwrap_or(script.pos.col as usize);
         c.push(
             Code::WorkflowTemplateInjection,
             line,

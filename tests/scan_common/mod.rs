@@ -31,7 +31,9 @@ impl Gen {
     /// `n` characters drawn from `alphabet`.
     pub fn from(&mut self, alphabet: &str, n: usize) -> String {
         let a: Vec<char> = alphabet.chars().collect();
-        (0..n).map(|_| a[(self.next() % a.len() as u64) as usize]).collect()
+        (0..n)
+            .map(|_| a[(self.next() % a.len() as u64) as usize])
+            .collect()
     }
 
     pub fn alnum(&mut self, n: usize) -> String {
@@ -47,7 +49,11 @@ pub fn b64url(data: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -73,14 +79,20 @@ impl Secrets {
             "{}.{}.{}",
             b64url(br#"{"alg":"HS256","typ":"JWT"}"#),
             b64url(ha_payload.as_bytes()),
-            g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", 43)
+            g.from(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+                43
+            )
         );
         let other_payload = format!(r#"{{"sub":"{}","aud":"api"}}"#, g.alnum(12));
         let other_jwt = format!(
             "{}.{}.{}",
             b64url(br#"{"alg":"RS256","typ":"JWT"}"#),
             b64url(other_payload.as_bytes()),
-            g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", 86)
+            g.from(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+                86
+            )
         );
         let b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let key_body = g.from(b64, 70);
@@ -89,13 +101,67 @@ impl Secrets {
             ("fine", format!("github_pat_{}", g.alnum(82))),
             ("ha_jwt", ha_jwt),
             ("other_jwt", other_jwt),
-            ("aws", format!("AKIA{}", g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))),
-            ("google", format!("AIza{}", g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", 35))),
-            ("azure", format!("{}{}Q~{}", g.alnum(3), g.from("0123456789", 1), g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_~.-", 34))),
-            ("slack", format!("T{}/B{}/{}", g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8), g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8), g.alnum(24))),
-            ("discord", format!("{}/{}", g.from("0123456789", 18), g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", 68))),
-            ("telegram", format!("{}:AA{}", g.from("0123456789", 10), g.from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", 33))),
-            ("pushover", g.from("abcdefghijklmnopqrstuvwxyz0123456789", 30)),
+            (
+                "aws",
+                format!("AKIA{}", g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+            ),
+            (
+                "google",
+                format!(
+                    "AIza{}",
+                    g.from(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+                        35
+                    )
+                ),
+            ),
+            (
+                "azure",
+                format!(
+                    "{}{}Q~{}",
+                    g.alnum(3),
+                    g.from("0123456789", 1),
+                    g.from(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_~.-",
+                        34
+                    )
+                ),
+            ),
+            (
+                "slack",
+                format!(
+                    "T{}/B{}/{}",
+                    g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8),
+                    g.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8),
+                    g.alnum(24)
+                ),
+            ),
+            (
+                "discord",
+                format!(
+                    "{}/{}",
+                    g.from("0123456789", 18),
+                    g.from(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+                        68
+                    )
+                ),
+            ),
+            (
+                "telegram",
+                format!(
+                    "{}:AA{}",
+                    g.from("0123456789", 10),
+                    g.from(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+                        33
+                    )
+                ),
+            ),
+            (
+                "pushover",
+                g.from("abcdefghijklmnopqrstuvwxyz0123456789", 30),
+            ),
             ("url_pw", g.alnum(16)),
             ("http_pw", g.alnum(14)),
             ("inline_pw", g.alnum(14)),
@@ -137,17 +203,30 @@ pub fn git(root: &Path, args: &[&str]) {
     let out = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["-c", "user.email=t@example.invalid", "-c", "user.name=t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "user.name=t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The planted repository (one case per code, each marked) at `root`.
 pub fn planted(root: &Path, s: &Secrets) {
     let files: &[(&str, &str)] = &[
-        ("configuration.yaml", r#"homeassistant:
+        (
+            "configuration.yaml",
+            r#"homeassistant:
   name: Test
   allowlist_external_dirs:
     - /   # plant:ha-allowlist-root
@@ -201,29 +280,50 @@ sensor:
     client_secret: "{azure}"   # plant:secret-azure-key
   - platform: mqtt_thing
     password: {inline_pw}   # plant:secret-inline
-"#),
-        ("http.yaml", r#"use_x_forwarded_for: true   # plant:http-forwarded-without-proxies
+"#,
+        ),
+        (
+            "http.yaml",
+            r#"use_x_forwarded_for: true   # plant:http-forwarded-without-proxies
 cors_allowed_origins:
   - "*"   # plant:http-cors-wildcard
 ip_ban_enabled: false   # plant:http-ip-ban-disabled
 login_attempts_threshold: -1   # plant:http-ip-ban-disabled
 ssl_certificate: /ssl/fullchain.pem   # plant:http-ssl-incomplete
-"#),
-        ("shell.yaml", "open_gate: \"curl -s https://gate.lan/open --data {{ code }}\"   # plant:ha-command-template\n"),
-        ("automations.yaml", r#"- alias: hook
+"#,
+        ),
+        (
+            "shell.yaml",
+            "open_gate: \"curl -s https://gate.lan/open --data {{ code }}\"   # plant:ha-command-template\n",
+        ),
+        (
+            "automations.yaml",
+            r#"- alias: hook
   trigger:
     - platform: webhook
       webhook_id: {webhook}   # plant:secret-inline-webhook-id
       local_only: false   # plant:ha-webhook-public
   action: []
-"#),
-        ("notes.md", r#"# Notes
+"#,
+        ),
+        (
+            "notes.md",
+            r#"# Notes
 Slack: https://hooks.slack.com/services/{slack} <!-- plant:secret-slack -->
 Discord: https://discord.com/api/webhooks/{discord} <!-- plant:secret-discord-webhook -->
-"#),
-        ("ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY----- plant:secret-private-key\n{key_body}\n{key_body}\n-----END OPENSSH PRIVATE KEY-----\n"),
-        ("proxy/configuration.yaml.txt", "not scanned as HA: a text file\n"),
-        (".github/workflows/ci.yml", r#"name: ci
+"#,
+        ),
+        (
+            "ssh/id_ed25519",
+            "-----BEGIN OPENSSH PRIVATE KEY----- plant:secret-private-key\n{key_body}\n{key_body}\n-----END OPENSSH PRIVATE KEY-----\n",
+        ),
+        (
+            "proxy/configuration.yaml.txt",
+            "not scanned as HA: a text file\n",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            r#"name: ci
 on:
   pull_request_target:
   issues:
@@ -246,15 +346,19 @@ jobs:
   call:
     uses: someone/workflows/.github/workflows/x.yml@main   # plant:workflow-unpinned-action
     secrets: inherit   # plant:workflow-secrets-inherit
-"#),
-        (".github/workflows/nightly.yml", r#"name: nightly
+"#,
+        ),
+        (
+            ".github/workflows/nightly.yml",
+            r#"name: nightly
 on: push
 jobs:
   lint:   # plant:workflow-permissions-missing
     runs-on: ubuntu-latest
     steps:
       - run: echo ok
-"#),
+"#,
+        ),
     ];
     for (rel, content) in files {
         write(root, rel, &s.fill(content));
@@ -274,7 +378,11 @@ pub fn planted_git(root: &Path, s: &Secrets) {
   api_password: !secret api_password   # plant:http-api-password
 "#,
     );
-    write(root, "secrets.yaml", &s.fill("api_password: {secrets_yaml}\n"));
+    write(
+        root,
+        "secrets.yaml",
+        &s.fill("api_password: {secrets_yaml}\n"),
+    );
     write(root, "old.yaml", &s.fill("token: {history}\n"));
     git(root, &["init", "-q"]);
     git(root, &["add", "."]);
@@ -287,7 +395,9 @@ pub fn planted_git(root: &Path, s: &Secrets) {
 /// The clean twin: each planted case in its safe or placeholder form.
 pub fn clean(root: &Path) {
     let files: &[(&str, &str)] = &[
-        ("configuration.yaml", r#"homeassistant:
+        (
+            "configuration.yaml",
+            r#"homeassistant:
   name: Test
   allowlist_external_dirs:
     - /config/www/snapshots
@@ -346,8 +456,11 @@ sensor:
     api_key: xxx
     secret: SECRET
     client_secret: !secret client_secret
-"#),
-        ("http.yaml", r#"use_x_forwarded_for: true
+"#,
+        ),
+        (
+            "http.yaml",
+            r#"use_x_forwarded_for: true
 trusted_proxies:
   - 172.30.33.0/24
   - 127.0.0.1
@@ -356,22 +469,46 @@ cors_allowed_origins:
 login_attempts_threshold: 5
 ssl_certificate: /ssl/fullchain.pem
 ssl_key: /ssl/privkey.pem
-"#),
-        ("shell.yaml", "restart_thing: \"curl -s https://thing.lan/restart\"\n"),
-        ("automations.yaml", r#"- alias: hook
+"#,
+        ),
+        (
+            "shell.yaml",
+            "restart_thing: \"curl -s https://thing.lan/restart\"\n",
+        ),
+        (
+            "automations.yaml",
+            r#"- alias: hook
   trigger:
     - platform: webhook
       webhook_id: !secret hook_id
       local_only: true
   action: []
-"#),
-        ("notes.md", "# Notes\nSlack: https://hooks.slack.com/services/YOUR/WEBHOOK/URL\nDiscord: https://discord.com/api/webhooks/<id>/<token>\n"),
-        ("ssh/README", "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----\n"),
-        ("custom_components/cam/services.yaml", "snap:\n  fields:\n    url:\n      example: rtsp://rtsp:12345678@192.168.1.123:554/av\n"),
+"#,
+        ),
+        (
+            "notes.md",
+            "# Notes\nSlack: https://hooks.slack.com/services/YOUR/WEBHOOK/URL\nDiscord: https://discord.com/api/webhooks/<id>/<token>\n",
+        ),
+        (
+            "ssh/README",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----\n",
+        ),
+        (
+            "custom_components/cam/services.yaml",
+            "snap:\n  fields:\n    url:\n      example: rtsp://rtsp:12345678@192.168.1.123:554/av\n",
+        ),
         (".gitignore", "secrets.yaml\n"),
-        ("secrets.yaml", "db_url: sqlite:////config/home-assistant_v2.db\n"),
-        ("secrets.fake.yaml", "db_url: mysql://user:FAKE_PASSWORD@db.lan/ha\ncam_password: hunter2hunter\n"),
-        (".github/workflows/ci.yml", r#"name: ci
+        (
+            "secrets.yaml",
+            "db_url: sqlite:////config/home-assistant_v2.db\n",
+        ),
+        (
+            "secrets.fake.yaml",
+            "db_url: mysql://user:FAKE_PASSWORD@db.lan/ha\ncam_password: hunter2hunter\n",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            r#"name: ci
 on:
   pull_request:
   issues:
@@ -396,7 +533,8 @@ jobs:
     uses: someone/workflows/.github/workflows/x.yml@8f4b7f84864484a7bf31766abe9204da3cbe65b3 # v1
     secrets:
       token: ${{ secrets.TOKEN }}
-"#),
+"#,
+        ),
     ];
     for (rel, content) in files {
         write(root, rel, content);
@@ -420,7 +558,9 @@ pub fn markers(root: &Path) -> Vec<(String, u32, String)> {
                 dirs.push(p);
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&p) else { continue };
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
             let rel = p
                 .strip_prefix(root)
                 .expect("under root")
