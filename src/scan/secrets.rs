@@ -24,6 +24,8 @@ struct Rule {
     what: &'static str,
     /// Capture group 1 (or the whole match) is the secret.
     re: Regex,
+    /// Literals one of which every match contains: a cheap test before the regex.
+    anchors: &'static [&'static str],
     /// Characters of the secret that may be shown (a fixed, public prefix).
     keep: usize,
     /// Minimum Shannon entropy (bits per character) of the secret; gitleaks' thresholds.
@@ -38,6 +40,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         code,
         what,
         re: Regex::new(re).unwrap_or_else(|e| panic!("built-in pattern {re}: {e}")),
+        anchors: anchors(code, re),
         keep,
         entropy,
         hint,
@@ -137,6 +140,24 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
     ]
 });
+
+/// The literals of [`Rule::anchors`], by rule.
+fn anchors(code: Code, re: &str) -> &'static [&'static str] {
+    match code {
+        Code::SecretGithubToken => &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        // A JWT header is base64 of `{"`: it starts with `eyJ`.
+        Code::SecretJwt => &["eyJ"],
+        Code::SecretAwsKey => &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        Code::SecretGoogleApiKey => &["AIza"],
+        Code::SecretAzureKey if re.contains("AccountKey") => &["AccountKey="],
+        Code::SecretAzureKey => &["Q~"],
+        Code::SecretSlack if re.contains("hooks") => &["hooks.slack.com"],
+        Code::SecretSlack => &["xox"],
+        Code::SecretDiscordWebhook => &["/api/webhooks/"],
+        Code::SecretTelegramBotToken => &[":A"],
+        _ => &[""],
+    }
+}
 
 /// `scheme://user:password@host`. The password must not be a placeholder.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -341,6 +362,9 @@ pub fn scan_text(rel: &str, text: &str, out: &mut Vec<Finding>) {
 /// One line; `next` is the following line (a private key's body).
 pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Vec<Finding>) {
     for rule in RULES.iter() {
+        if !rule.anchors.iter().any(|a| line.contains(a)) {
+            continue;
+        }
         for cap in rule.re.captures_iter(line) {
             let Some(m) = cap.get(1).or_else(|| cap.get(0)) else {
                 continue;
@@ -383,7 +407,11 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
             ));
         }
     }
-    if let Some(m) = PRIVATE_KEY.find(line) {
+    if let Some(m) = line
+        .contains("PRIVATE KEY")
+        .then(|| PRIVATE_KEY.find(line))
+        .flatten()
+    {
         // A real key's body follows: a long base64 line, not `...` or `<key>`.
         let body = next.unwrap_or("").trim();
         let real = body.len() >= 40
@@ -416,7 +444,8 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
         key,
         "example" | "examples" | "description" | "placeholder" | "help" | "hint"
     );
-    for cap in URL_PASSWORD.captures_iter(line).filter(|_| !documentation) {
+    let candidate = !documentation && line.contains("://") && line.contains('@');
+    for cap in URL_PASSWORD.captures_iter(line).filter(|_| candidate) {
         let (Some(scheme), Some(user), Some(pass), Some(host)) =
             (cap.get(1), cap.get(2), cap.get(3), cap.get(4))
         else {
