@@ -165,6 +165,12 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
 });
 
+/// `http://host/path?password=…` / `&token=…`: a credential in a plain-HTTP query string.
+static HTTP_QUERY_CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\bhttp://([A-Za-z0-9.\-]+)[^\s'"`]*[?&](?i:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret)=([^&\s'"`#]+)"#)
+        .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
+});
+
 /// `-----BEGIN … PRIVATE KEY-----` (gitleaks private-key).
 static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")
@@ -444,6 +450,29 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
         key,
         "example" | "examples" | "description" | "placeholder" | "help" | "hint"
     );
+    if !documentation && line.contains("http://") && line.contains('=') {
+        for cap in HTTP_QUERY_CREDENTIAL.captures_iter(line) {
+            let (Some(host), Some(value)) = (cap.get(1), cap.get(2)) else {
+                continue;
+            };
+            if is_placeholder(value.as_str()) || value.as_str().len() < 6 {
+                continue;
+            }
+            out.push(Finding::new(
+                Code::HaPlaintextCredentials,
+                rel,
+                n,
+                col(line, value.start()),
+                format!(
+                    "credential in the query of a plain http:// URL to {}: `{}`",
+                    host.as_str(),
+                    redact(value.as_str(), 0)
+                ),
+                "use https://, and keep the URL in secrets.yaml (`!secret name`); change the credential",
+                value.as_str(),
+            ));
+        }
+    }
     let candidate = !documentation && line.contains("://") && line.contains('@');
     for cap in URL_PASSWORD.captures_iter(line).filter(|_| candidate) {
         let (Some(scheme), Some(user), Some(pass), Some(host)) =

@@ -27,7 +27,8 @@ pub struct UsesRef {
     pub uses: String,
 }
 
-/// Expressions an outsider controls (GitHub Security Lab's list, zizmor template-injection).
+/// Expressions an outsider controls (GitHub Security Lab's list, zizmor template-injection;
+/// `client_payload` is whatever the `repository_dispatch` sender put there).
 static UNTRUSTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\b(github\.event\.(?:",
@@ -36,7 +37,7 @@ static UNTRUSTED: LazyLock<Regex> = LazyLock::new(|| {
         r"|pages\.[^.\s]+\.page_name|commits\.[^.\s]+\.(?:message|author\.(?:email|name))",
         r"|head_commit\.(?:message|author\.(?:email|name))",
         r"|workflow_run\.(?:head_branch|display_title|head_commit\.(?:message|author\.(?:email|name)))",
-        r"|inputs\.[A-Za-z0-9_-]+)",
+        r"|inputs\.[A-Za-z0-9_-]+|client_payload\.[A-Za-z0-9_.-]+)",
         r"|github\.head_ref|inputs\.[A-Za-z0-9_-]+)"
     ))
     .unwrap_or_else(|e| panic!("built-in pattern: {e}"))

@@ -164,6 +164,7 @@ impl Secrets {
             ),
             ("url_pw", g.alnum(16)),
             ("http_pw", g.alnum(14)),
+            ("query_pw", g.alnum(15)),
             ("inline_pw", g.alnum(14)),
             ("webhook", g.alnum(20)),
             ("key_body", key_body),
@@ -271,6 +272,8 @@ rest_command:
       authorization: "Bearer {other_jwt}"   # plant:secret-jwt
   cam:
     url: http://admin:{http_pw}@cam.lan/snapshot.jpg   # plant:secret-url-password,ha-plaintext-credentials
+  panel:
+    url: "http://panel.lan:2323/?cmd=start&password={query_pw}"   # plant:ha-plaintext-credentials
 sensor:
   - platform: aws_thing
     access_key: {aws}   # plant:secret-aws-key
@@ -342,6 +345,7 @@ jobs:
         with:
           script: |
             console.log("${{ github.head_ref }}")   // plant:workflow-template-injection
+      - run: git checkout "${{ github.event.client_payload.branch }}"   # plant:workflow-template-injection
       - uses: actions/upload-artifact@v4
   call:
     uses: someone/workflows/.github/workflows/x.yml@main   # plant:workflow-unpinned-action
@@ -439,6 +443,8 @@ rest_command:
   jwtio:
     headers:
       authorization: "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+  panel:
+    url: "http://panel.lan:2323/?cmd=start&password=REDACTED"
   cam:
     url: https://cam.lan/snapshot.jpg
     username: admin
@@ -525,6 +531,9 @@ jobs:
       - run: echo "$TITLE"
         env:
           TITLE: ${{ github.event.issue.title }}
+      - run: git checkout "$BRANCH"
+        env:
+          BRANCH: ${{ github.event.client_payload.branch }}
       - uses: actions/github-script@v7
         with:
           script: console.log(process.env.REF)
