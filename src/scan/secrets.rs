@@ -446,10 +446,14 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
         .next()
         .unwrap_or("")
         .trim();
-    let documentation = matches!(
-        key,
-        "example" | "examples" | "description" | "placeholder" | "help" | "hint"
-    );
+    // A stand-in secrets file's URLs are stand-ins too; token shapes above still count.
+    let has_url = line.contains("://");
+    let documentation = !has_url
+        || is_fake_secrets_file(rel)
+        || matches!(
+            key,
+            "example" | "examples" | "description" | "placeholder" | "help" | "hint"
+        );
     if !documentation && line.contains("http://") && line.contains('=') {
         for cap in HTTP_QUERY_CREDENTIAL.captures_iter(line) {
             let (Some(host), Some(value)) = (cap.get(1), cap.get(2)) else {

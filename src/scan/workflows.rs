@@ -273,6 +273,8 @@ fn write_all(p: &Node, what: &str, c: &mut Ctx) {
 
 fn injection(script: &Node, key: &str, c: &mut Ctx) {
     let Some(s) = script.as_str() else { return };
+    // Expressions come in order: each is on the line of the previous one or later.
+    let mut from = script.pos.line;
     for m in EXPR.captures_iter(s) {
         let (Some(all), Some(inner)) = (m.get(0), m.get(1)) else {
             continue;
@@ -280,7 +282,8 @@ fn injection(script: &Node, key: &str, c: &mut Ctx) {
         let Some(u) = UNTRUSTED.find(inner.as_str()) else {
             continue;
         };
-        let line = line_of(c.f, script.pos.line, all.as_str());
+        let line = line_of(c.f, from, all.as_str());
+        from = line;
         let col =
             c.f.lines()
                 .find(|(n, _)| *n == line)
