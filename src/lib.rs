@@ -18,6 +18,7 @@
 //!   dies stops the daemon, so it gets restarted instead of running half-alive.
 //! - [`text`]: cutting outside text safely to a byte limit.
 //! - [`validate`]: `gitops-bridge check`, the Home Assistant configuration validator.
+//! - [`scan`]: `gitops-bridge scan`, secrets, HA settings and workflow security audit.
 
 pub mod app;
 pub mod commands;
@@ -27,6 +28,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod mqtt;
+pub mod scan;
 pub mod settings;
 pub mod state;
 pub mod store;

@@ -32,6 +32,8 @@ enum Verb {
     Discovery(ConfigArg),
     /// Validate a Home Assistant configuration directory.
     Check(gitops_bridge::validate::CheckArgs),
+    /// Scan a repository for leaked secrets, risky HA settings and unsafe workflows.
+    Scan(gitops_bridge::scan::ScanArgs),
     /// Exit 0 when the daemon's HTTP server answers `/healthz` (for Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Verb::Serve(args) => daemon(args, true),
         Verb::Discovery(args) => daemon(args, false),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
+        Verb::Scan(args) => gitops_bridge::scan::run(&args),
         Verb::Healthcheck(args) => healthcheck(&args.url),
     }
 }

@@ -37,35 +37,47 @@ impl std::fmt::Display for Severity {
 }
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $sev:ident, $summary:literal; )*) => {
-        /// A diagnostic code. See `docs/validate.md` for an example of each.
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $sev:ident, $summary:literal; )*
+     @scan
+     $( $(#[$sdoc:meta])* $svariant:ident = $sname:literal, $ssev:ident, $ssummary:literal; )*) => {
+        /// A diagnostic code. See `docs/validate.md` (check) and `docs/scan.md` (scan) for
+        /// an example of each.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
             $( $(#[$doc])* $variant, )*
+            $( $(#[$sdoc])* $svariant, )*
         }
 
         impl Code {
-            /// Every code, in documentation order.
+            /// Every code of `check`, in documentation order (`docs/validate.md`).
             pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// Every code of `scan`, in documentation order (`docs/scan.md`).
+            pub const SCAN: &'static [Code] = &[$(Code::$svariant),*];
+
+            /// The page that documents this code (SARIF help links).
+            pub fn doc_page(self) -> &'static str {
+                if Code::SCAN.contains(&self) { "docs/scan.md" } else { "docs/validate.md" }
+            }
 
             /// The stable kebab-case name (`template-unknown-function`).
             pub fn name(self) -> &'static str {
-                match self { $(Code::$variant => $name,)* }
+                match self { $(Code::$variant => $name,)* $(Code::$svariant => $sname,)* }
             }
 
             /// The severity every finding with this code has.
             pub fn severity(self) -> Severity {
-                match self { $(Code::$variant => Severity::$sev,)* }
+                match self { $(Code::$variant => Severity::$sev,)* $(Code::$svariant => Severity::$ssev,)* }
             }
 
             /// One line saying what the code means (SARIF rule description, `--list-codes`).
             pub fn summary(self) -> &'static str {
-                match self { $(Code::$variant => $summary,)* }
+                match self { $(Code::$variant => $summary,)* $(Code::$svariant => $ssummary,)* }
             }
 
             /// Looks a code up by its name.
             pub fn from_name(name: &str) -> Option<Code> {
-                match name { $($name => Some(Code::$variant),)* _ => None }
+                match name { $($name => Some(Code::$variant),)* $($sname => Some(Code::$svariant),)* _ => None }
             }
         }
     };
@@ -180,6 +192,90 @@ codes! {
     FileEsphome = "file-esphome", Info, "ESPHome configuration (different dialect), skipped";
     /// YAML that is itself a Jinja template (dwains_dashboard, lovelace_gen), skipped.
     FileJinjaYaml = "file-jinja-yaml", Info, "Jinja-preprocessed YAML (not YAML until rendered), skipped";
+
+    @scan
+    // --- scan: secrets (docs/scan.md; sources cited there and in src/scan/secrets.rs) ------
+    /// A GitHub token (`ghp_`, `github_pat_`, `gho_`, `ghu_`, `ghs_`, `ghr_`).
+    SecretGithubToken = "secret-github-token", Error, "GitHub token in the repository";
+    /// A Home Assistant long-lived access token (HS256 JWT with HA's claims).
+    SecretHaToken = "secret-ha-token", Error, "Home Assistant long-lived access token in the repository";
+    /// Another JSON Web Token.
+    SecretJwt = "secret-jwt", Warning, "JSON Web Token in the repository";
+    /// A PEM or OpenSSH private key.
+    SecretPrivateKey = "secret-private-key", Error, "private key in the repository";
+    /// An AWS access key id.
+    SecretAwsKey = "secret-aws-key", Error, "AWS access key in the repository";
+    /// A Google API key (`AIza…`).
+    SecretGoogleApiKey = "secret-google-api-key", Error, "Google API key in the repository";
+    /// An Azure AD client secret or storage account key.
+    SecretAzureKey = "secret-azure-key", Error, "Azure secret in the repository";
+    /// A Slack webhook URL or token.
+    SecretSlack = "secret-slack", Error, "Slack webhook or token in the repository";
+    /// A Discord webhook URL.
+    SecretDiscordWebhook = "secret-discord-webhook", Error, "Discord webhook URL in the repository";
+    /// A Telegram bot token.
+    SecretTelegramBotToken = "secret-telegram-bot-token", Error, "Telegram bot token in the repository";
+    /// A Pushover application token or user key.
+    SecretPushoverKey = "secret-pushover-key", Error, "Pushover key in the repository";
+    /// A password inside a URL (`mqtt://user:pass@host`).
+    SecretUrlPassword = "secret-url-password", Error, "password inside a URL";
+    /// A literal value under a secret-like key where HA offers `!secret`.
+    SecretInline = "secret-inline", Warning, "credential written inline: use `!secret`";
+    /// A literal `webhook_id` (the only credential of a webhook trigger).
+    SecretInlineWebhookId = "secret-inline-webhook-id", Info, "webhook id written inline: anyone who reads it can trigger the automation";
+    /// `secrets.yaml` is tracked by git.
+    SecretFileTracked = "secret-file-tracked", Error, "secrets.yaml is committed to git";
+    /// `secrets.yaml` is neither tracked nor ignored: the next `git add .` commits it.
+    SecretFileUnignored = "secret-file-unignored", Warning, "secrets.yaml is not git-ignored";
+    /// A secret found in an earlier commit (`--history`).
+    SecretInHistory = "secret-in-history", Error, "secret in the git history (leaked even if removed since)";
+    // --- scan: Home Assistant settings ---------------------------------------------------
+    /// `use_x_forwarded_for` without `trusted_proxies`.
+    HttpForwardedWithoutProxies = "http-forwarded-without-proxies", Error, "`use_x_forwarded_for` without `trusted_proxies`";
+    /// `trusted_proxies` covering every address or public ranges.
+    HttpTrustedProxiesAll = "http-trusted-proxies-all", Error, "`trusted_proxies` trusts every address";
+    /// `cors_allowed_origins` of `*`.
+    HttpCorsWildcard = "http-cors-wildcard", Warning, "`cors_allowed_origins` allows every origin";
+    /// `ip_ban_enabled: false` or `login_attempts_threshold: -1` set explicitly.
+    HttpIpBanDisabled = "http-ip-ban-disabled", Warning, "automatic IP bans after failed logins are turned off";
+    /// Legacy `api_password` (http or auth provider).
+    HttpApiPassword = "http-api-password", Error, "legacy API password: removed from Home Assistant";
+    /// `ssl_certificate` without `ssl_key` (or the reverse).
+    HttpSslIncomplete = "http-ssl-incomplete", Error, "`ssl_certificate` and `ssl_key` must be set together";
+    /// `trusted_networks` auth provider over wide or public networks.
+    AuthTrustedNetworksWide = "auth-trusted-networks-wide", Error, "`trusted_networks` logs in without password from wide or public networks";
+    /// `allowlist_external_dirs` containing `/`.
+    HaAllowlistRoot = "ha-allowlist-root", Error, "`allowlist_external_dirs` allows the whole file system";
+    /// A shell command built from templates of states, trigger or call data.
+    HaCommandTemplate = "ha-command-template", Warning, "shell command built from templated, possibly untrusted data";
+    /// A webhook trigger reachable from the internet (`local_only: false`).
+    HaWebhookPublic = "ha-webhook-public", Warning, "webhook trigger accepts requests from the internet";
+    /// `http://` URL carrying credentials (userinfo or a token parameter).
+    HaPlaintextCredentials = "ha-plaintext-credentials", Warning, "credentials sent over plain HTTP";
+    // --- scan: GitHub workflows ----------------------------------------------------------
+    /// Untrusted event data expanded inside `run:` or `script:`.
+    WorkflowTemplateInjection = "workflow-template-injection", Error, "untrusted input expanded in a script: command injection";
+    /// `pull_request_target`/`workflow_run` checking out the pull request's code.
+    WorkflowPrTargetCheckout = "workflow-pr-target-checkout", Error, "privileged trigger checks out untrusted pull request code";
+    /// `uses:` not pinned to a full commit SHA.
+    WorkflowUnpinnedAction = "workflow-unpinned-action", Warning, "action not pinned to a full commit SHA";
+    /// `permissions: write-all`.
+    WorkflowPermissionsWriteAll = "workflow-permissions-write-all", Warning, "`permissions: write-all`";
+    /// No `permissions:` for the workflow or a job.
+    WorkflowPermissionsMissing = "workflow-permissions-missing", Info, "no `permissions:`: the token gets the repository's default";
+    /// `secrets: inherit` to a reusable workflow.
+    WorkflowSecretsInherit = "workflow-secrets-inherit", Warning, "`secrets: inherit` passes every secret";
+    /// `actions/checkout` leaves the token on disk in a job that uploads artifacts.
+    WorkflowCheckoutCredentials = "workflow-checkout-credentials", Warning, "checkout persists credentials in a job that uploads artifacts";
+    /// A self-hosted runner reachable by pull requests.
+    WorkflowSelfHostedPr = "workflow-self-hosted-pr", Warning, "self-hosted runner runs pull request code";
+    // --- scan: dependencies --------------------------------------------------------------
+    /// An action known to be compromised (built-in list, or OSV `MAL-` advisories).
+    DependencyCompromised = "dependency-compromised", Error, "known-compromised action";
+    /// A dependency with known vulnerabilities (OSV.dev).
+    DependencyVulnerable = "dependency-vulnerable", Warning, "dependency with known vulnerabilities (OSV)";
+    /// Dependencies that could not be looked up (offline, OSV unreachable).
+    DependencyUnchecked = "dependency-unchecked", Info, "dependencies not checked against OSV";
 }
 
 impl std::fmt::Display for Code {
@@ -201,7 +297,7 @@ mod tests {
     #[test]
     fn names_are_unique_and_round_trip() {
         let mut seen = std::collections::HashSet::new();
-        for &c in Code::ALL {
+        for &c in Code::ALL.iter().chain(Code::SCAN) {
             assert!(seen.insert(c.name()), "duplicate code name {}", c.name());
             assert_eq!(Code::from_name(c.name()), Some(c));
             assert!(

@@ -322,7 +322,7 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
 /// Where `configuration.yaml` is: `Ok(None)` in `root` itself, `Ok(Some("config"))` in the
 /// one sub-folder (up to two levels down) that holds it, `Err` with every candidate when
 /// there are none or several.
-fn config_folder(root: &Path) -> Result<Option<String>, Vec<String>> {
+pub fn config_folder(root: &Path) -> Result<Option<String>, Vec<String>> {
     if root.join("configuration.yaml").is_file() {
         return Ok(None);
     }

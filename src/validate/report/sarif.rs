@@ -18,13 +18,15 @@ fn level(s: Severity) -> &'static str {
 }
 
 pub fn render(report: &Report, min: Severity, root: &Path) -> String {
+    // Check's codes, then scan's: one rule table serves both verbs.
     let rules: Vec<Value> = Code::ALL
         .iter()
+        .chain(Code::SCAN)
         .map(|c| {
             json!({
                 "id": c.name(),
                 "shortDescription": { "text": c.summary() },
-                "helpUri": format!("https://github.com/gitops-bridge/gitops-bridge/blob/main/docs/validate.md#{}", c.name()),
+                "helpUri": format!("https://github.com/gitops-bridge/gitops-bridge/blob/main/{}#{}", c.doc_page(), c.name()),
                 "defaultConfiguration": { "level": level(c.severity()) },
             })
         })
@@ -48,7 +50,7 @@ pub fn render(report: &Report, min: Severity, root: &Path) -> String {
             }
             json!({
                 "ruleId": d.code.name(),
-                "ruleIndex": Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0),
+                "ruleIndex": Code::ALL.iter().chain(Code::SCAN).position(|c| *c == d.code).unwrap_or(0),
                 "level": level(d.severity),
                 "message": { "text": text },
                 "locations": [ { "physicalLocation": phys } ],

@@ -1,0 +1,466 @@
+//! Security scanning of a Home Assistant configuration repository (`gitops-bridge scan`).
+//!
+//! What general scanners miss for an HA user: HA long-lived tokens and inline credentials
+//! where HA offers `!secret`, HA's risky `http:`/auth settings, and GitHub workflow
+//! injection. Findings reuse `check`'s [`Diagnostic`]/[`Report`] and renderers, so the
+//! formats, exit codes and `--fail-on` are the same; the codes are [`Code::SCAN`],
+//! documented in `docs/scan.md` with the source of each rule.
+//!
+//! Modules, in the order a run uses them:
+//! - [`secrets`]: token shapes in every text file, inline credentials in YAML,
+//!   `secrets.yaml` tracked by git; values are only ever shown redacted ([`redact`]);
+//! - [`ha`]: HA settings audit on the include-resolved configuration (check's loader);
+//! - [`workflows`]: `.github/workflows/*.yml` audit;
+//! - [`deps`]: action references against known-compromised actions; [`osv`]: manifest
+//!   requirements and actions against OSV.dev (only when asked, with an on-disk cache);
+//! - [`history`]: `--history`, secrets in earlier commits through the `git` CLI;
+//! - here: options, the file walk, inline ignores and the baseline, the CLI verb.
+//!
+//! The library entry point is [`scan`]; it never prints, and needs the network only when
+//! [`ScanOptions::osv`] is set and not offline.
+
+pub mod deps;
+pub mod ha;
+pub mod history;
+pub mod osv;
+pub mod secrets;
+pub mod workflows;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::validate::{Code, Diagnostic, Format, Report, Severity, Summary, report};
+
+/// Why a scan could not run at all (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{0}: no such directory")]
+    RootMissing(PathBuf),
+    #[error("baseline file {path}: {reason}")]
+    Baseline { path: PathBuf, reason: String },
+    #[error("git history of {path}: {reason}")]
+    History { path: PathBuf, reason: String },
+}
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// The repository (or configuration) directory.
+    pub root: PathBuf,
+    /// Also scan every commit reachable from any ref (needs `git`).
+    pub history: bool,
+    /// Owners (or `owner/repo`) whose actions need no SHA pin (`actions`, `github`).
+    pub allow_unpinned: Vec<String>,
+    /// Fingerprints of accepted findings, never reported.
+    pub baseline: HashSet<String>,
+    /// Codes never reported.
+    pub ignore_codes: Vec<String>,
+    /// Look dependencies up in OSV; `None` (the default) skips it.
+    pub osv: Option<osv::OsvConfig>,
+}
+
+impl ScanOptions {
+    /// Defaults: working tree only, GitHub's own `actions/*` and `github/*` allowed unpinned.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ScanOptions {
+            root: root.into(),
+            history: false,
+            allow_unpinned: vec!["actions".into(), "github".into()],
+            baseline: HashSet::new(),
+            ignore_codes: Vec::new(),
+            osv: None,
+        }
+    }
+}
+
+/// One text file of the repository, read once and shared by every rule.
+pub struct TextFile {
+    /// Path relative to the scan root, `/`-separated.
+    pub rel: String,
+    pub text: String,
+}
+
+impl TextFile {
+    /// The file's lines, 1-based line numbers.
+    pub fn lines(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (u32::try_from(i + 1).unwrap_or(u32::MAX), l))
+    }
+}
+
+/// Files larger than this are data, not configuration (the corpus export prunes at 1 MiB too).
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// Every UTF-8 text file under `root`, skipping `.git` and build/vendor folders.
+pub fn text_files(root: &Path) -> Vec<TextFile> {
+    let mut out = Vec::new();
+    let mut dirs = vec![(root.to_path_buf(), String::new(), 0usize)];
+    while let Some((dir, rel, depth)) = dirs.pop() {
+        if depth > 32 {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(ft) = e.file_type() else { continue };
+            let sub = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if ft.is_dir() {
+                if !matches!(
+                    name.as_str(),
+                    ".git" | "node_modules" | "target" | "__pycache__"
+                ) {
+                    dirs.push((e.path(), sub, depth + 1));
+                }
+                continue;
+            }
+            if !ft.is_file() || e.metadata().map(|m| m.len() > MAX_FILE).unwrap_or(true) {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(e.path()) else {
+                continue;
+            };
+            if bytes.contains(&0) {
+                continue;
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                out.push(TextFile { rel: sub, text });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+/// A stable id of a finding: the first 12 hex digits of SHA-256 over the code, the file and
+/// the normalised subject (the secret itself, or what the rule is about). Stable across
+/// runs and line moves, and one-way, so it can be published in a baseline.
+pub fn fingerprint(code: Code, file: &str, subject: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(code.name().as_bytes());
+    h.update([0]);
+    h.update(file.as_bytes());
+    h.update([0]);
+    h.update(subject.trim().as_bytes());
+    hex::encode(&h.finalize()[..6])
+}
+
+/// How a secret is shown: a known, non-secret prefix (`ghp_`) and the length, nothing else.
+pub fn redact(secret: &str, keep: usize) -> String {
+    let n = secret.chars().count();
+    let keep = keep.min(n / 4);
+    let head: String = secret.chars().take(keep).collect();
+    format!("{head}…({n} chars)")
+}
+
+/// A finding plus the fingerprint it is suppressed by.
+pub struct Finding {
+    pub diag: Diagnostic,
+    pub fingerprint: String,
+}
+
+impl Finding {
+    /// A finding whose message ends with its fingerprint (the baseline's key).
+    pub fn new(
+        code: Code,
+        file: &str,
+        line: u32,
+        column: u32,
+        message: String,
+        hint: &str,
+        subject: &str,
+    ) -> Self {
+        let fp = fingerprint(code, file, subject);
+        let d = Diagnostic::new(code, file, line, column, format!("{message} [{fp}]"))
+            .with_hint(hint.to_string());
+        Finding {
+            diag: d,
+            fingerprint: fp,
+        }
+    }
+}
+
+/// `# gitops-bridge: ignore[code, other-code]` on the finding's line or the line above.
+fn ignored_inline(files: &[TextFile], d: &Diagnostic) -> bool {
+    if d.line == 0 {
+        return false;
+    }
+    let Some(f) = files.iter().find(|f| f.rel == d.file) else {
+        return false;
+    };
+    let want = d.line as usize;
+    f.text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i + 1 == want || *i + 2 == want)
+        .any(|(_, l)| ignore_comment_codes(l).any(|c| c == d.code.name() || c == "all"))
+}
+
+/// The codes of an inline ignore comment on a line.
+fn ignore_comment_codes(line: &str) -> impl Iterator<Item = &str> {
+    let inner = line
+        .find("gitops-bridge: ignore[")
+        .and_then(|i| {
+            let rest = &line[i + "gitops-bridge: ignore[".len()..];
+            rest.find(']').map(|j| &rest[..j])
+        })
+        .unwrap_or("");
+    inner.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Reads a baseline: one fingerprint per line (the first word); `#` starts a comment.
+pub fn load_baseline(path: &Path) -> Result<HashSet<String>, ScanError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScanError::Baseline {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Scans a repository. Never prints, never uses the network; only an unusable root or a
+/// failing `git` (with `history`) is an error.
+pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
+    Ok(scan_findings(opts)?.0)
+}
+
+/// [`scan`] plus the fingerprints of what it reported (for `--write-baseline`).
+pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanError> {
+    let started = Instant::now();
+    if !opts.root.is_dir() {
+        return Err(ScanError::RootMissing(opts.root.clone()));
+    }
+    let files = text_files(&opts.root);
+    let mut found: Vec<Finding> = Vec::new();
+    secrets::scan_files(&files, &mut found);
+    secrets::tracked_secrets_files(&opts.root, &mut found);
+    let (yaml_files, templates) = ha::audit(&opts.root, &mut found);
+    let uses = workflows::audit(&files, &opts.allow_unpinned, &mut found);
+    deps::audit(&uses, &mut found);
+    if let Some(cfg) = &opts.osv {
+        osv::audit(&files, &uses, cfg, &mut found);
+    }
+    if opts.history {
+        history::scan(&opts.root, &files, &mut found)?;
+    }
+
+    let mut seen = HashSet::new();
+    let mut kept: Vec<Finding> = found
+        .into_iter()
+        .filter(|f| {
+            seen.insert((
+                f.diag.code,
+                f.diag.file.clone(),
+                f.diag.line,
+                f.fingerprint.clone(),
+            ))
+        })
+        .filter(|f| !opts.baseline.contains(&f.fingerprint))
+        .filter(|f| !opts.ignore_codes.iter().any(|c| c == f.diag.code.name()))
+        .filter(|f| !ignored_inline(&files, &f.diag))
+        .collect();
+    kept.sort_by(|a, b| {
+        (&a.diag.file, a.diag.line, a.diag.column, a.diag.code).cmp(&(
+            &b.diag.file,
+            b.diag.line,
+            b.diag.column,
+            b.diag.code,
+        ))
+    });
+    let diagnostics: Vec<Diagnostic> = kept.iter().map(|f| f.diag.clone()).collect();
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    let summary = Summary {
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        info: count(Severity::Info),
+        files: files.len().max(yaml_files),
+        templates,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    Ok((
+        Report {
+            root: opts.root.display().to_string(),
+            summary,
+            diagnostics,
+        },
+        kept,
+    ))
+}
+
+// --- command line --------------------------------------------------------------------------
+
+/// Arguments of `gitops-bridge scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The repository or Home Assistant configuration directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Also scan the git history (every commit of every ref) with the `git` CLI.
+    #[arg(long)]
+    pub history: bool,
+    /// Accepted findings: a file of fingerprints, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the fingerprints of every finding to FILE (a new baseline) and exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Action owners (or owner/repo) allowed without a SHA pin (repeatable; replaces the
+    /// default `actions`, `github`; `--allow-unpinned none` allows none).
+    #[arg(long, value_name = "OWNER")]
+    pub allow_unpinned: Vec<String>,
+    /// Codes never reported (repeatable).
+    #[arg(long, value_name = "CODE")]
+    pub ignore_code: Vec<String>,
+    /// Never use the network: OSV answers come from the cache only.
+    #[arg(long)]
+    pub offline: bool,
+    /// OSV API base URL.
+    #[arg(long, value_name = "URL", default_value = osv::DEFAULT_URL)]
+    pub osv_url: String,
+    /// Skip the OSV lookup altogether.
+    #[arg(long)]
+    pub no_osv: bool,
+    /// Cache directory for OSV answers (default: $XDG_CACHE_HOME/gitops-bridge or
+    /// ~/.cache/gitops-bridge).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Exit 1 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: crate::validate::FailOn,
+    /// Show findings of this severity or worse (default: warning for text and github,
+    /// info for json and sarif).
+    #[arg(long, value_enum)]
+    pub min_severity: Option<crate::validate::MinSeverity>,
+}
+
+/// Runs `scan` and returns the exit code (0 clean, 1 findings at or above `--fail-on`,
+/// 2 could not run).
+pub fn run(args: &ScanArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gitops-bridge scan: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &ScanArgs) -> Result<ExitCode, ScanError> {
+    use crate::validate::{FailOn, MinSeverity};
+    let mut opts = ScanOptions::new(&args.dir);
+    opts.history = args.history;
+    if !args.allow_unpinned.is_empty() {
+        opts.allow_unpinned = args
+            .allow_unpinned
+            .iter()
+            .filter(|a| a.as_str() != "none")
+            .cloned()
+            .collect();
+    }
+    opts.ignore_codes = args.ignore_code.clone();
+    if !args.no_osv {
+        let cache_dir = args.cache_dir.clone().or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|d| d.join("gitops-bridge"))
+        });
+        opts.osv = Some(osv::OsvConfig {
+            url: args.osv_url.clone(),
+            cache_dir,
+            offline: args.offline,
+        });
+    }
+    if let Some(b) = &args.baseline {
+        opts.baseline = load_baseline(b)?;
+    }
+    let (report, findings) = scan_findings(&opts)?;
+    if let Some(path) = &args.write_baseline {
+        let mut text = String::from("# gitops-bridge scan baseline: accepted findings\n");
+        for f in &findings {
+            text.push_str(&format!(
+                "{}  {}  {}\n",
+                f.fingerprint, f.diag.code, f.diag.file
+            ));
+        }
+        std::fs::write(path, text).map_err(|e| ScanError::Baseline {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let min = match (args.min_severity, args.format) {
+        (Some(MinSeverity::Info), _) => Severity::Info,
+        (Some(MinSeverity::Warning), _) => Severity::Warning,
+        (Some(MinSeverity::Error), _) => Severity::Error,
+        (None, Format::Text | Format::Github) => Severity::Warning,
+        (None, Format::Json | Format::Sarif) => Severity::Info,
+    };
+    let out = report::render(&report, args.format, min, &args.dir);
+    let written = match &args.output {
+        Some(p) => std::fs::write(p, out.as_bytes()),
+        None => std::io::stdout().lock().write_all(out.as_bytes()),
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("gitops-bridge scan: writing the report: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    Ok(if report.worst().is_some_and(|w| w >= threshold) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_only_prefix_and_length() {
+        assert_eq!(
+            redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789", 4),
+            "ghp_…(40 chars)"
+        );
+        assert_eq!(redact("short", 4), "s…(5 chars)");
+    }
+
+    #[test]
+    fn ignore_comment_lists_codes() {
+        let codes: Vec<_> =
+            ignore_comment_codes("x: 1 # gitops-bridge: ignore[secret-inline, http-cors-wildcard]")
+                .collect();
+        assert_eq!(codes, ["secret-inline", "http-cors-wildcard"]);
+        assert_eq!(ignore_comment_codes("x: 1 # nothing").count(), 0);
+    }
+}
