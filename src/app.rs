@@ -118,7 +118,10 @@ pub async fn serve_with(
         &settings.mqtt,
         state_handle.clone(),
         Some(link),
-        validation_rx.clone(),
+        validation_rx.clone().map(|reports| mqtt::ConfigChecks {
+            reports,
+            security: settings.validate.security,
+        }),
     )
     .context("setting up MQTT")?;
     let pump_stop = CancellationToken::new();
@@ -295,7 +298,10 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
             topics.device_config(&topics.bridge_device_id()),
             serde_json::to_value(discovery::bridge_config(
                 &topics,
-                settings.validate.path.is_some(),
+                discovery::Checks {
+                    config: settings.validate.path.is_some(),
+                    security: settings.validate.path.is_some() && settings.validate.security,
+                },
             ))?,
         ),
         (

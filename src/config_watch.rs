@@ -6,6 +6,9 @@
 //! seconds rather than with inotify: the directory is a bind mount, often of a network share,
 //! where change notifications are unreliable; hashing metadata of a few hundred files costs
 //! microseconds. The check itself is CPU work and runs on the blocking pool.
+//!
+//! With `validate.security` (the default) the security scan runs in the same pass: one load
+//! of the configuration for both (see [`scan::check_and_scan`]), offline (no OSV lookups).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -16,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::scan::{self, ScanOptions};
 use crate::settings::ValidateSettings;
 use crate::validate::{self, CheckOptions, Report};
 
@@ -30,15 +34,23 @@ const REPO_SETTINGS: &str = ".gitops-bridge.yaml";
 /// Where HA Core answers inside the add-on (`homeassistant_api: true`).
 const SUPERVISOR_CORE: &str = "http://supervisor/core";
 
-/// The latest report, as the MQTT bridge and the API read it.
-pub type Reports = watch::Receiver<Option<Arc<Report>>>;
+/// One pass over the configuration: the check's report and, when the scan is on, the
+/// security scan's.
+#[derive(Debug)]
+pub struct Checked {
+    pub config: Report,
+    pub security: Option<Report>,
+}
+
+/// The latest pass, as the MQTT bridge and the API read it.
+pub type Reports = watch::Receiver<Option<Arc<Checked>>>;
 
 /// Runs validations; results go to the `watch` channel (MQTT and the API read it).
 pub struct ConfigWatch {
     settings: ValidateSettings,
     root: PathBuf,
     now: Arc<Notify>,
-    results: watch::Sender<Option<Arc<Report>>>,
+    results: watch::Sender<Option<Arc<Checked>>>,
     /// Inside the add-on: HA Core's entities and actions make references checkable against
     /// what really exists, not just what the YAML defines.
     core: Option<(String, String)>,
@@ -118,22 +130,57 @@ impl ConfigWatch {
                 Err(e) => tracing::warn!("reading HA's entities for the check: {e}"),
             }
         }
-        let report = tokio::task::spawn_blocking(move || validate::check(&options)).await;
-        match report {
-            Ok(Ok(report)) => {
+        let scan_opts = self.settings.security.then(|| {
+            let mut o = ScanOptions::new(self.root.clone());
+            o.ignore_codes = options.ignored.ignore_codes.clone();
+            o
+        });
+        let pass = tokio::task::spawn_blocking(move || match scan_opts {
+            Some(scan_opts) => {
+                let both = scan::check_and_scan(&options, &scan_opts);
+                (both.check, Some(both.scan))
+            }
+            None => (validate::check(&options), None),
+        })
+        .await;
+        let (config, security) = match pass {
+            Ok((Ok(config), security)) => (config, security),
+            Ok((Err(e), _)) => {
+                tracing::error!("cannot validate the configuration: {e}");
+                return;
+            }
+            Err(e) => {
+                tracing::error!("the validator stopped unexpectedly: {e}");
+                return;
+            }
+        };
+        let s = &config.summary;
+        tracing::info!(
+            "configuration checked: {} errors, {} warnings, {} info in {} ms",
+            s.errors,
+            s.warnings,
+            s.info,
+            s.elapsed_ms
+        );
+        let security = match security {
+            Some(Ok(report)) => {
                 let s = &report.summary;
                 tracing::info!(
-                    "configuration checked: {} errors, {} warnings, {} info in {} ms",
+                    "security scan: {} errors, {} warnings, {} info",
                     s.errors,
                     s.warnings,
-                    s.info,
-                    s.elapsed_ms
+                    s.info
                 );
-                self.results.send_replace(Some(Arc::new(report)));
+                Some(report)
             }
-            Ok(Err(e)) => tracing::error!("cannot validate the configuration: {e}"),
-            Err(e) => tracing::error!("the validator stopped unexpectedly: {e}"),
-        }
+            Some(Err(e)) => {
+                tracing::error!("cannot scan the configuration: {e}");
+                None
+            }
+            None => None,
+        };
+        self.results
+            .send_replace(Some(Arc::new(Checked { config, security })));
     }
 }
 

@@ -868,6 +868,7 @@ fn default_options_land_on_the_intended_settings() {
     assert!(s.http.api_token.is_none());
     assert_eq!(s.validate.path.as_deref(), Some(ha.path()));
     assert!(s.validate.watch);
+    assert!(s.validate.security, "the security scan is on by default");
     assert!(s.validate.ignored.ignore.is_empty());
     assert_eq!(s.log_level, "info");
 }
@@ -893,7 +894,12 @@ fn every_option(ha_config: &Path) -> Value {
             "discovery_prefix": "ha"
         },
         "http": {"api_token": "api-secret"},
-        "validate": {"path": ha_config, "watch": false, "ignore": ["sensor.*_battery"]},
+        "validate": {
+            "path": ha_config,
+            "watch": false,
+            "security": false,
+            "ignore": ["sensor.*_battery"]
+        },
         "log_level": "debug"
     })
 }
@@ -953,6 +959,7 @@ fn every_option_lands_on_its_setting() {
     );
     assert_eq!(s.validate.path.as_deref(), Some(ha.path()));
     assert!(!s.validate.watch);
+    assert!(!s.validate.security);
     assert_eq!(s.validate.ignored.ignore, ["sensor.*_battery"]);
     assert_eq!(s.log_level, "debug");
 }

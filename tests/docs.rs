@@ -374,21 +374,26 @@ async fn every_value_template_renders_against_its_state_payload() {
         "homeassistant:\nbad: [\n",
     )
     .unwrap();
-    let report =
-        gitops_bridge::validate::check(&gitops_bridge::validate::CheckOptions::new(ha.path()))
-            .unwrap();
-    let validation = gitops_bridge::mqtt::payload::validation_state(&report, Utc::now());
+    let both = gitops_bridge::scan::check_and_scan(
+        &gitops_bridge::validate::CheckOptions::new(ha.path()),
+        &gitops_bridge::scan::ScanOptions::new(ha.path()),
+    );
+    let validation =
+        gitops_bridge::mqtt::payload::validation_state(&both.check.unwrap(), Utc::now());
+    let security = gitops_bridge::mqtt::payload::validation_state(&both.scan.unwrap(), Utc::now());
     for (_, config) in &messages {
         for c in config["components"]
             .as_object()
             .into_iter()
             .flat_map(|m| m.values())
         {
-            if let Some(t) = c["state_topic"]
-                .as_str()
-                .filter(|t| t.ends_with("/validation"))
-            {
+            let Some(t) = c["state_topic"].as_str() else {
+                continue;
+            };
+            if t.ends_with("/bridge/validation") {
                 payloads.insert(t.to_string(), serde_json::to_value(&validation).unwrap());
+            } else if t.ends_with("/bridge/security") {
+                payloads.insert(t.to_string(), serde_json::to_value(&security).unwrap());
             }
         }
     }

@@ -467,9 +467,41 @@ const VALIDATION_ENTITIES: &[Spec] = &[
     },
 ];
 
-/// The bridge device's discovery config; with `validation`, the configuration check's
-/// sensors and its button too.
-pub fn bridge_config(topics: &Topics, validation: bool) -> DeviceConfig {
+/// Entities of the security scan (all read `<base>/bridge/security`). Findings travel as
+/// code, file, line and a message that shows secrets only redacted.
+const SECURITY_ENTITIES: &[Spec] = &[
+    Spec {
+        key: "security_problems",
+        name: "Security problems",
+        state_class: Some("measurement"),
+        icon: Some("mdi:shield-alert-outline"),
+        value_template: "{{ value_json.problems }}",
+        attributes_template: Some(
+            "{{ {'errors': value_json.errors, 'warnings': value_json.warnings, 'info': value_json.info, 'checked_at': value_json.checked_at, 'top': value_json.top} | tojson }}",
+        ),
+        ..SPEC
+    },
+    Spec {
+        key: "security",
+        platform: "binary_sensor",
+        name: "Security",
+        device_class: Some("problem"),
+        value_template: "{{ 'ON' if value_json.errors > 0 else 'OFF' }}",
+        ..SPEC
+    },
+];
+
+/// Which of the configuration folder's passes run, so their entities are announced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks {
+    /// The configuration check (`validate.path` set): its sensors and button.
+    pub config: bool,
+    /// The security scan with it (`validate.security`): its sensors.
+    pub security: bool,
+}
+
+/// The bridge device's discovery config, with the entities of the `checks` that run.
+pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
     let device_id = topics.bridge_device_id();
     let state_topic = topics.bridge_state();
     let mut components: BTreeMap<String, Component> = BRIDGE_ENTITIES
@@ -481,7 +513,16 @@ pub fn bridge_config(topics: &Topics, validation: bool) -> DeviceConfig {
             )
         })
         .collect();
-    if validation {
+    if checks.security {
+        let security_topic = topics.bridge_security();
+        for spec in SECURITY_ENTITIES {
+            components.insert(
+                spec.key.to_string(),
+                component(spec, &device_id, &topics.node, &security_topic),
+            );
+        }
+    }
+    if checks.config {
         let validation_topic = topics.bridge_validation();
         for spec in VALIDATION_ENTITIES {
             components.insert(
@@ -745,7 +786,13 @@ mod tests {
 
     #[test]
     fn bridge_entities_are_valid() {
-        let cfg = bridge_config(&topics(), true);
+        let cfg = bridge_config(
+            &topics(),
+            Checks {
+                config: true,
+                security: true,
+            },
+        );
         for c in cfg.components.values() {
             assert!(
                 valid_entity_id(&c.default_entity_id),

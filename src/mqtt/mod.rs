@@ -7,5 +7,7 @@ pub mod payload;
 pub mod session;
 pub mod topics;
 
-pub use session::{CommandLink, Inbound, MqttBridge, MqttPump, PumpEvent, ValidationRx, session};
+pub use session::{
+    CommandLink, ConfigChecks, Inbound, MqttBridge, MqttPump, PumpEvent, ValidationRx, session,
+};
 pub use topics::Topics;

@@ -66,9 +66,15 @@ pub enum PumpEvent {
     Message(Publish),
 }
 
-/// The latest configuration check, when validation is on.
-pub type ValidationRx =
-    tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::validate::Report>>>;
+/// The latest configuration check (and security scan), when validation is on.
+pub type ValidationRx = crate::config_watch::Reports;
+
+/// The continuous configuration check, as the bridge publishes it.
+pub struct ConfigChecks {
+    pub reports: ValidationRx,
+    /// The security scan runs with each check: its entities are announced.
+    pub security: bool,
+}
 
 /// The bridge's link to the command executor: requests from command topics are submitted
 /// through `commands`, results to publish on `<base>/cmd/result` come back.
@@ -106,6 +112,8 @@ pub struct MqttBridge {
     results: Option<mpsc::Receiver<CommandResult>>,
     /// Configuration check results to publish on `<base>/bridge/validation`.
     validation: Option<ValidationRx>,
+    /// The security scan's entities are announced (it runs with each check).
+    security: bool,
     /// When the latest check finished, so a re-publish after a reconnect keeps its time.
     validation_checked_at: Option<chrono::DateTime<chrono::Utc>>,
     connected: bool,
@@ -138,7 +146,7 @@ pub fn session(
     settings: &MqttSettings,
     state: StateHandle,
     commands: Option<CommandLink>,
-    validation: Option<ValidationRx>,
+    checks: Option<ConfigChecks>,
 ) -> Result<(MqttBridge, MqttPump), MqttError> {
     let topics = Topics::new(settings);
     let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
@@ -177,7 +185,8 @@ pub fn session(
         changes,
         commands: commands.as_ref().map(|c| c.commands.clone()),
         results: commands.map(|c| c.results),
-        validation,
+        security: checks.as_ref().is_some_and(|c| c.security),
+        validation: checks.map(|c| c.reports),
         validation_checked_at: None,
         connected: false,
         published: HashMap::new(),
@@ -505,7 +514,7 @@ impl MqttBridge {
 
     async fn publish_validation(&mut self) {
         let Some(rx) = &self.validation else { return };
-        let Some(report) = rx.borrow().clone() else {
+        let Some(checked) = rx.borrow().clone() else {
             return;
         };
         if !self.connected {
@@ -514,12 +523,21 @@ impl MqttBridge {
         let checked_at = *self
             .validation_checked_at
             .get_or_insert_with(chrono::Utc::now);
-        let state = payload::validation_state(&report, checked_at);
+        let state = payload::validation_state(&checked.config, checked_at);
         self.publish_retained(Message {
             topic: self.topics.bridge_validation(),
             payload: serde_json::to_vec(&state).unwrap_or_default(),
         })
         .await;
+        // A scan that could not run leaves the last published state: HA shows the age.
+        if let Some(security) = checked.security.as_ref().filter(|_| self.security) {
+            let state = payload::validation_state(security, checked_at);
+            self.publish_retained(Message {
+                topic: self.topics.bridge_security(),
+                payload: serde_json::to_vec(&state).unwrap_or_default(),
+            })
+            .await;
+        }
     }
 
     /// Results are never retained: they answer one request, once.
@@ -548,8 +566,14 @@ impl MqttBridge {
             payload: b"online".to_vec(),
         })
         .await;
-        let bridge = discovery::bridge_config(&self.topics, self.validation.is_some())
-            .to_message(&self.topics);
+        let bridge = discovery::bridge_config(
+            &self.topics,
+            discovery::Checks {
+                config: self.validation.is_some(),
+                security: self.validation.is_some() && self.security,
+            },
+        )
+        .to_message(&self.topics);
         self.publish_retained(bridge).await;
         self.publish_bridge_state().await;
         self.publish_validation().await;

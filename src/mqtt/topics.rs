@@ -36,6 +36,10 @@ impl Topics {
     pub fn bridge_validation(&self) -> String {
         format!("{}/bridge/validation", self.base)
     }
+    /// The security scan's summary (same shape as the validation's).
+    pub fn bridge_security(&self) -> String {
+        format!("{}/bridge/security", self.base)
+    }
     pub fn bridge_cmd(&self, action: &str) -> String {
         format!("{}/bridge/cmd/{action}", self.base)
     }

@@ -14,7 +14,7 @@ use std::path::Path;
 use super::Finding;
 use crate::validate::loader::{FileRole, Loaded, Loader};
 use crate::validate::yaml::{Kind, Node};
-use crate::validate::{Code, SecretsMode, config_folder, domains, packages};
+use crate::validate::{Code, LoadedConfig, SecretsMode, config_folder, domains, packages};
 
 /// Where findings go, with paths relative to the scan root.
 struct Audit<'a> {
@@ -42,26 +42,39 @@ impl Audit<'_> {
     }
 }
 
-/// Audits the configuration under `root` (or the one sub-folder holding it). Returns the
-/// number of YAML files loaded and 0 templates (the audit does not parse templates).
-pub fn audit(root: &Path, out: &mut Vec<Finding>) -> (usize, usize) {
+/// Audits the configuration under `root` (or the one sub-folder holding it), loading it
+/// with `check`'s loader. Returns the number of files loaded.
+pub fn audit(root: &Path, out: &mut Vec<Finding>) -> usize {
     let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let (dir, prefix) = match config_folder(&abs) {
         Ok(Some(sub)) => (abs.join(&sub), Some(sub)),
         Ok(None) => (abs, None),
-        Err(_) => return (0, 0),
+        Err(_) => return 0,
     };
     let mut ld = Loader::new(&dir, SecretsMode::Placeholder);
     let custom = domains::CustomComponents::scan(&dir);
     let Loaded::Ok(Some(mut config)) = ld.load(&dir.join("configuration.yaml"), FileRole::Config)
     else {
-        return (ld.loaded.len(), 0);
+        return ld.loaded.len();
     };
     packages::merge(&mut config, &mut ld, &custom);
-    let files = ld.loaded.len();
+    audit_loaded(
+        &LoadedConfig {
+            config: &config,
+            loader: &ld,
+            prefix: prefix.as_deref(),
+        },
+        out,
+    );
+    ld.loaded.len()
+}
+
+/// Audits a configuration `check` has loaded already (one load for both passes).
+pub fn audit_loaded(loaded: &LoadedConfig, out: &mut Vec<Finding>) {
+    let config = loaded.config;
     let mut a = Audit {
-        ld: &ld,
-        prefix,
+        ld: loaded.loader,
+        prefix: loaded.prefix.map(str::to_string),
         out,
     };
     if let Some(http) = config.get("http") {
@@ -82,8 +95,7 @@ pub fn audit(root: &Path, out: &mut Vec<Finding>) -> (usize, usize) {
             command_line(v, &mut a);
         }
     }
-    webhooks(&config, &mut a);
-    (files, 0)
+    webhooks(config, &mut a);
 }
 
 fn truthy(n: &Node) -> Option<bool> {

@@ -45,6 +45,9 @@ pub enum ScanError {
     Baseline { path: PathBuf, reason: String },
     #[error("git history of {path}: {reason}")]
     History { path: PathBuf, reason: String },
+    /// A bug in the scanner (reported, never a panic in the caller).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// What to scan and how.
@@ -120,9 +123,19 @@ pub fn text_files(root: &Path) -> Vec<TextFile> {
                 format!("{rel}/{name}")
             };
             if ft.is_dir() {
+                // HA's own state lives beside the configuration (`.storage/` holds every
+                // integration's credentials by design); it is not configuration and no leak.
                 if !matches!(
                     name.as_str(),
-                    ".git" | "node_modules" | "target" | "__pycache__"
+                    ".git"
+                        | "node_modules"
+                        | "target"
+                        | "__pycache__"
+                        | ".storage"
+                        | ".cloud"
+                        | "deps"
+                        | "tts"
+                        | "backups"
                 ) {
                     dirs.push((e.path(), sub, depth + 1));
                 }
@@ -244,6 +257,42 @@ pub fn scan(opts: &ScanOptions) -> Result<Report, ScanError> {
 
 /// [`scan`] plus the fingerprints of what it reported (for `--write-baseline`).
 pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanError> {
+    guarded(|| findings(opts, None))
+}
+
+/// `check` and `scan` of the same directory in one load of the configuration: the HA
+/// settings audit runs on the tree `check` builds. The add-on runs both on every change.
+pub struct CheckAndScan {
+    pub check: Result<Report, crate::validate::CheckError>,
+    pub scan: Result<Report, ScanError>,
+}
+
+/// Runs `check` with `check_opts` and `scan` with `scan_opts` (both of the same root),
+/// loading the configuration once. A check that cannot run leaves the scan to load on its own.
+pub fn check_and_scan(
+    check_opts: &crate::validate::CheckOptions,
+    scan_opts: &ScanOptions,
+) -> CheckAndScan {
+    let mut ha_findings = Vec::new();
+    let mut ha_files = 0;
+    let check = crate::validate::check_with(check_opts, &mut |loaded| {
+        ha::audit_loaded(loaded, &mut ha_findings);
+        ha_files = loaded.loader.loaded.len();
+    });
+    let audited = check.is_ok().then_some((ha_findings, ha_files));
+    let scan = guarded(|| findings(scan_opts, audited)).map(|(report, _)| report);
+    CheckAndScan { check, scan }
+}
+
+fn guarded<T: Send>(work: impl FnOnce() -> Result<T, ScanError> + Send) -> Result<T, ScanError> {
+    crate::validate::guarded("scan", work).unwrap_or_else(|e| Err(ScanError::Internal(e)))
+}
+
+/// The scan, with the HA audit's findings and file count given when `check` ran it already.
+fn findings(
+    opts: &ScanOptions,
+    ha_audited: Option<(Vec<Finding>, usize)>,
+) -> Result<(Report, Vec<Finding>), ScanError> {
     let started = Instant::now();
     if !opts.root.is_dir() {
         return Err(ScanError::RootMissing(opts.root.clone()));
@@ -252,7 +301,13 @@ pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanE
     let mut found: Vec<Finding> = Vec::new();
     secrets::scan_files(&files, &mut found);
     secrets::tracked_secrets_files(&opts.root, &mut found);
-    let (yaml_files, templates) = ha::audit(&opts.root, &mut found);
+    let yaml_files = match ha_audited {
+        Some((ha_findings, n)) => {
+            found.extend(ha_findings);
+            n
+        }
+        None => ha::audit(&opts.root, &mut found),
+    };
     let uses = workflows::audit(&files, &opts.allow_unpinned, &mut found);
     deps::audit(&uses, &mut found);
     if let Some(cfg) = &opts.osv {
@@ -292,7 +347,7 @@ pub fn scan_findings(opts: &ScanOptions) -> Result<(Report, Vec<Finding>), ScanE
         warnings: count(Severity::Warning),
         info: count(Severity::Info),
         files: files.len().max(yaml_files),
-        templates,
+        templates: 0,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     Ok((

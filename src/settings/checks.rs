@@ -83,6 +83,7 @@ impl Settings {
         let validate = ValidateSettings {
             path: raw.validate.path.filter(|p| !p.as_os_str().is_empty()),
             watch: raw.validate.watch.unwrap_or(defaults::VALIDATE_WATCH),
+            security: raw.validate.security.unwrap_or(defaults::VALIDATE_SECURITY),
             ignored: crate::validate::IgnoreLists {
                 ignore: raw.validate.ignore,
                 ignore_codes: raw.validate.ignore_codes,

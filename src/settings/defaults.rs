@@ -38,3 +38,5 @@ pub const METRICS_WINDOW: Duration = Duration::from_secs(7 * DAY);
 pub const HTTP_LISTEN: &str = "0.0.0.0:8099";
 /// `validate.watch`.
 pub const VALIDATE_WATCH: bool = true;
+/// `validate.security`.
+pub const VALIDATE_SECURITY: bool = true;

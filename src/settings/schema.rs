@@ -160,6 +160,8 @@ pub struct RawValidate {
     pub path: Option<PathBuf>,
     /// Re-validate when files under `path` change.
     pub watch: Option<bool>,
+    /// Also run the security scan (`gitops-bridge scan`) with each check.
+    pub security: Option<bool>,
     /// Entity ids and actions never reported as unknown (`*` wildcards allowed).
     #[serde(default)]
     pub ignore: Vec<String>,

@@ -99,6 +99,8 @@ pub struct StoreSettings {
 pub struct ValidateSettings {
     pub path: Option<PathBuf>,
     pub watch: bool,
+    /// Run the security scan with each check (secrets, HA settings, workflows; offline).
+    pub security: bool,
     /// Never reported, before a `.gitops-bridge.yaml` in `path` adds its own.
     pub ignored: crate::validate::IgnoreLists,
 }

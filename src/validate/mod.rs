@@ -163,25 +163,48 @@ pub fn load_settings(path: &Path) -> Result<CheckSettings, CheckError> {
 /// Checks a configuration directory. Never panics on input and never prints; only an
 /// unusable root is an error.
 pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
-    // The walk is recursive over the (include-expanded) tree; a thread with a large stack
-    // keeps deep but legal input from overflowing the caller's stack, and a bug that panics
-    // becomes an error instead of taking the add-on down.
+    check_with(opts, &mut |_| {})
+}
+
+/// The configuration as `check` loaded it (includes and packages merged), for another pass
+/// over the same tree: `scan` audits HA's settings here instead of loading everything twice.
+/// `!secret` values are never in it, only their names.
+pub struct LoadedConfig<'a> {
+    pub config: &'a Node,
+    pub loader: &'a Loader,
+    /// The sub-folder holding `configuration.yaml` (`config`), when it is not the root.
+    pub prefix: Option<&'a str>,
+}
+
+/// [`check`], handing the loaded configuration to `audit` on the way.
+pub fn check_with(
+    opts: &CheckOptions,
+    audit: &mut (dyn FnMut(&LoadedConfig) + Send),
+) -> Result<Report, CheckError> {
+    guarded("check", || check_on_this_thread(opts, audit))
+        .unwrap_or_else(|e| Err(CheckError::Internal(e)))
+}
+
+/// Runs `work` on a thread with a large stack and turns its panic into an error.
+///
+/// The passes are recursive over the (include-expanded) tree; a thread with a large stack
+/// keeps deep but legal input from overflowing the caller's stack, and a bug that panics
+/// becomes an error instead of taking the add-on down.
+pub fn guarded<T: Send>(what: &str, work: impl FnOnce() -> T + Send) -> Result<T, String> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
-            .name("gitops-bridge-check".into())
+            .name(format!("gitops-bridge-{what}"))
             .stack_size(CHECK_STACK)
-            .spawn_scoped(s, || check_on_this_thread(opts))
-            .map_err(|e| CheckError::Internal(format!("cannot start the check thread: {e}")))?
+            .spawn_scoped(s, work)
+            .map_err(|e| format!("cannot start the {what} thread: {e}"))?
             .join()
-            .unwrap_or_else(|p| {
-                let what = p
+            .map_err(|p| {
+                let why = p
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                Err(CheckError::Internal(format!(
-                    "the check failed unexpectedly: {what}"
-                )))
+                format!("the {what} failed unexpectedly: {why}")
             })
     })
 }
@@ -189,7 +212,10 @@ pub fn check(opts: &CheckOptions) -> Result<Report, CheckError> {
 /// Stack of the check thread (address space only; pages are committed as used).
 const CHECK_STACK: usize = 256 * 1024 * 1024;
 
-fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
+fn check_on_this_thread(
+    opts: &CheckOptions,
+    audit: &mut (dyn FnMut(&LoadedConfig) + Send),
+) -> Result<Report, CheckError> {
     let started = Instant::now();
     let root =
         loader::normalize(&std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone()));
@@ -237,6 +263,11 @@ fn check_on_this_thread(opts: &CheckOptions) -> Result<Report, CheckError> {
         Loaded::Failed | Loaded::Missing => Node::new(here(&mut ld), Kind::Unknown),
     };
     packages::merge(&mut config, &mut ld, &custom);
+    audit(&LoadedConfig {
+        config: &config,
+        loader: &ld,
+        prefix: prefix.as_deref(),
+    });
     structure::check(&config, &mut ld, &custom);
 
     // files HA loads by other routes: dashboards, blueprints, custom templates

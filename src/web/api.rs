@@ -319,7 +319,29 @@ pub async fn validation(State(ctx): State<Arc<WebContext>>) -> Response {
     };
     let latest = watch.borrow().clone();
     match latest {
-        Some(report) => Json(&*report).into_response(),
+        Some(checked) => Json(&checked.config).into_response(),
+        None => (StatusCode::ACCEPTED, Json(json!({ "status": "running" }))).into_response(),
+    }
+}
+
+/// `GET /api/security`: the latest security scan of the HA configuration folder, run with
+/// each validation. Secret values appear only redacted.
+pub async fn security(State(ctx): State<Arc<WebContext>>) -> Response {
+    let Some(watch) = &ctx.validation else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "validation is off: set `validate.path`",
+        );
+    };
+    let latest = watch.borrow().clone();
+    match latest {
+        Some(checked) => match &checked.security {
+            Some(report) => Json(report).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "the security scan is off (`validate.security: false`) or could not run; see the log",
+            ),
+        },
         None => (StatusCode::ACCEPTED, Json(json!({ "status": "running" }))).into_response(),
     }
 }

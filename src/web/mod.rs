@@ -19,22 +19,22 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::CommandHandle;
 use crate::settings::{GitHubSettings, Secret};
 use crate::state::StateHandle;
 use crate::store::{CommandLog, Deliveries, RunHistory};
-use crate::validate::Report;
 
 /// GitHub's cap on a webhook payload; larger deliveries are never sent, so refuse them.
 pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
 
 pub use crate::github::webhook::WebhookStats;
 
-/// The latest validation of the HA configuration directory, if validation is on.
-pub type ValidationWatch = watch::Receiver<Option<Arc<Report>>>;
+/// The latest validation (and security scan) of the HA configuration directory, if
+/// validation is on.
+pub type ValidationWatch = crate::config_watch::Reports;
 
 /// Everything handlers need; shared by all requests.
 pub struct WebContext {
@@ -89,6 +89,7 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
             "/api/validation",
             get(api::validation).post(api::validate_now),
         )
+        .route("/api/security", get(api::security))
         .route("/metrics", get(prometheus::metrics))
         .route("/healthz", get(api::healthz))
         .route("/", get(ui::index))
