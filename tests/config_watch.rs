@@ -18,23 +18,7 @@ async fn the_configuration_is_checked_on_start_on_change_and_on_request() {
     let config_file = ha.path().join("configuration.yaml");
     std::fs::write(&config_file, CONFIGURATION).unwrap();
 
-    let broker = Mosquitto::start();
-    let gh = FakeGitHub::start(
-        World::new("t")
-            .owner(Owner::user("octo", 1))
-            .repo(Repo::new(1, "octo", "api")),
-    )
-    .await;
-    let extra = format!("validate:\n  path: {}\n", ha.path().display());
-    let cfg = Config::write(
-        &gh.url(),
-        &gh.token(),
-        broker.port,
-        "    - octo/api\n",
-        &extra,
-    );
-    let probe = Probe::connect(broker.port, "#").await;
-    let (daemon, url) = Daemon::start_with_http(cfg.settings()).await;
+    let (_broker, _gh, _cfg, probe, daemon, url) = start_bridge(ha.path(), "").await;
 
     let bridge = probe
         .wait_for(

@@ -311,22 +311,27 @@ pub async fn command(
 
 /// `GET /api/validation`: the latest validation report of the HA configuration.
 pub async fn validation(State(ctx): State<Arc<WebContext>>) -> Response {
-    let Some(watch) = &ctx.validation else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "validation is off: set `validate.path`",
-        );
-    };
-    let latest = watch.borrow().clone();
-    match latest {
-        Some(checked) => Json(&checked.config).into_response(),
-        None => (StatusCode::ACCEPTED, Json(json!({ "status": "running" }))).into_response(),
-    }
+    latest_pass(&ctx, |checked| Ok(Json(&checked.config).into_response()))
 }
 
 /// `GET /api/security`: the latest security scan of the HA configuration folder, run with
 /// each validation. Secret values appear only redacted.
 pub async fn security(State(ctx): State<Arc<WebContext>>) -> Response {
+    latest_pass(&ctx, |checked| {
+        checked
+            .security
+            .as_ref()
+            .map(|report| Json(report).into_response())
+            .ok_or("the security scan is off (`validate.security: false`) or could not run; see the log")
+    })
+}
+
+/// The latest check-and-scan pass through `part`: 404 when validation is off or `part` says
+/// what is missing, 202 while the first pass runs.
+fn latest_pass(
+    ctx: &WebContext,
+    part: impl FnOnce(&crate::config_watch::Checked) -> Result<Response, &'static str>,
+) -> Response {
     let Some(watch) = &ctx.validation else {
         return error(
             StatusCode::NOT_FOUND,
@@ -335,13 +340,7 @@ pub async fn security(State(ctx): State<Arc<WebContext>>) -> Response {
     };
     let latest = watch.borrow().clone();
     match latest {
-        Some(checked) => match &checked.security {
-            Some(report) => Json(report).into_response(),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "the security scan is off (`validate.security: false`) or could not run; see the log",
-            ),
-        },
+        Some(checked) => part(&checked).unwrap_or_else(|why| error(StatusCode::NOT_FOUND, why)),
         None => (StatusCode::ACCEPTED, Json(json!({ "status": "running" }))).into_response(),
     }
 }
