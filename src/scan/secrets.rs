@@ -352,10 +352,7 @@ pub fn scan_files(files: &[TextFile], out: &mut Vec<Finding>) {
         scan_text(&f.rel, &f.text, out);
         let pattern_lines: Vec<u32> = out[before..].iter().map(|x| x.diag.line).collect();
         let lower = f.rel.to_ascii_lowercase();
-        if (lower.ends_with(".yaml") || lower.ends_with(".yml"))
-            && !is_fake_secrets_file(&f.rel)
-            && lower.rsplit('/').next() != Some("secrets.yaml")
-        {
+        if (lower.ends_with(".yaml") || lower.ends_with(".yml")) && !is_fake_secrets_file(&f.rel) {
             inline(&f.rel, &f.text, &pattern_lines, out);
         }
     }
