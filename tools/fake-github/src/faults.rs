@@ -39,6 +39,25 @@ pub enum FaultKind {
     SecondaryRateLimit { retry_after_secs: u64 },
     /// 429 with `retry-after` (GitHub's other way to signal a secondary limit).
     TooManyRequests { retry_after_secs: u64 },
+    /// Change the world just before the request is served normally: someone else pushing
+    /// to the branch between a client's read and its write, say.
+    Hook(WorldHook),
+}
+
+/// A change to the world that a [`FaultKind::Hook`] makes.
+#[derive(Clone)]
+pub struct WorldHook(pub std::sync::Arc<dyn Fn(&mut crate::World) + Send + Sync>);
+
+impl WorldHook {
+    pub fn new(f: impl Fn(&mut crate::World) + Send + Sync + 'static) -> WorldHook {
+        WorldHook(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for WorldHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorldHook")
+    }
 }
 
 impl Fault {

@@ -16,6 +16,8 @@ use crate::render;
 use crate::world::{Job, OwnerKind, Repo, Run, World, fake_sha};
 use crate::{RecordedRequest, Shared};
 
+mod git_routes;
+
 /// What a handler answers before the cross-cutting headers are added.
 pub(crate) struct Reply {
     pub status: u16,
@@ -200,6 +202,7 @@ async fn pipeline(shared: &Arc<Shared>, req: &Incoming, request_id: &str) -> Rep
             );
         }
         Some(FaultKind::MalformedJson) => malformed = true,
+        Some(FaultKind::Hook(hook)) => (hook.0)(&mut shared.lock_world()),
         Some(FaultKind::Status { status, body }) => status_fault = Some((status, body)),
         None => {}
     }
@@ -235,7 +238,8 @@ async fn pipeline(shared: &Arc<Shared>, req: &Incoming, request_id: &str) -> Rep
     };
     let mut reply = {
         let mut world = shared.lock_world();
-        route(&mut world, &ctx)
+        let scopes = world.token_scopes.join(", ");
+        route(&mut world, &ctx).header("x-oauth-scopes", scopes)
     };
 
     if malformed {
@@ -326,6 +330,9 @@ fn route(world: &mut World, ctx: &Ctx) -> Reply {
             let full = format!("{o}/{r}");
             if world.find_repo(&full).is_none() {
                 return Reply::not_found();
+            }
+            if let Some(reply) = git_routes::route(world, ctx, &full, rest) {
+                return reply;
             }
             repo_routes(world, ctx, &full, rest, get, post)
         }

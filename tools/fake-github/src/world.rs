@@ -5,6 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::git::GitStore;
+
 /// Token accepted by worlds built without an explicit one (`World::with_user`, `demo`).
 pub const DEFAULT_TOKEN: &str = "ghp_fakeGitHubToken0000000000000000000000";
 
@@ -18,6 +20,14 @@ pub struct World {
     /// Users and organizations. Logins not listed here render as users with a derived id.
     pub owners: Vec<Owner>,
     pub repos: Vec<Repo>,
+    /// A classic token's OAuth scopes, sent as `x-oauth-scopes`. Without `workflow`, GitHub
+    /// refuses any ref update that changes a file under `.github/workflows/`.
+    pub token_scopes: Vec<String>,
+}
+
+/// The scopes of [`World`]'s token unless a test says otherwise.
+pub fn default_scopes() -> Vec<String> {
+    vec!["repo".into(), "workflow".into()]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +59,25 @@ pub struct Repo {
     pub runs: Vec<Run>,
     /// Jobs of all runs and attempts (`run_id` + `attempt` say which).
     pub jobs: Vec<Job>,
+    /// Git objects and branches (the Git Data API). The default branch has one commit.
+    pub git: GitStore,
+    /// Branches a ruleset protects with `pull_request` (no direct pushes), as
+    /// `GET rules/branches/{branch}` reports them.
+    pub pr_only_branches: Vec<String>,
+    pub pulls: Vec<PullRequest>,
+}
+
+/// An open or closed pull request.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    /// Branch name in the same repository.
+    pub head: String,
+    pub base: String,
+    /// `open` or `closed`.
+    pub state: String,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +150,7 @@ impl World {
             authenticated_user: "octocat".to_string(),
             owners: Vec::new(),
             repos: Vec::new(),
+            token_scopes: default_scopes(),
         }
     }
 
@@ -133,6 +163,7 @@ impl World {
             authenticated_user: login.clone(),
             owners: vec![Owner::user(login, 1)],
             repos: Vec::new(),
+            token_scopes: default_scopes(),
         }
     }
 
@@ -218,7 +249,39 @@ impl Repo {
             workflows: Vec::new(),
             runs: Vec::new(),
             jobs: Vec::new(),
+            git: initial_git("main"),
+            pr_only_branches: Vec::new(),
+            pulls: Vec::new(),
         }
+    }
+
+    /// The default branch exists in git even when a test renamed it after [`Repo::new`].
+    pub fn ensure_default_branch(&mut self) {
+        if !self.git.refs.contains_key(&self.default_branch) {
+            let head = self.git.refs.get("main").cloned();
+            match head {
+                Some(sha) => {
+                    self.git.refs.insert(self.default_branch.clone(), sha);
+                }
+                None => {
+                    let branch = self.default_branch.clone();
+                    self.git.commit_files(
+                        &branch,
+                        &[("README.md", Some("# repository\n"))],
+                        "Initial commit",
+                    );
+                }
+            }
+        }
+    }
+
+    /// Builder: commit these files (path, content) on the default branch.
+    pub fn files(mut self, files: &[(&str, &str)]) -> Repo {
+        let files: Vec<(&str, Option<&str>)> = files.iter().map(|(p, c)| (*p, Some(*c))).collect();
+        self.ensure_default_branch();
+        let branch = self.default_branch.clone();
+        self.git.commit_files(&branch, &files, "Add files");
+        self
     }
 
     pub fn full_name(&self) -> String {
@@ -282,7 +345,9 @@ impl Repo {
 
     /// Branches known to exist: the default branch plus every branch a run was on.
     pub fn has_branch(&self, branch: &str) -> bool {
-        self.default_branch == branch || self.runs.iter().any(|r| r.head_branch == branch)
+        self.default_branch == branch
+            || self.git.refs.contains_key(branch)
+            || self.runs.iter().any(|r| r.head_branch == branch)
     }
 }
 
@@ -457,4 +522,16 @@ impl Step {
             completed_at,
         }
     }
+}
+
+/// A repository's first commit: a README on `branch`, as GitHub's "Initialize this
+/// repository" makes it.
+fn initial_git(branch: &str) -> GitStore {
+    let mut g = GitStore::default();
+    g.commit_files(
+        branch,
+        &[("README.md", Some("# repository\n"))],
+        "Initial commit",
+    );
+    g
 }
