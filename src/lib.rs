@@ -23,6 +23,7 @@
 pub mod app;
 pub mod commands;
 pub mod config_watch;
+pub mod deploy;
 pub mod github;
 pub mod memory;
 pub mod metrics;

@@ -147,6 +147,47 @@ impl StateHandle {
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
+
+    /// A picture that never changes, for one-shot commands outside the daemon (the
+    /// `templates` CLI submits its deploys to an executor that looks repositories up here).
+    pub fn fixed(repos: Vec<RepoView>) -> StateHandle {
+        let snapshot = Snapshot {
+            repos: repos
+                .into_iter()
+                .map(|v| (v.repo.id, Arc::new(v)))
+                .collect(),
+            github: GitHubStatus::default(),
+            resolved: true,
+        };
+        let (_tx, rx) = watch::channel(Arc::new(snapshot));
+        let (changes, _) = broadcast::channel(1);
+        StateHandle {
+            snapshot: rx,
+            changes,
+        }
+    }
+}
+
+impl RepoView {
+    /// A repository known only from GitHub's metadata: no runs yet.
+    pub fn bare(repo: Repository, policy: RepoPolicy) -> RepoView {
+        let window = Window {
+            now: Utc::now(),
+            length: Duration::from_secs(86_400),
+            default_branch: &repo.default_branch,
+        };
+        let health = metrics::health(&[], window);
+        RepoView {
+            repo,
+            available: true,
+            unavailable_reason: None,
+            health,
+            last_run: None,
+            workflows: Vec::new(),
+            policy,
+            synced: false,
+        }
+    }
 }
 
 /// The owning task; run with [`State::run`].

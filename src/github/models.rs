@@ -284,3 +284,69 @@ mod tests {
         assert_eq!(list.workflows[0].clone().into_model(1).state, "active");
     }
 }
+
+// -- the Git Data API and pull requests (template deployment) -----------------------------
+
+/// `GET …/git/trees/{rev}?recursive=1`, `POST …/git/trees`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiTree {
+    pub sha: String,
+    #[serde(default)]
+    pub tree: Vec<ApiTreeEntry>,
+    /// GitHub stops listing at 100,000 entries or 7 MB and says so here.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiTreeEntry {
+    pub path: String,
+    /// `blob`, `tree` or `commit` (a submodule).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+}
+
+/// `GET …/git/blobs/{sha}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiBlob {
+    pub content: String,
+    /// `base64` (always, for this endpoint's JSON form) or `utf-8`.
+    pub encoding: String,
+}
+
+/// `GET …/git/ref/heads/{branch}`, `PATCH …/git/refs/…`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiRef {
+    pub object: ApiObject,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiObject {
+    pub sha: String,
+}
+
+/// `GET …/git/commits/{sha}`, `POST …/git/commits`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiGitCommit {
+    pub sha: String,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    pub tree: ApiObject,
+    #[serde(default)]
+    pub parents: Vec<ApiObject>,
+}
+
+/// A pull request (`GET …/pulls`, `POST …/pulls`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiPull {
+    pub number: u64,
+    pub html_url: String,
+}
+
+/// One rule of `GET …/rules/branches/{branch}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiBranchRule {
+    #[serde(rename = "type")]
+    pub kind: String,
+}

@@ -101,6 +101,13 @@ impl Settings {
                 ),
             ));
         }
+        let templates = if raw.templates.targets.is_empty() && raw.templates.library.is_none() {
+            None
+        } else {
+            let t = crate::deploy::TemplateSettings::from_raw(raw.templates)
+                .map_err(|(key, message)| invalid(&key, message))?;
+            Some(std::sync::Arc::new(t))
+        };
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
@@ -112,6 +119,7 @@ impl Settings {
             metrics_window,
             http,
             validate,
+            templates,
             log_level,
         })
     }

@@ -30,6 +30,9 @@ pub struct RawSettings {
     /// Continuous validation of a Home Assistant configuration directory (the add-on).
     #[serde(default)]
     pub validate: RawValidate,
+    /// Workflow templates and the repositories they are deployed to.
+    #[serde(default)]
+    pub templates: crate::deploy::RawTemplates,
     /// Log filter (`info`, `debug`, `gitops_bridge=debug,rumqttc=warn`, …).
     #[serde(default)]
     pub log_level: Option<String>,

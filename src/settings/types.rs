@@ -120,6 +120,8 @@ pub struct Settings {
     pub metrics_window: Duration,
     pub http: HttpSettings,
     pub validate: ValidateSettings,
+    /// `None` when no `templates:` are set.
+    pub templates: Option<std::sync::Arc<crate::deploy::TemplateSettings>>,
     pub log_level: String,
 }
 

@@ -6,6 +6,7 @@
 //! [`super::GitHubWriter`] sends nothing else, so every mutation we can make is listed here.
 
 pub mod actions;
+pub mod git;
 pub mod repos;
 
 use crate::model::Repository;
@@ -54,6 +55,19 @@ impl Write {
             path,
             body,
         }
+    }
+
+    fn patch(path: String, body: serde_json::Value) -> Write {
+        Write {
+            method: reqwest::Method::PATCH,
+            path,
+            body,
+        }
+    }
+
+    /// The HTTP method, for logs.
+    pub fn method(&self) -> &reqwest::Method {
+        &self.method
     }
 
     /// The API path, for logs and tests.

@@ -1,0 +1,657 @@
+//! `gitops-bridge templates list | render | plan | deploy | status | rollback`.
+//!
+//! `list` and `render` need nothing but the library. The others read the settings (token,
+//! `templates.targets`); `plan` and `status` only read GitHub, `deploy` and `rollback` submit
+//! one command per repository to the same executor the daemon uses, so the repository's
+//! `allow:` list, the audit trail in the store and write pacing apply to them too.
+//!
+//! Exit status: 0 done, 1 some repository failed (or, for `plan --detailed-exitcode`,
+//! something would change), 2 the command could not start (settings, library, arguments).
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::library::Library;
+use super::plan::{self, Change, RepoPlan};
+use super::remote::{self, TargetRepo};
+use super::render;
+use super::targets::TemplateSettings;
+use crate::commands::{self, Action, Command, CommandResult, CommandSource, Params};
+use crate::github::GitHubClient;
+use crate::github::api::Repo;
+use crate::settings::{Settings, Sources};
+use crate::state::{RepoView, StateHandle};
+use crate::store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct TemplatesArgs {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Verb {
+    /// The library's templates: id, version, description, variables.
+    List(LibraryArgs),
+    /// Print a template's files rendered with its defaults and `--var`s (no GitHub).
+    Render(RenderArgs),
+    /// What a deploy would change in each target repository, with diffs. Writes nothing.
+    Plan(PlanArgs),
+    /// Deploy the templates: one atomic commit or pull request per repository.
+    Deploy(DeployArgs),
+    /// Installed and latest version of every template in every target, and drift.
+    Status(RemoteArgs),
+    /// Restore the files from before the last template deploy.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LibraryArgs {
+    /// A library folder (with templates.yaml); default: the library of this build.
+    #[arg(long, value_name = "DIR")]
+    pub library: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The template's id (see `templates list`).
+    pub id: String,
+    /// A variable, `name=value` (YAML: `true`, `3`, `[a, b]` are typed). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    pub library: Option<PathBuf>,
+    /// Write the files under DIR (at their paths in a repository) instead of printing them.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoteArgs {
+    /// Settings file (YAML) with `github.token` and `templates.targets`.
+    #[arg(long, short, env = "GITOPS_BRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only these repositories (`owner/name`, repeatable); default: every target.
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Show a unified diff of every file that would change.
+    #[arg(long)]
+    pub diff: bool,
+    /// Exit 1 when something would change (for CI), 0 when all is up to date.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Only this template (default: every template a repository gets).
+    #[arg(long, value_name = "ID")]
+    pub template: Option<String>,
+    /// Overwrite files edited by hand since our last deploy.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Discard edits made since our last deploy.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: &TemplatesArgs) -> ExitCode {
+    let outcome = match &args.verb {
+        Verb::List(a) => list(a),
+        Verb::Render(a) => render_cmd(a),
+        Verb::Plan(a) => remote(&a.remote, |ctx, rt| rt.block_on(plan_cmd(ctx, a))),
+        Verb::Deploy(a) => remote(&a.remote, |ctx, rt| {
+            rt.block_on(execute_cmd(
+                ctx,
+                Action::DeployTemplate,
+                a.template.clone(),
+                a.force,
+            ))
+        }),
+        Verb::Status(a) => remote(a, |ctx, rt| rt.block_on(status_cmd(ctx))),
+        Verb::Rollback(a) if a.remote.repos.is_empty() => {
+            Err("say which repositories to roll back: --repo OWNER/NAME".to_string())
+        }
+        Verb::Rollback(a) => remote(&a.remote, |ctx, rt| {
+            rt.block_on(execute_cmd(ctx, Action::RollbackTemplate, None, a.force))
+        }),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gitops-bridge templates: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn library(dir: &Option<PathBuf>) -> Result<Library, String> {
+    match dir {
+        Some(d) => Library::load(d).map_err(|e| e.to_string()),
+        None => Ok(Library::bundled()),
+    }
+}
+
+fn list(a: &LibraryArgs) -> Result<ExitCode, String> {
+    let lib = library(&a.library)?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            let items: Vec<Value> = lib
+                .templates
+                .iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "version": t.version.to_string(),
+                        "description": t.description,
+                        "variables": t.variables,
+                        "files": t.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
+                        "changelog": t.changelog,
+                    })
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+        OutputFormat::Text => {
+            for t in &lib.templates {
+                let _ = writeln!(out, "{} {}\n  {}", t.id, t.version, t.description);
+                for (name, v) in &t.variables {
+                    let _ = writeln!(
+                        out,
+                        "  --var {name}=…  {} (default {}): {}",
+                        v.kind.name(),
+                        v.default,
+                        v.description
+                    );
+                }
+                for f in &t.files {
+                    let _ = writeln!(out, "  writes {}", f.path);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_cmd(a: &RenderArgs) -> Result<ExitCode, String> {
+    let lib = library(&a.library)?;
+    let t = lib
+        .get(&a.id)
+        .ok_or_else(|| format!("no template `{}`; the library has: {}", a.id, lib.ids()))?;
+    let mut given = Map::new();
+    for v in &a.vars {
+        let (name, value) = v
+            .split_once('=')
+            .ok_or_else(|| format!("--var {v}: write it as NAME=VALUE"))?;
+        let value: Value =
+            serde_yaml_ng::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        // An empty value is YAML null; a string variable then means "".
+        let value = if value.is_null() {
+            Value::String(String::new())
+        } else {
+            value
+        };
+        given.insert(name.trim().to_string(), value);
+    }
+    let files = render::render(&lib, t, &given).map_err(|e| e.to_string())?;
+    match &a.output {
+        Some(dir) => {
+            for f in &files {
+                let path = dir.join(&f.path);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+                }
+                std::fs::write(&path, &f.content)
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            for (i, f) in files.iter().enumerate() {
+                if files.len() > 1 {
+                    let _ = writeln!(out, "{}# ==> {} <==", if i > 0 { "\n" } else { "" }, f.path);
+                }
+                let _ = out.write_all(f.content.as_bytes());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the remote verbs share: settings, client, the repositories to act on.
+struct Ctx {
+    settings: Settings,
+    templates: Arc<TemplateSettings>,
+    gh: GitHubClient,
+    repos: Vec<TargetRepo>,
+    format: OutputFormat,
+}
+
+/// Loads the settings, resolves the targets, and runs `verb` on a current-thread runtime.
+fn remote(
+    a: &RemoteArgs,
+    verb: impl FnOnce(&Ctx, &tokio::runtime::Runtime) -> Result<ExitCode, String>,
+) -> Result<ExitCode, String> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let settings =
+        Settings::load(&Sources::from_process(a.config.clone())).map_err(|e| e.to_string())?;
+    let templates = settings
+        .templates
+        .clone()
+        .filter(|t| !t.targets.is_empty())
+        .ok_or("the settings have no `templates.targets`; see docs/templates.md")?;
+    let gh = GitHubClient::new(&settings.github).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut repos = runtime
+        .block_on(remote::resolve(&gh, &settings.github, &templates))
+        .map_err(|e| format!("listing the target repositories: {e}"))?;
+    if !a.repos.is_empty() {
+        for wanted in &a.repos {
+            if !repos
+                .iter()
+                .any(|r| r.full_name().eq_ignore_ascii_case(wanted))
+            {
+                return Err(format!("{wanted} is not a target of `templates.targets`"));
+            }
+        }
+        repos.retain(|r| {
+            a.repos
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(&r.full_name()))
+        });
+    }
+    let ctx = Ctx {
+        settings,
+        templates,
+        gh,
+        repos,
+        format: a.format,
+    };
+    verb(&ctx, &runtime)
+}
+
+/// Progress on stderr, only for a person watching a long run.
+fn progress(i: usize, total: usize, what: &str, repo: &str) {
+    if total > 1 && std::io::stderr().is_terminal() {
+        eprintln!("[{}/{total}] {what} {repo}", i + 1);
+    }
+}
+
+#[derive(Serialize)]
+struct PlannedRepo {
+    repo: String,
+    branch: String,
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    plan: Option<RepoPlan>,
+}
+
+async fn plan_one(ctx: &Ctx, r: &TargetRepo, diffs: bool) -> PlannedRepo {
+    let assignment = ctx.templates.assignment(&r.owner, &r.name);
+    let (branch, mode) = match &assignment {
+        Ok(Some(a)) => (a.branch.clone(), a.mode),
+        _ => (None, super::DeployMode::Pr),
+    };
+    let shown_branch = branch
+        .clone()
+        .or_else(|| r.meta.as_ref().map(|m| m.default_branch.clone()))
+        .unwrap_or_else(|| "default branch".into());
+    let mut out = PlannedRepo {
+        repo: r.full_name(),
+        branch: shown_branch,
+        mode: mode.as_str(),
+        error: None,
+        plan: None,
+    };
+    let assignment = match assignment {
+        Ok(Some(a)) => a,
+        Ok(None) => return out,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let repo = Repo::new(&r.owner, &r.name);
+    let rev = branch.unwrap_or_else(|| "HEAD".into());
+    match plan::read_target(&ctx.gh, repo, &rev).await {
+        Ok(state) => {
+            let mut p = plan::plan(&state, &assignment.templates, None);
+            if diffs && let Err(e) = plan::with_diffs(&ctx.gh, repo, &mut p).await {
+                out.error = Some(format!("reading files for the diff: {e}"));
+            }
+            out.plan = Some(p);
+        }
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+async fn plan_cmd(ctx: &Ctx, a: &PlanArgs) -> Result<ExitCode, String> {
+    let before = ctx.gh.counted_requests();
+    let mut planned = Vec::new();
+    for (i, r) in ctx.repos.iter().enumerate() {
+        progress(i, ctx.repos.len(), "planning", &r.full_name());
+        planned.push(plan_one(ctx, r, a.diff).await);
+    }
+    let requests = ctx.gh.counted_requests() - before;
+    let failed = planned.iter().filter(|p| p.error.is_some()).count();
+    let changing = planned
+        .iter()
+        .filter(|p| p.plan.as_ref().is_some_and(RepoPlan::has_changes))
+        .count();
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Json => {
+            let doc = json!({"repositories": planned, "github_requests": requests});
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            );
+        }
+        OutputFormat::Text => {
+            for p in &planned {
+                write_plan_text(&mut out, p, a.diff);
+            }
+            let drifted = planned
+                .iter()
+                .filter(|p| p.plan.as_ref().is_some_and(|x| !x.drifted().is_empty()))
+                .count();
+            let _ = writeln!(
+                out,
+                "{} repositor{}: {changing} to change, {} up to date, {drifted} with drift, {failed} failed; {requests} GitHub requests",
+                planned.len(),
+                if planned.len() == 1 { "y" } else { "ies" },
+                planned.len() - changing - failed,
+            );
+        }
+    }
+    Ok(if failed > 0 || (a.detailed_exitcode && changing > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_plan_text(out: &mut impl std::io::Write, p: &PlannedRepo, diffs: bool) {
+    let _ = writeln!(out, "{} ({}, {})", p.repo, p.branch, p.mode);
+    if let Some(e) = &p.error {
+        let _ = writeln!(out, "  error: {e}");
+    }
+    let Some(plan) = &p.plan else { return };
+    for t in &plan.templates {
+        let movement = match (&t.installed, &t.target) {
+            (None, Some(v)) => format!("{v} (new)"),
+            (Some(a), Some(b)) if a == b => format!("{b} (installed)"),
+            (Some(a), Some(b)) => format!("{a} → {b}"),
+            (Some(a), None) => format!("{a} → removed"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(out, "  {} {movement}", t.id);
+        for f in plan.files.iter().filter(|f| f.template == t.id) {
+            let note = if f.change == Change::Drifted {
+                "  (edited since our deploy: --force overwrites)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "    {:<9} {}{note}", f.change.as_str(), f.path);
+            if diffs && let Some(d) = &f.diff {
+                for line in d.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+    }
+}
+
+async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
+    let mut rows = Vec::new();
+    for (i, r) in ctx.repos.iter().enumerate() {
+        progress(i, ctx.repos.len(), "reading", &r.full_name());
+        rows.push(plan_one(ctx, r, false).await);
+    }
+    let failed = rows.iter().any(|r| r.error.is_some());
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Json => {
+            let items: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let templates: Vec<Value> = r
+                        .plan
+                        .iter()
+                        .flat_map(|p| {
+                            p.templates.iter().map(move |t| {
+                                let drifted: Vec<&str> = p
+                                    .drifted()
+                                    .into_iter()
+                                    .filter(|f| f.template == t.id)
+                                    .map(|f| f.path.as_str())
+                                    .collect();
+                                json!({"id": t.id, "installed": t.installed, "latest": t.target, "drifted": drifted})
+                            })
+                        })
+                        .collect();
+                    json!({"repo": r.repo, "branch": r.branch, "error": r.error, "templates": templates})
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+        OutputFormat::Text => {
+            let _ = writeln!(
+                out,
+                "{:<40} {:<28} {:<10} {:<10} STATE",
+                "REPOSITORY", "TEMPLATE", "INSTALLED", "LATEST"
+            );
+            for r in &rows {
+                if let Some(e) = &r.error {
+                    let _ = writeln!(out, "{:<40} error: {e}", r.repo);
+                    continue;
+                }
+                let Some(p) = &r.plan else { continue };
+                for t in &p.templates {
+                    let drift = p.drifted().iter().any(|f| f.template == t.id);
+                    let state = if drift {
+                        "drifted"
+                    } else if t.installed.is_none() {
+                        "not deployed"
+                    } else if t.installed != t.target {
+                        "update available"
+                    } else {
+                        "up to date"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{:<40} {:<28} {:<10} {:<10} {state}",
+                        r.repo,
+                        t.id,
+                        t.installed.as_deref().unwrap_or("-"),
+                        t.target.as_deref().unwrap_or("removed"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Deploy or roll back: one command per repository through the one executor.
+async fn execute_cmd(
+    ctx: &Ctx,
+    action: Action,
+    template: Option<String>,
+    force: bool,
+) -> Result<ExitCode, String> {
+    // The repositories as GitHub describes them (id, default branch, archived), with the
+    // policy the settings give each: `allow:` decides, as for HA's buttons.
+    let mut views = Vec::new();
+    let mut results: Vec<CommandResult> = Vec::new();
+    for (i, r) in ctx.repos.iter().enumerate() {
+        progress(i, ctx.repos.len(), "reading", &r.full_name());
+        let meta = match &r.meta {
+            Some(m) => Ok(m.clone()),
+            None => remote::repository(&ctx.gh, &r.owner, &r.name).await,
+        };
+        match meta {
+            Ok(repo) => {
+                let policy = ctx
+                    .settings
+                    .github
+                    .policy_for(&repo.owner, &repo.name)
+                    .cloned()
+                    .unwrap_or_default();
+                views.push(RepoView::bare(repo, policy));
+            }
+            Err(e) => results.push(CommandResult::rejected(
+                None,
+                r.full_name(),
+                action.to_string(),
+                e.to_string(),
+            )),
+        }
+    }
+    let (store, worker) = Store::open(&ctx.settings.store.path).map_err(|e| {
+        format!(
+            "opening the store {}: {e}",
+            ctx.settings.store.path.display()
+        )
+    })?;
+    let worker = worker
+        .spawn()
+        .map_err(|e| format!("starting the store: {e}"))?;
+    let names: Vec<(String, String)> = views
+        .iter()
+        .map(|v| (v.repo.owner.clone(), v.repo.name.clone()))
+        .collect();
+    let (results_tx, mut results_rx) = tokio::sync::mpsc::channel(names.len().max(1) + 1);
+    let (mut executor, _handle) = commands::executor(
+        ctx.gh.clone(),
+        store,
+        StateHandle::fixed(views),
+        Arc::new(tokio::sync::Notify::new()),
+        results_tx,
+    );
+    executor = executor.with_templates(Some(ctx.templates.clone()));
+    let total = names.len();
+    let mut stopped_at = None;
+    for (i, (owner, name)) in names.iter().enumerate() {
+        progress(i, total, action.as_str(), &format!("{owner}/{name}"));
+        let result = executor
+            .execute(Command {
+                source: CommandSource::Cli,
+                owner: owner.clone(),
+                name: name.clone(),
+                action,
+                params: Params {
+                    template: template.clone(),
+                    force: force.then_some(true),
+                    ..Params::default()
+                },
+            })
+            .await;
+        while results_rx.try_recv().is_ok() {}
+        results.push(result);
+        // A rate limit mid-rollout stops cleanly: what is done is done (and a rerun finds
+        // it up to date), the rest waits for the next run.
+        if let Some(until) = ctx.gh.blocked_until() {
+            stopped_at = Some((i + 1, until));
+            break;
+        }
+    }
+    drop(executor);
+    let _ = worker.join();
+    let failed = results.iter().filter(|r| !r.ok).count();
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Json => {
+            let doc = json!({
+                "results": results,
+                "stopped": stopped_at.map(|(done, until)| json!({
+                    "reason": "GitHub rate limit",
+                    "until": until,
+                    "remaining": names[done..].iter().map(|(o, n)| format!("{o}/{n}")).collect::<Vec<_>>(),
+                })),
+            });
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            );
+        }
+        OutputFormat::Text => {
+            for r in &results {
+                let mark = if r.ok { "ok    " } else { "FAILED" };
+                let _ = writeln!(out, "{mark} {}: {}", r.repo, r.message);
+                if let Some(url) = &r.url {
+                    let _ = writeln!(out, "       {url}");
+                }
+            }
+            if let Some((done, until)) = stopped_at {
+                let _ = writeln!(
+                    out,
+                    "stopped: GitHub's rate limit is reached until {}; not started: {}. Run the same command again then: finished repositories are skipped as up to date.",
+                    until.format("%H:%M:%S UTC"),
+                    names[done..]
+                        .iter()
+                        .map(|(o, n)| format!("{o}/{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    Ok(if failed > 0 || stopped_at.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

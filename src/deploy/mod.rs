@@ -1,0 +1,21 @@
+//! Workflow templates: a versioned library ([`library`]) rendered with minijinja
+//! ([`render`]), assigned to repositories by the settings ([`targets`]), planned against
+//! what each repository holds ([`plan`]), with a lock file in every target ([`lock`]) that
+//! makes drift and rollback computable from GitHub alone.
+//!
+//! This module only reads GitHub. Deploys and rollbacks are the `deploy_template` and
+//! `rollback_template` commands (`commands::actions`), so they pass the one executor's
+//! allow-list, dedupe, audit and pacing like every other write, whether HA, the API or the
+//! [`cli`] asked for them.
+
+pub mod cli;
+pub mod library;
+pub mod lock;
+pub mod plan;
+mod remote;
+pub mod render;
+pub mod targets;
+
+pub use cli::{TemplatesArgs, run};
+pub use library::{Library, Template};
+pub use targets::{Assignment, DeployMode, RawTemplates, TemplateSettings};
