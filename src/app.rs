@@ -107,6 +107,7 @@ pub async fn serve_with(
         "command executor",
         executor
             .with_validation(validate_now.clone())
+            .with_templates(settings.templates.clone())
             .run(cancel.clone()),
     );
 

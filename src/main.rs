@@ -34,6 +34,8 @@ enum Verb {
     Check(gitops_bridge::validate::CheckArgs),
     /// Scan a repository for leaked secrets, risky HA settings and unsafe workflows.
     Scan(gitops_bridge::scan::ScanArgs),
+    /// Workflow templates: list, render, plan, deploy, status, rollback.
+    Templates(gitops_bridge::deploy::TemplatesArgs),
     /// Exit 0 when the daemon's HTTP server answers `/healthz` (for Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
 }
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Verb::Discovery(args) => daemon(args, false),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
         Verb::Scan(args) => gitops_bridge::scan::run(&args),
+        Verb::Templates(args) => gitops_bridge::deploy::run(&args),
         Verb::Healthcheck(args) => healthcheck(&args.url),
     }
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, CommandResult, CommandSource, Request};
+use crate::deploy::TemplateSettings;
 use crate::github::api::{self, Repo, Write};
 use crate::github::models::ApiRun;
 use crate::github::{GitHubClient, GitHubError, GitHubWriter};
@@ -85,6 +86,8 @@ pub struct Executor {
     results: mpsc::Sender<CommandResult>,
     /// Starts a configuration check, when validation is on.
     validate_now: Option<Arc<Notify>>,
+    /// The template library and its targets, when `templates:` is set.
+    templates: Option<Arc<TemplateSettings>>,
     last_write: HashMap<u64, Instant>,
 }
 
@@ -110,6 +113,7 @@ pub fn executor(
         requests,
         results,
         validate_now: None,
+        templates: None,
         last_write: HashMap::new(),
     };
     (
@@ -125,6 +129,12 @@ impl Executor {
     /// Lets `<base>/bridge/cmd/validate` start a configuration check.
     pub fn with_validation(mut self, validate_now: Option<Arc<Notify>>) -> Self {
         self.validate_now = validate_now;
+        self
+    }
+
+    /// Lets `deploy_template` and `rollback_template` work on the settings' targets.
+    pub fn with_templates(mut self, templates: Option<Arc<TemplateSettings>>) -> Self {
+        self.templates = templates;
         self
     }
 
@@ -291,6 +301,15 @@ impl Executor {
 
     // -- what actions may use ----------------------------------------------------------------
 
+    /// Fresh GETs for preconditions and plans.
+    pub(super) fn reader(&self) -> &GitHubClient {
+        &self.gh
+    }
+
+    pub(super) fn templates(&self) -> Option<&Arc<TemplateSettings>> {
+        self.templates.as_ref()
+    }
+
     /// The stored runs of a repository: latest attempt of each, newest first.
     pub(super) async fn recent_runs(&self, repo_id: u64) -> Result<Vec<Run>, Failure> {
         let runs = self
@@ -338,7 +357,7 @@ impl Executor {
             tokio::time::sleep_until(*last + WRITE_SPACING).await;
         }
         self.last_write.insert(repo_id, Instant::now());
-        tracing::debug!("POST {}", write.path());
+        tracing::debug!("{} {}", write.method(), write.path());
         self.writer.send(write).await.map_err(Failure::GitHub)
     }
 }
@@ -386,6 +405,8 @@ fn audit_params(c: &Command) -> String {
         "ref": c.params.git_ref,
         "run_id": c.params.run_id,
         "inputs": inputs,
+        "template": c.params.template,
+        "force": c.params.force,
     })
     .to_string()
 }

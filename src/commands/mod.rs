@@ -39,6 +39,8 @@ pub enum CommandSource {
     },
     /// A recovery policy of our own.
     Policy,
+    /// The `gitops-bridge templates` command line.
+    Cli,
 }
 
 impl CommandSource {
@@ -48,6 +50,7 @@ impl CommandSource {
             CommandSource::Http { user: Some(u) } => format!("http:{u}"),
             CommandSource::Http { user: None } => "http".into(),
             CommandSource::Policy => "policy".into(),
+            CommandSource::Cli => "cli".into(),
         }
     }
 }
@@ -72,6 +75,12 @@ pub struct Params {
     /// `rerun`, `rerun_failed`, `cancel`: the run (default: the latest fitting one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<u64>,
+    /// `deploy_template`: only this template (default: every template the repository gets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// `deploy_template`, `rollback_template`: overwrite files edited by hand since our deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
 }
 
 /// What a source (MQTT, HTTP, a policy) hands the executor.

@@ -7,10 +7,15 @@
 //! variant of [`Action`], and one line in [`SPECS`] and in [`run`].
 
 mod cancel;
+mod deploy_template;
 mod dispatch;
 mod rerun;
 mod rerun_failed;
 mod rollback;
+mod rollback_template;
+mod template_commit;
+
+pub use template_commit::PR_BRANCH;
 
 use std::fmt;
 
@@ -30,6 +35,8 @@ pub enum Action {
     Cancel,
     Dispatch,
     Rollback,
+    DeployTemplate,
+    RollbackTemplate,
 }
 
 /// A check of the repository's policy: `Err` says what is missing.
@@ -61,21 +68,25 @@ pub struct ActionSpec {
 }
 
 /// Every action, in the order their buttons appear.
-pub static SPECS: [&ActionSpec; 5] = [
+pub static SPECS: [&ActionSpec; 7] = [
     &rerun_failed::SPEC,
     &rerun::SPEC,
     &cancel::SPEC,
     &rollback::SPEC,
     &dispatch::SPEC,
+    &deploy_template::SPEC,
+    &rollback_template::SPEC,
 ];
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 7] = [
         Action::Rerun,
         Action::RerunFailed,
         Action::Cancel,
         Action::Dispatch,
         Action::Rollback,
+        Action::DeployTemplate,
+        Action::RollbackTemplate,
     ];
 
     pub fn spec(self) -> &'static ActionSpec {
@@ -85,6 +96,8 @@ impl Action {
             Action::Cancel => &cancel::SPEC,
             Action::Dispatch => &dispatch::SPEC,
             Action::Rollback => &rollback::SPEC,
+            Action::DeployTemplate => &deploy_template::SPEC,
+            Action::RollbackTemplate => &rollback_template::SPEC,
         }
     }
 
@@ -172,6 +185,8 @@ pub(super) async fn run(
         Action::Cancel => cancel::run(x, c, view).await,
         Action::Dispatch => dispatch::run(x, c, view).await,
         Action::Rollback => rollback::run(x, c, view).await,
+        Action::DeployTemplate => deploy_template::run(x, c, view).await,
+        Action::RollbackTemplate => rollback_template::run(x, c, view).await,
     }
 }
 
