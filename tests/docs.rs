@@ -16,7 +16,7 @@ use serde_json::Value;
 /// ha-config allows every action and offers one workflow to dispatch, so every kind of
 /// button is there; the rest of the demo owners are watched with no actions.
 const REPOS: &str = "    - name: homelab-demo/ha-config
-      allow: [rerun_failed, rerun, cancel, rollback, dispatch]
+      allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template]
       dispatch: [deploy.yml]
       deploy_workflow: deploy.yml
     - homelab-demo/*
