@@ -7,11 +7,10 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{
-    FakeGitHub, Fault, FaultKind, Owner, RecordedRequest, Repo, Run, Workflow, World,
-};
+use fake_github::{Fault, FaultKind, Owner, RecordedRequest, Repo, Run, Workflow, World};
 use serde_json::{Value, json};
-use support::{Config, Daemon, Mosquitto, Probe, Seen};
+use support::Seen;
+use support::rig::Rig;
 
 const WAIT: Duration = Duration::from_secs(15);
 const RESULT: &str = "gitops-bridge/cmd/result";
@@ -67,23 +66,11 @@ const REPOS: &str = "    - name: octo/api
     - octo/locked
 ";
 
-struct Rig {
-    _broker: Mosquitto,
-    gh: FakeGitHub,
-    probe: Probe,
-    daemon: Option<Daemon>,
-    _cfg: Config,
-}
-
 impl Rig {
     async fn start() -> Rig {
-        let broker = Mosquitto::start();
-        let gh = FakeGitHub::start(world()).await;
-        let cfg = Config::write(&gh.url(), &gh.token(), broker.port, REPOS, "");
-        let probe = Probe::connect(broker.port, "#").await;
-        let daemon = Daemon::start(cfg.settings());
+        let rig = Rig::launch(world(), REPOS, "#", |s| s, false).await;
         for repo in ["api", "web", "locked"] {
-            probe
+            rig.probe
                 .wait_for(
                     &format!("gitops-bridge/repo/octo/{repo}/state"),
                     WAIT,
@@ -91,13 +78,7 @@ impl Rig {
                 )
                 .await;
         }
-        Rig {
-            _broker: broker,
-            gh,
-            probe,
-            daemon: Some(daemon),
-            _cfg: cfg,
-        }
+        rig
     }
 
     /// Sends a command and waits for its result (matched by request id, or by repo + action).
@@ -144,10 +125,6 @@ impl Rig {
             .into_iter()
             .filter(|r| r.method == "POST")
             .collect()
-    }
-
-    async fn stop(mut self) {
-        self.daemon.take().unwrap().stop().await.unwrap();
     }
 }
 
@@ -365,7 +342,7 @@ async fn bad_commands_are_refused_without_calling_github() {
         .await;
     assert_eq!(r["ok"], false);
     assert!(r["message"].as_str().unwrap().contains("retained"), "{r}");
-    let kept = support::retained(rig._broker.port, "gitops-bridge/repo/octo/api/cmd/#").await;
+    let kept = support::retained(rig.broker.port, "gitops-bridge/repo/octo/api/cmd/#").await;
     assert!(
         kept.is_empty(),
         "the retained command was cleared: {:?}",

@@ -5,54 +5,39 @@ mod support;
 
 use std::time::Duration;
 
-use chrono::Utc;
-use fake_github::{FakeGitHub, Fault, FaultKind, Owner, Repo, Run, Workflow, World};
+use fake_github::{FakeGitHub, Fault, FaultKind, Owner, World};
+use support::rig::Rig;
 use support::{Config, Daemon, Mosquitto, Probe};
 
 const WAIT: Duration = Duration::from_secs(15);
 const RUNS: &str = "/repos/octo/api/actions/runs";
 
 fn world(token: &str) -> World {
-    let now = Utc::now();
-    let h = |n: i64| now - chrono::Duration::hours(n);
-    let mins = chrono::Duration::minutes;
-    World::new(token).owner(Owner::user("octo", 1)).repo(
-        Repo::new(100, "octo", "api")
-            .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
-            .run(Run::completed(1001, 10, "CI", "success", h(30), mins(4)))
-            .run(Run::completed(1002, 10, "CI", "failure", h(20), mins(5)))
-            .run(Run::completed(1003, 10, "CI", "success", h(10), mins(6))),
-    )
-}
-
-struct Rig {
-    _broker: Mosquitto,
-    gh: FakeGitHub,
-    probe: Probe,
-    daemon: Option<Daemon>,
-    _cfg: Config,
+    World::new(token)
+        .owner(Owner::user("octo", 1))
+        .repo(support::world::octo_api(
+            100,
+            ["success", "failure", "success"],
+        ))
 }
 
 impl Rig {
     /// A daemon that has polled successfully at least once.
     async fn healthy() -> Rig {
-        let broker = Mosquitto::start();
-        let gh = FakeGitHub::start(world("test-token")).await;
-        let cfg = Config::write(&gh.url(), &gh.token(), broker.port, "    - octo/api\n", "");
-        let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
-        let daemon = Daemon::start(cfg.settings());
-        probe
+        let rig = Rig::launch(
+            world("test-token"),
+            "    - octo/api\n",
+            "gitops-bridge/#",
+            |s| s,
+            false,
+        )
+        .await;
+        rig.probe
             .wait_for("gitops-bridge/repo/octo/api/state", WAIT, |s| {
                 s.json()["success_rate"] == 66.7
             })
             .await;
-        Rig {
-            _broker: broker,
-            gh,
-            probe,
-            daemon: Some(daemon),
-            _cfg: cfg,
-        }
+        rig
     }
 
     /// Waits for the bridge to report an error containing `needle`.
@@ -76,19 +61,10 @@ impl Rig {
             })
             .await;
         // History is intact: what HA reads from the broker is unchanged.
-        let kept = support::retained(self._broker.port, "gitops-bridge/repo/octo/api/state").await;
+        let kept = support::retained(self.broker.port, "gitops-bridge/repo/octo/api/state").await;
         let state = kept["gitops-bridge/repo/octo/api/state"].json();
         assert_eq!(state["success_rate"], 66.7);
         assert_eq!(state["last_run"]["run_id"], 1003);
-    }
-
-    async fn stop(mut self) {
-        self.daemon
-            .take()
-            .unwrap()
-            .stop()
-            .await
-            .expect("the daemon kept running and stops cleanly");
     }
 }
 

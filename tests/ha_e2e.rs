@@ -176,16 +176,12 @@ async fn wait_post(github: &FakeGitHub, path: &str, timeout: Duration) {
 }
 
 fn world() -> World {
-    let now = Utc::now();
-    let h = |n: i64| now - chrono::Duration::hours(n);
-    let mins = chrono::Duration::minutes;
-    World::new("e2e-token").owner(Owner::user("octo", 1)).repo(
-        Repo::new(4242, "octo", "api")
-            .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
-            .run(Run::completed(1001, 10, "CI", "success", h(30), mins(4)))
-            .run(Run::completed(1002, 10, "CI", "success", h(20), mins(5)))
-            .run(Run::completed(1003, 10, "CI", "failure", h(10), mins(6))),
-    )
+    World::new("e2e-token")
+        .owner(Owner::user("octo", 1))
+        .repo(support::world::octo_api(
+            4242,
+            ["success", "success", "failure"],
+        ))
 }
 
 fn settings_file(

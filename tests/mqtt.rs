@@ -14,17 +14,12 @@ const WAIT: Duration = Duration::from_secs(15);
 
 fn world() -> World {
     let now = Utc::now();
-    let h = |n: i64| now - chrono::Duration::hours(n);
-    let mins = chrono::Duration::minutes;
     World::new("test-token")
         .owner(Owner::user("octo", 1))
-        .repo(
-            Repo::new(100, "octo", "api")
-                .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
-                .run(Run::completed(1001, 10, "CI", "success", h(30), mins(4)))
-                .run(Run::completed(1002, 10, "CI", "success", h(20), mins(5)))
-                .run(Run::completed(1003, 10, "CI", "failure", h(10), mins(6))),
-        )
+        .repo(support::world::octo_api(
+            100,
+            ["success", "success", "failure"],
+        ))
         .repo(
             Repo::new(200, "octo", "web")
                 .workflow(Workflow::new(20, "Build", ".github/workflows/build.yml"))

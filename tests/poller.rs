@@ -1,6 +1,8 @@
 //! The poller against the fake GitHub, driven cycle by cycle: what it asks GitHub, what it
 //! costs, and what the state ends up knowing.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +21,8 @@ fn world() -> World {
     let h = |n: i64| now - chrono::Duration::hours(n);
     let mins = chrono::Duration::minutes;
     World::new("test-token").owner(Owner::user("octo", 1)).repo(
-        Repo::new(100, "octo", "api")
-            .workflow(Workflow::new(10, "CI", ".github/workflows/ci.yml"))
+        support::world::octo_api(100, ["success", "failure", "success"])
             .workflow(Workflow::new(11, "Deploy", ".github/workflows/deploy.yml"))
-            .run(Run::completed(1001, 10, "CI", "success", h(30), mins(4)))
-            .run(Run::completed(1002, 10, "CI", "failure", h(20), mins(5)))
-            .run(Run::completed(1003, 10, "CI", "success", h(10), mins(6)))
             .run(Run::completed(1004, 11, "Deploy", "success", h(9), mins(2)))
             .run(Run::completed(1005, 10, "CI", "cancelled", h(5), mins(1))),
     )

@@ -9,7 +9,8 @@ use chrono::Utc;
 use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 use gitops_bridge::github::webhook::sign;
 use serde_json::{Value, json};
-use support::{Config, Daemon, Mosquitto, Probe};
+use support::rig::Rig;
+use support::{Config, Daemon, Mosquitto};
 
 const WAIT: Duration = Duration::from_secs(15);
 const SECRET: &str = "a-long-webhook-secret";
@@ -69,16 +70,6 @@ fn world() -> World {
 
 const REPOS: &str = "    - name: octo-org/octo-repo\n      allow: [rerun]\n";
 
-struct Rig {
-    _broker: Mosquitto,
-    gh: FakeGitHub,
-    probe: Probe,
-    url: String,
-    http: reqwest::Client,
-    daemon: Option<Daemon>,
-    _cfg: Config,
-}
-
 impl Rig {
     async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
@@ -137,10 +128,6 @@ impl Rig {
             value("gitops_bridge_webhook_deliveries_duplicate_total"),
             value("gitops_bridge_webhook_deliveries_rejected_total"),
         )
-    }
-
-    async fn stop(mut self) {
-        self.daemon.take().unwrap().stop().await.unwrap();
     }
 }
 
@@ -645,34 +632,29 @@ impl Rig {
     /// A daemon with an API token; with `webhooks`, a webhook secret too, and polling slowed
     /// to once an hour so changes in a test come from webhooks alone.
     async fn start_github(webhooks: bool) -> Rig {
-        let broker = Mosquitto::start();
-        let gh = FakeGitHub::start(world()).await;
-        let cfg = Config::write(&gh.url(), &gh.token(), broker.port, REPOS, "");
-        let mut text = std::fs::read_to_string(&cfg.path)
-            .unwrap()
-            .replace("http:\n  listen: \"\"\n", &with_token());
-        if webhooks {
-            text = text.replace(
-                "  poll_interval: 1s\n",
-                &format!("  poll_interval: 1h\n  webhook_secret: {SECRET}\n"),
-            );
-        }
-        std::fs::write(&cfg.path, text).unwrap();
-        let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
-        let (daemon, url) = Daemon::start_with_http(cfg.settings()).await;
-        probe
+        let rig = Rig::launch(
+            world(),
+            REPOS,
+            "gitops-bridge/#",
+            |text| {
+                let text = text.replace("http:\n  listen: \"\"\n", &with_token());
+                if webhooks {
+                    text.replace(
+                        "  poll_interval: 1s\n",
+                        &format!("  poll_interval: 1h\n  webhook_secret: {SECRET}\n"),
+                    )
+                } else {
+                    text
+                }
+            },
+            true,
+        )
+        .await;
+        rig.probe
             .wait_for("gitops-bridge/repo/octo-org/octo-repo/state", WAIT, |s| {
                 s.json()["last_run"]["run_id"] == 504
             })
             .await;
-        Rig {
-            _broker: broker,
-            gh,
-            probe,
-            url,
-            http: reqwest::Client::new(),
-            daemon: Some(daemon),
-            _cfg: cfg,
-        }
+        rig
     }
 }

@@ -530,4 +530,6 @@ fn unsafe_free_sigterm(pid: u32) {
         .status();
 }
 
+pub mod rig;
 pub mod webhook_load;
+pub mod world;
