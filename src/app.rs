@@ -1,9 +1,9 @@
 //! Wiring: start the tasks, connect their channels, shut down cleanly.
 //!
 //! ```text
-//!  poller ──────────┐                    ┌─► MQTT bridge ◄──► MQTT pump ◄──► broker
-//!  webhook processor ─┴─Event──► state ──┤       │ command topics
-//!                                  │      └─► web (API, SSE, /metrics, UI)
+//!  poller ────────────┐                   ┌─► MQTT bridge ◄──► MQTT pump ◄──► broker
+//!  webhook processor ─┼─Event──► state ──┤       │ command topics
+//!  template watch ────┘            │      └─► web (API, SSE, /metrics, UI)
 //!                                store          │ POST commands
 //!                                  ▲      command executor ──► GitHub
 //!  config watch ──Report──► MQTT bridge, web
@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commands;
 use crate::config_watch::ConfigWatch;
+use crate::deploy::status::TemplateReport;
+use crate::deploy::watch::Reading;
 use crate::github::webhook::WebhookProcessor;
 use crate::github::{GitHubClient, Poller};
 use crate::mqtt::{self, Topics, discovery, payload};
@@ -95,6 +97,18 @@ pub async fn serve_with(
         None => (None, None),
     };
 
+    // The template watch keeps HA's `update` entities current; it reads, never writes.
+    let template_refresh = settings.templates.clone().map(|templates| {
+        let (watch, refresh) = crate::deploy::watch::watch(
+            gh.clone(),
+            templates,
+            state_handle.clone(),
+            events.clone(),
+        );
+        tasks.spawn("template watch", watch.run(cancel.clone()));
+        refresh
+    });
+
     let (results_tx, results) = tokio::sync::mpsc::channel(64);
     let (executor, command_handle) = commands::executor(
         gh.clone(),
@@ -107,7 +121,7 @@ pub async fn serve_with(
         "command executor",
         executor
             .with_validation(validate_now.clone())
-            .with_templates(settings.templates.clone())
+            .with_templates(settings.templates.clone(), template_refresh)
             .run(cancel.clone()),
     );
 
@@ -274,7 +288,7 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
         State::new(store.clone(), github.clone(), settings.metrics_window);
     let state_task = tokio::spawn(state.run(CancellationToken::new()));
     let poller = Poller::new(
-        gh,
+        gh.clone(),
         github,
         settings.metrics_window,
         store.clone(),
@@ -311,6 +325,22 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
         ),
     ];
     for view in snapshot.repos.values() {
+        // What the template watch would add: each target's templates, read once.
+        let mut view = (**view).clone();
+        if let Some(templates) = &settings.templates {
+            match crate::deploy::watch::read(&gh, templates, &view.repo, None).await {
+                Reading::Read { report, .. } => view.templates = Some(Arc::new(report)),
+                Reading::Failed { branch, error } => {
+                    view.templates = Some(Arc::new(TemplateReport {
+                        branch,
+                        error: Some(error),
+                        ..TemplateReport::default()
+                    }))
+                }
+                Reading::NotTargeted | Reading::Unchanged => {}
+            }
+        }
+        let view = &view;
         let config = discovery::repo_config(view, &topics);
         messages.push((
             topics.device_config(&config.device.identifiers[0]),

@@ -414,6 +414,12 @@ pub enum Event {
         jobs: Vec<Job>,
     },
     GitHub(GitHubStatus),
+    /// What a repository has installed of the workflow template library; `None` when no
+    /// target names it any more.
+    Templates {
+        repo_id: u64,
+        report: Option<std::sync::Arc<crate::deploy::status::TemplateReport>>,
+    },
 }
 
 /// Checks a git ref name the way `git check-ref-format` does (branch, tag, or `refs/…`).

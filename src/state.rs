@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::RepoPolicy;
+use crate::deploy::status::TemplateReport;
 use crate::metrics::{self, Health, Window};
 use crate::model::{Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
 use crate::settings::GitHubSettings;
@@ -105,6 +106,10 @@ pub struct RepoView {
     /// state) wait for it rather than announce a repository with every value unknown.
     #[serde(skip)]
     pub synced: bool,
+    /// Its workflow templates, when a `templates.targets` entry names it and the template
+    /// watch has read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates: Option<Arc<TemplateReport>>,
 }
 
 /// The current picture.
@@ -186,6 +191,7 @@ impl RepoView {
             workflows: Vec::new(),
             policy,
             synced: false,
+            templates: None,
         }
     }
 }
@@ -202,6 +208,8 @@ pub struct State {
     due: HashMap<u64, Option<DateTime<Utc>>>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     changes: broadcast::Sender<Change>,
+    /// The template watch's last report per repository, kept across recomputes.
+    templates: HashMap<u64, Arc<TemplateReport>>,
 }
 
 impl State {
@@ -227,6 +235,7 @@ impl State {
             due: HashMap::new(),
             snapshot_tx,
             changes,
+            templates: HashMap::new(),
         };
         (state, handle, events_tx)
     }
@@ -349,6 +358,18 @@ impl State {
                     .call(move |db| db.upsert_jobs(repo_id, &jobs))
                     .await?;
                 self.refresh(repo_id).await?;
+            }
+            Event::Templates { repo_id, report } => {
+                match &report {
+                    Some(r) => self.templates.insert(repo_id, r.clone()),
+                    None => self.templates.remove(&repo_id),
+                };
+                if let Some(view) = self.current.repos.get_mut(&repo_id)
+                    && view.templates != report
+                {
+                    Arc::make_mut(view).templates = report;
+                    self.changed(repo_id);
+                }
             }
             Event::GitHub(status) => {
                 if status != self.current.github {
@@ -583,6 +604,7 @@ impl State {
             unavailable_reason,
             policy,
             synced,
+            templates: self.templates.get(&repo_id).cloned(),
         };
         Ok((view, due))
     }

@@ -159,7 +159,11 @@ async fn discovery_output() -> (Vec<(String, Value)>, Topics) {
     let gh = FakeGitHub::start(World::demo(Utc::now())).await;
     let ha = tempfile::tempdir().unwrap();
     std::fs::write(ha.path().join("configuration.yaml"), "homeassistant:\n").unwrap();
-    let validate = format!("validate:\n  path: {}\n", ha.path().display());
+    // Templates on one repository, so its device shows the template entities too.
+    let validate = format!(
+        "validate:\n  path: {}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\n",
+        ha.path().display()
+    );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &validate);
     let settings = cfg.settings();
     let path = cfg.path.clone();
@@ -200,12 +204,18 @@ fn entities(config: &Value, object_prefix: &str) -> BTreeSet<Entity> {
         );
         assert_eq!(c["unique_id"], format!("{device_id}_{key}"), "{key}");
         let name = c["name"].as_str().unwrap().to_string();
-        let (key, name) = match key.strip_prefix("dispatch_") {
-            Some(_) => (
+        let (key, name) = if key.starts_with("dispatch_") {
+            (
                 "dispatch_<workflow>".to_string(),
                 name.replace("deploy.yml", "<workflow>"),
-            ),
-            None => (key.clone(), name),
+            )
+        } else if key.starts_with("template_") && platform == "update" {
+            (
+                "template_<id>".to_string(),
+                name.replace("security-scan", "<id>"),
+            )
+        } else {
+            (key.clone(), name)
         };
         out.insert((key, platform, name));
     }

@@ -507,3 +507,65 @@ async fn buttons_and_blueprints_reach_github() {
     std::fs::write(&automations, "[]\n").unwrap();
     lab.call("automation.reload", serde_json::json!({})).await;
 }
+
+/// A workflow template as HA shows it: an `update` entity with both versions and the
+/// changelog; Install in HA deploys it (the fake GitHub records the commit), after which HA
+/// shows it up to date and the drift sensor off.
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn a_template_update_installs_from_home_assistant() {
+    let lab = Lab::from_env();
+    let world = World::new("e2e-token")
+        .owner(Owner::user("octo", 1))
+        .repo(Repo::new(4444, "octo", "ha").files(&[("configuration.yaml", "homeassistant:\n")]));
+    let github = FakeGitHub::start(world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - name: octo/ha\n      allow: [deploy_template]\n",
+        "gitops-bridge-e2e3",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("templates:\n  targets:\n    - repositories: [octo/ha]\n      templates: [security-scan]\n      mode: commit\n");
+    std::fs::write(&config, text).unwrap();
+    let _daemon = DaemonProcess::start(&config);
+
+    let entity = "update.octo_ha_template_security_scan";
+    let offered = lab.wait_state(entity, LONG, |s| s["state"] == "on").await;
+    let attributes = &offered["attributes"];
+    assert_eq!(attributes["installed_version"], "not installed");
+    assert_eq!(attributes["latest_version"], "1.0.0");
+    assert!(
+        attributes["release_summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("First release")),
+        "{attributes}"
+    );
+    assert_eq!(attributes["title"], "Workflow template security-scan");
+    lab.wait_state("binary_sensor.octo_ha_template_drift", LONG, |s| {
+        s["state"] == "off"
+    })
+    .await;
+
+    lab.call("update.install", serde_json::json!({ "entity_id": entity }))
+        .await;
+    let deadline = Instant::now() + LONG;
+    while github.with_world(|w| {
+        w.find_repo("octo/ha")
+            .unwrap()
+            .git
+            .file("main", ".github/workflows/security-scan.yml")
+            .is_none()
+    }) {
+        assert!(Instant::now() < deadline, "Install committed nothing");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let installed = lab
+        .wait_state(entity, LONG, |s| {
+            s["attributes"]["installed_version"] == "1.0.0"
+        })
+        .await;
+    assert_eq!(installed["state"], "off", "{installed}");
+}

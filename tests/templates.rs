@@ -578,3 +578,124 @@ async fn deploy_needs_deploy_template_in_allow() {
     );
     assert!(writes(&gh).is_empty());
 }
+
+// -- in Home Assistant ---------------------------------------------------------------------
+
+const STATE: &str = "gitops-bridge/repo/octo/ha/state";
+const DISCOVERY: &str = "homeassistant/device/gitops_bridge_repo_100/config";
+
+fn update_of(seen: &support::Seen, id: &str) -> Value {
+    seen.json()["templates"][id].clone()
+}
+
+fn attributes_of(seen: &support::Seen, id: &str) -> Value {
+    seen.json()["template_attributes"][id].clone()
+}
+
+/// The daemon gives each template the repository gets an `update` entity; Install (the
+/// payload HA publishes) deploys through the executor, and the entity then shows the new
+/// version; a hand edit turns the drift sensor on.
+#[tokio::test]
+async fn each_template_is_an_update_entity_whose_install_deploys_it() {
+    let rig = support::rig::Rig::launch(
+        world(),
+        &format!("    - name: {REPO}\n      allow: [deploy_template]\n"),
+        "#",
+        |text| {
+            text + "templates:\n  check_every: 10s\n  targets:\n    - repositories: [octo/ha]\n      templates: [security-scan, yaml-validation]\n      mode: commit\n"
+        },
+        false,
+    )
+    .await;
+    let wait = std::time::Duration::from_secs(20);
+    let config = rig
+        .probe
+        .wait_for(DISCOVERY, wait, |s| {
+            s.json()["components"]
+                .get("template_security_scan")
+                .is_some()
+        })
+        .await
+        .json();
+    let update = &config["components"]["template_security_scan"];
+    assert_eq!(update["platform"], "update");
+    assert_eq!(update["name"], "security-scan template");
+    assert_eq!(
+        update["command_topic"],
+        "gitops-bridge/repo/octo/ha/cmd/deploy_template"
+    );
+    let install: Value = serde_json::from_str(update["payload_install"].as_str().unwrap()).unwrap();
+    assert_eq!(install, json!({"template": "security-scan"}));
+    assert_eq!(
+        config["components"]["template_drift"]["device_class"],
+        "problem"
+    );
+
+    let before = rig
+        .probe
+        .wait_for(STATE, wait, |s| {
+            update_of(s, "security-scan")["latest_version"] == "1.0.0"
+        })
+        .await;
+    assert_eq!(
+        update_of(&before, "security-scan")["installed_version"],
+        "not installed"
+    );
+    assert_eq!(
+        attributes_of(&before, "security-scan")["state"],
+        "not deployed"
+    );
+
+    // What HA publishes when Install is pressed.
+    rig.probe
+        .publish(
+            update["command_topic"].as_str().unwrap(),
+            update["payload_install"].as_str().unwrap(),
+            false,
+        )
+        .await;
+    let result = rig
+        .probe
+        .wait_for("gitops-bridge/cmd/result", wait, |s| {
+            s.json()["action"] == "deploy_template"
+        })
+        .await
+        .json();
+    assert_eq!(result["ok"], true, "{result}");
+    // Only the template asked for: the other stays as it was.
+    assert_eq!(
+        file(&rig.gh, "main", ".github/workflows/security-scan.yml").as_deref(),
+        Some(rendered("security-scan").as_str())
+    );
+    assert!(file(&rig.gh, "main", ".github/workflows/yaml-validation.yml").is_none());
+
+    // Read again right after the deploy, not at the next check.
+    let after = rig
+        .probe
+        .wait_for(STATE, std::time::Duration::from_secs(5), |s| {
+            update_of(s, "security-scan")["installed_version"] == "1.0.0"
+        })
+        .await;
+    assert_eq!(
+        update_of(&after, "yaml-validation")["installed_version"],
+        "not installed"
+    );
+    assert_eq!(after.json()["template_drift"]["files"], json!([]));
+
+    let path = ".github/workflows/security-scan.yml";
+    rig.gh.with_world(|w| {
+        w.repo_mut(REPO).unwrap().git.commit_files(
+            "main",
+            &[(path, Some("name: mine\non: push\njobs: {}\n"))],
+            "hand edit",
+        );
+    });
+    let drifted = rig
+        .probe
+        .wait_for(STATE, wait, |s| {
+            s.json()["template_drift"]["files"] == json!([path])
+        })
+        .await;
+    assert_eq!(attributes_of(&drifted, "security-scan")["state"], "drifted");
+    rig.stop().await;
+}

@@ -88,6 +88,8 @@ pub struct Executor {
     validate_now: Option<Arc<Notify>>,
     /// The template library and its targets, when `templates:` is set.
     templates: Option<Arc<TemplateSettings>>,
+    /// Asks the template watch to read a repository again after we wrote to it.
+    template_refresh: Option<crate::deploy::watch::Refresh>,
     last_write: HashMap<u64, Instant>,
 }
 
@@ -114,6 +116,7 @@ pub fn executor(
         results,
         validate_now: None,
         templates: None,
+        template_refresh: None,
         last_write: HashMap::new(),
     };
     (
@@ -133,8 +136,15 @@ impl Executor {
     }
 
     /// Lets `deploy_template` and `rollback_template` work on the settings' targets.
-    pub fn with_templates(mut self, templates: Option<Arc<TemplateSettings>>) -> Self {
+    /// Lets `deploy_template` and `rollback_template` work on the settings' targets;
+    /// `refresh` (the daemon's template watch) hears of every repository they wrote to.
+    pub fn with_templates(
+        mut self,
+        templates: Option<Arc<TemplateSettings>>,
+        refresh: Option<crate::deploy::watch::Refresh>,
+    ) -> Self {
         self.templates = templates;
+        self.template_refresh = refresh;
         self
     }
 
@@ -304,6 +314,13 @@ impl Executor {
     /// Fresh GETs for preconditions and plans.
     pub(super) fn reader(&self) -> &GitHubClient {
         &self.gh
+    }
+
+    /// Tells the template watch that `repo_id`'s templates changed.
+    pub(super) fn templates_written(&self, repo_id: u64) {
+        if let Some(r) = &self.template_refresh {
+            r.request(repo_id);
+        }
     }
 
     pub(super) fn templates(&self) -> Option<&Arc<TemplateSettings>> {

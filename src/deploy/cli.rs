@@ -20,6 +20,7 @@ use super::library::Library;
 use super::plan::{self, Change, RepoPlan};
 use super::remote::{self, TargetRepo};
 use super::render;
+use super::status::TemplateReport;
 use super::targets::TemplateSettings;
 use crate::commands::{self, Action, Command, CommandResult, CommandSource, Params};
 use crate::github::GitHubClient;
@@ -325,6 +326,9 @@ struct PlannedRepo {
     error: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     plan: Option<RepoPlan>,
+    /// Installed, latest and drift per template (what `status` shows).
+    #[serde(skip)]
+    report: Option<TemplateReport>,
 }
 
 async fn plan_one(ctx: &Ctx, r: &TargetRepo, diffs: bool) -> PlannedRepo {
@@ -343,6 +347,7 @@ async fn plan_one(ctx: &Ctx, r: &TargetRepo, diffs: bool) -> PlannedRepo {
         mode: mode.as_str(),
         error: None,
         plan: None,
+        report: None,
     };
     let assignment = match assignment {
         Ok(Some(a)) => a,
@@ -360,6 +365,7 @@ async fn plan_one(ctx: &Ctx, r: &TargetRepo, diffs: bool) -> PlannedRepo {
             if diffs && let Err(e) = plan::with_diffs(&ctx.gh, repo, &mut p).await {
                 out.error = Some(format!("reading files for the diff: {e}"));
             }
+            out.report = Some(TemplateReport::of(&out.branch, &p, &assignment));
             out.plan = Some(p);
         }
         Err(e) => out.error = Some(e.to_string()),
@@ -459,18 +465,11 @@ async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
                 .iter()
                 .map(|r| {
                     let templates: Vec<Value> = r
-                        .plan
+                        .report
                         .iter()
-                        .flat_map(|p| {
-                            p.templates.iter().map(move |t| {
-                                let drifted: Vec<&str> = p
-                                    .drifted()
-                                    .into_iter()
-                                    .filter(|f| f.template == t.id)
-                                    .map(|f| f.path.as_str())
-                                    .collect();
-                                json!({"id": t.id, "installed": t.installed, "latest": t.target, "drifted": drifted})
-                            })
+                        .flat_map(|p| &p.templates)
+                        .map(|t| {
+                            json!({"id": t.id, "installed": t.installed, "latest": t.latest, "state": t.state(), "drifted": t.drifted, "changes": t.changes})
                         })
                         .collect();
                     json!({"repo": r.repo, "branch": r.branch, "error": r.error, "templates": templates})
@@ -493,25 +492,15 @@ async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
                     let _ = writeln!(out, "{:<40} error: {e}", r.repo);
                     continue;
                 }
-                let Some(p) = &r.plan else { continue };
-                for t in &p.templates {
-                    let drift = p.drifted().iter().any(|f| f.template == t.id);
-                    let state = if drift {
-                        "drifted"
-                    } else if t.installed.is_none() {
-                        "not deployed"
-                    } else if t.installed != t.target {
-                        "update available"
-                    } else {
-                        "up to date"
-                    };
+                for t in r.report.iter().flat_map(|p| &p.templates) {
                     let _ = writeln!(
                         out,
-                        "{:<40} {:<28} {:<10} {:<10} {state}",
+                        "{:<40} {:<28} {:<10} {:<10} {}",
                         r.repo,
                         t.id,
                         t.installed.as_deref().unwrap_or("-"),
-                        t.target.as_deref().unwrap_or("removed"),
+                        t.latest.as_deref().unwrap_or("removed"),
+                        t.state(),
                     );
                 }
             }
@@ -580,7 +569,7 @@ async fn execute_cmd(
         Arc::new(tokio::sync::Notify::new()),
         results_tx,
     );
-    executor = executor.with_templates(Some(ctx.templates.clone()));
+    executor = executor.with_templates(Some(ctx.templates.clone()), None);
     let total = names.len();
     let mut stopped_at = None;
     for (i, (owner, name)) in names.iter().enumerate() {

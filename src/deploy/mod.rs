@@ -1,7 +1,8 @@
 //! Workflow templates: a versioned library ([`library`]) rendered with minijinja
 //! ([`render`]), assigned to repositories by the settings ([`targets`]), planned against
 //! what each repository holds ([`plan`]), with a lock file in every target ([`lock`]) that
-//! makes drift and rollback computable from GitHub alone.
+//! makes drift and rollback computable from GitHub alone. In the daemon, [`watch`] keeps
+//! each target's [`status`] (installed, latest, drift) current for HA's `update` entities.
 //!
 //! This module only reads GitHub. Deploys and rollbacks are the `deploy_template` and
 //! `rollback_template` commands (`commands::actions`), so they pass the one executor's
@@ -14,7 +15,9 @@ pub mod lock;
 pub mod plan;
 mod remote;
 pub mod render;
+pub mod status;
 pub mod targets;
+pub mod watch;
 
 pub use cli::{TemplatesArgs, run};
 pub use library::{Library, Template};

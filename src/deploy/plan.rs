@@ -20,7 +20,7 @@ use super::render::Rendered;
 use crate::github::api::git::TreeChange;
 use crate::github::api::{self, Repo};
 use crate::github::models::{ApiBlob, ApiTree};
-use crate::github::{GitHubClient, GitHubError};
+use crate::github::{Fetched, GitHubClient, GitHubError};
 
 /// A branch's files (path → blob id) and our lock there.
 #[derive(Debug, Clone, Default)]
@@ -260,9 +260,37 @@ pub async fn read_target(
 ) -> Result<TargetState, GitHubError> {
     let url = gh.url(&api::git::tree(repo, rev));
     let tree: ApiTree = gh.get_json(&url).await?;
+    target_from_tree(gh, repo, &url, tree).await
+}
+
+/// Reads a branch only when its tree changed since `etag` (a 304 costs no rate limit).
+/// `Ok(None)`: unchanged.
+pub async fn read_target_if_changed(
+    gh: &GitHubClient,
+    repo: Repo<'_>,
+    rev: &str,
+    etag: Option<&str>,
+) -> Result<Option<(TargetState, Option<String>)>, GitHubError> {
+    let url = gh.url(&api::git::tree(repo, rev));
+    match gh.get::<ApiTree>(&url, etag).await? {
+        Fetched::NotModified => Ok(None),
+        Fetched::Modified { value, etag, .. } => {
+            let state = target_from_tree(gh, repo, &url, value).await?;
+            Ok(Some((state, etag)))
+        }
+    }
+}
+
+/// The files of a tree listing, and our lock among them (one blob read).
+async fn target_from_tree(
+    gh: &GitHubClient,
+    repo: Repo<'_>,
+    url: &str,
+    tree: ApiTree,
+) -> Result<TargetState, GitHubError> {
     if tree.truncated {
         return Err(GitHubError::Malformed {
-            url,
+            url: url.to_string(),
             message: "GitHub truncated the tree listing (over 100,000 files); this repository is too large to plan through the API".into(),
         });
     }

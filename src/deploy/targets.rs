@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,6 +25,9 @@ pub struct RawTemplates {
     pub library: Option<PathBuf>,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// How often the daemon reads every target again for HA's `update` entities
+    /// (default 10 minutes; an unchanged repository costs a free `304`).
+    pub check_every: Option<crate::settings::HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +100,14 @@ pub struct Target {
 pub struct TemplateSettings {
     pub library: Arc<Library>,
     pub targets: Vec<Target>,
+    pub check_every: Duration,
 }
+
+/// Default of `templates.check_every`.
+pub const CHECK_EVERY: Duration = Duration::from_secs(600);
+/// Below this, `check_every` would spend the rate limit on a question whose answer rarely
+/// changes.
+const MIN_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// What one repository gets: its templates rendered, its branch and mode.
 #[derive(Debug, Clone)]
@@ -171,9 +182,21 @@ impl TemplateSettings {
                 mode: t.mode,
             });
         }
+        let check_every = raw.check_every.map_or(CHECK_EVERY, |d| d.0);
+        if check_every < MIN_CHECK_EVERY {
+            return Err((
+                "templates.check_every".into(),
+                format!(
+                    "{} is too often; at least {}",
+                    humantime::format_duration(check_every),
+                    humantime::format_duration(MIN_CHECK_EVERY)
+                ),
+            ));
+        }
         Ok(TemplateSettings {
             library: Arc::new(library),
             targets,
+            check_every,
         })
     }
 

@@ -6,11 +6,14 @@
 //! `<domain>.<object_id>`; `unique_id`s come from GitHub's numeric repository id, so a rename
 //! keeps every entity and its history.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::topics::{Topics, slug};
+use crate::commands::Action;
+use crate::deploy::status::TemplateReport;
 use crate::metrics::HealthLevel;
 use crate::model::RunState;
 use crate::state::RepoView;
@@ -76,15 +79,17 @@ pub struct Component {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_topic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_template: Option<&'static str>,
+    pub value_template: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_attributes_topic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub json_attributes_template: Option<&'static str>,
+    pub json_attributes_template: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command_topic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_press: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_install: Option<String>,
 }
 
 /// A device-based discovery config.
@@ -362,9 +367,9 @@ fn component(
         entity_category: spec.category,
         options,
         state_topic: Some(state_topic.to_string()),
-        value_template: Some(spec.value_template),
+        value_template: Some(spec.value_template.into()),
         json_attributes_topic: spec.attributes_template.map(|_| state_topic.to_string()),
-        json_attributes_template: spec.attributes_template,
+        json_attributes_template: spec.attributes_template.map(Cow::from),
         ..Component::default()
     }
 }
@@ -419,6 +424,13 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
             },
         );
     }
+    if let Some(report) = &view.templates {
+        template_components(view, report, topics, &device_id, &entity_prefix)
+            .into_iter()
+            .for_each(|(k, c)| {
+                components.insert(k, c);
+            });
+    }
     DeviceConfig {
         device: Device {
             identifiers: vec![device_id],
@@ -442,6 +454,72 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
         qos: 1,
         components,
     }
+}
+
+/// One `update` entity per workflow template the repository gets (Install deploys that
+/// template, when `deploy_template` is allowed) and the drift sensor. All read the
+/// repository's state, whose `templates` map holds HA's update JSON per template id.
+fn template_components(
+    view: &RepoView,
+    report: &TemplateReport,
+    topics: &Topics,
+    device_id: &str,
+    entity_prefix: &str,
+) -> Vec<(String, Component)> {
+    let repo = &view.repo;
+    let state_topic = topics.repo_state(repo);
+    let installable = view.policy.allow.contains(&Action::DeployTemplate);
+    let mut out = Vec::new();
+    for t in report.templates.iter().filter(|t| t.latest.is_some()) {
+        let key = format!("template_{}", slug(&t.id));
+        // Template ids are `[a-z0-9-]` (the library checks), safe inside a quoted literal.
+        let id = &t.id;
+        out.push((
+            key.clone(),
+            Component {
+                platform: "update",
+                name: format!("{id} template"),
+                unique_id: format!("{device_id}_{key}"),
+                default_entity_id: format!("update.{entity_prefix}_{key}"),
+                icon: Some("mdi:file-sync-outline"),
+                entity_category: Some("config"),
+                state_topic: Some(state_topic.clone()),
+                value_template: Some(
+                    format!("{{{{ value_json.templates['{id}'] | default({{}}) | tojson }}}}")
+                        .into(),
+                ),
+                json_attributes_topic: Some(state_topic.clone()),
+                json_attributes_template: Some(
+                    format!(
+                        "{{{{ value_json.template_attributes['{id}'] | default({{}}) | tojson }}}}"
+                    )
+                    .into(),
+                ),
+                command_topic: installable.then(|| topics.repo_cmd(repo, Action::DeployTemplate)),
+                payload_install: installable
+                    .then(|| serde_json::json!({ "template": id }).to_string()),
+                ..Component::default()
+            },
+        ));
+    }
+    out.push((
+        "template_drift".into(),
+        Component {
+            platform: "binary_sensor",
+            name: "Template drift".into(),
+            unique_id: format!("{device_id}_template_drift"),
+            default_entity_id: format!("binary_sensor.{entity_prefix}_template_drift"),
+            device_class: Some("problem"),
+            entity_category: Some("diagnostic"),
+            icon: Some("mdi:file-compare"),
+            state_topic: Some(state_topic.clone()),
+            value_template: Some("{{ 'ON' if value_json.template_drift.files else 'OFF' }}".into()),
+            json_attributes_topic: Some(state_topic),
+            json_attributes_template: Some("{{ value_json.template_drift | tojson }}".into()),
+            ..Component::default()
+        },
+    ));
+    out
 }
 
 /// Entities of the configuration check (all read `<base>/bridge/validation`).
@@ -629,6 +707,7 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
         workflows: Vec::new(),
         policy: Default::default(),
         synced: true,
+        templates: None,
     }
 }
 

@@ -112,12 +112,104 @@ pub struct RepoState {
     pub last_run: Option<RunAttributes>,
     /// Keyed by workflow file name (`ci.yml`), which is unique where names are not.
     pub workflows: BTreeMap<String, WorkflowAttributes>,
+    /// HA's `update` JSON per workflow template id; empty when no target names the
+    /// repository (or the template watch has not read it yet).
+    pub templates: BTreeMap<String, TemplateUpdate>,
+    /// The `update` entities' attributes, apart: HA refuses unknown keys in update JSON.
+    pub template_attributes: BTreeMap<String, TemplateAttributes>,
+    pub template_drift: TemplateDrift,
+}
+
+/// What an MQTT `update` entity reads (HA core `mqtt/update.py`: `installed_version`,
+/// `latest_version`, `title`, `release_summary` of at most 255 characters; any other key
+/// fails HA's schema and the whole message is dropped).
+#[derive(Debug, Serialize)]
+pub struct TemplateUpdate {
+    pub installed_version: String,
+    pub latest_version: String,
+    pub title: String,
+    pub release_summary: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TemplateAttributes {
+    /// `up to date`, `update available`, `not deployed` or `drifted`.
+    pub state: &'static str,
+    pub branch: String,
+    pub drifted: Vec<String>,
+}
+
+/// The drift sensor's state and attributes.
+#[derive(Debug, Default, Serialize)]
+pub struct TemplateDrift {
+    /// Files edited by hand since our deploy.
+    pub files: Vec<String>,
+    /// Why the repository's templates could not be read just now.
+    pub error: Option<String>,
+}
+
+/// What a template not deployed yet shows as its installed version: not a version, so HA
+/// (which compares versions, and calls any pair it cannot compare an update) offers it.
+pub const NOT_INSTALLED: &str = "not installed";
+
+type TemplatePayloads = (
+    BTreeMap<String, TemplateUpdate>,
+    BTreeMap<String, TemplateAttributes>,
+    TemplateDrift,
+);
+
+fn template_updates(view: &RepoView) -> TemplatePayloads {
+    let Some(report) = &view.templates else {
+        return Default::default();
+    };
+    let mut attributes = BTreeMap::new();
+    let updates = report
+        .templates
+        .iter()
+        .filter_map(|t| {
+            let latest = t.latest.clone()?;
+            let summary = if t.changes.is_empty() {
+                format!("{} is up to date", t.id)
+            } else {
+                t.changes.join("; ")
+            };
+            attributes.insert(
+                t.id.clone(),
+                TemplateAttributes {
+                    state: t.state(),
+                    branch: report.branch.clone(),
+                    drifted: t.drifted.clone(),
+                },
+            );
+            Some((
+                t.id.clone(),
+                TemplateUpdate {
+                    installed_version: t
+                        .installed
+                        .clone()
+                        .unwrap_or_else(|| NOT_INSTALLED.to_string()),
+                    latest_version: latest,
+                    title: format!("Workflow template {}", t.id),
+                    release_summary: truncate(&summary, MAX_STATE_LEN),
+                },
+            ))
+        })
+        .collect();
+    let drift = TemplateDrift {
+        files: report.drifted().into_iter().map(str::to_string).collect(),
+        error: report.error.clone(),
+    };
+    (updates, attributes, drift)
 }
 
 pub fn repo_state(view: &RepoView) -> RepoState {
     let h = &view.health;
     let last = view.last_run.as_ref();
+    let (templates, template_attributes, template_drift) = template_updates(view);
     RepoState {
+        templates,
+        template_attributes,
+        template_drift,
         status: last.map(|r| r.status.as_str()),
         finished_at: last.and_then(|r| r.finished_at).map(ts),
         duration_s: secs(last.and_then(|r| r.duration_s)),

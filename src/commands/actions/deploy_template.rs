@@ -128,6 +128,7 @@ pub(super) async fn run(
         .await
         {
             Ok(p) => {
+                x.templates_written(view.repo.id);
                 let text = match p.pull {
                     Some(n) if p.already_proposed => {
                         format!("pull request #{n} already proposes {summary}; nothing new written")

@@ -144,6 +144,7 @@ pub(super) async fn run(
         .await
         {
             Ok(p) => {
+                x.templates_written(view.repo.id);
                 let text = match p.pull {
                     Some(n) => format!("pull request #{n} rolls {branch} back to {to}"),
                     None => format!(

@@ -1,0 +1,233 @@
+//! The daemon's template source: keeps every target repository's [`TemplateReport`] current
+//! in the state, which HA shows as one `update` entity per template and a drift sensor.
+//!
+//! Each watched repository that a `templates.targets` entry names is read every
+//! `templates.check_every`, when the watched set is resolved, and right after one of our template
+//! commands wrote to it. Reads are conditional on the branch's tree ETag, so a repository
+//! that did not change costs one `304` and nothing of the rate limit. Reading only, like
+//! the rest of `deploy`; installs go through the command executor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::plan;
+use super::status::TemplateReport;
+use super::targets::TemplateSettings;
+use crate::github::GitHubClient;
+use crate::github::api::Repo;
+use crate::model::{Event, Repository};
+use crate::state::{Change, RepoView, StateHandle};
+
+/// Asks the watch to read one repository again now (after a deploy or rollback).
+#[derive(Clone, Debug)]
+pub struct Refresh(mpsc::Sender<u64>);
+
+impl Refresh {
+    /// Never blocks: a full queue already holds enough reasons to read again.
+    pub fn request(&self, repo_id: u64) {
+        let _ = self.0.try_send(repo_id);
+    }
+}
+
+/// What the last read of a repository left behind.
+struct Known {
+    branch: String,
+    etag: Option<String>,
+    report: Arc<TemplateReport>,
+}
+
+pub struct TemplateWatch {
+    gh: GitHubClient,
+    templates: Arc<TemplateSettings>,
+    state: StateHandle,
+    events: mpsc::Sender<Event>,
+    refresh: mpsc::Receiver<u64>,
+    known: HashMap<u64, Known>,
+}
+
+/// The watch and the handle that asks it to read a repository again.
+pub fn watch(
+    gh: GitHubClient,
+    templates: Arc<TemplateSettings>,
+    state: StateHandle,
+    events: mpsc::Sender<Event>,
+) -> (TemplateWatch, Refresh) {
+    let (tx, refresh) = mpsc::channel(256);
+    (
+        TemplateWatch {
+            gh,
+            templates,
+            state,
+            events,
+            refresh,
+            known: HashMap::new(),
+        },
+        Refresh(tx),
+    )
+}
+
+impl TemplateWatch {
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut changes = self.state.subscribe();
+        let mut tick = tokio::time::interval(self.templates.check_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => self.check_all().await,
+                Some(id) = self.refresh.recv() => self.check_id(id).await,
+                change = changes.recv() => match change {
+                    Ok(Change::Resolved) => self.check_all().await,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        tracing::debug!("template watch stopped");
+    }
+
+    async fn check_all(&mut self) {
+        let snapshot = self.state.snapshot();
+        if !snapshot.resolved {
+            return;
+        }
+        for view in snapshot.repos.values() {
+            self.check(view).await;
+        }
+        // Repositories no longer watched take their report with them.
+        self.known.retain(|id, _| snapshot.repos.contains_key(id));
+    }
+
+    async fn check_id(&mut self, id: u64) {
+        let view = self.state.snapshot().repos.get(&id).cloned();
+        if let Some(view) = view {
+            self.check(&view).await;
+        }
+    }
+
+    /// Reads one repository and tells the state when its report changed.
+    async fn check(&mut self, view: &RepoView) {
+        let id = view.repo.id;
+        if !view.available {
+            return;
+        }
+        let known = self
+            .known
+            .get(&id)
+            .and_then(|k| Some((k.branch.as_str(), k.etag.as_deref()?)));
+        match read(&self.gh, &self.templates, &view.repo, known).await {
+            Reading::NotTargeted => {
+                if self.known.remove(&id).is_some() {
+                    self.send(id, None).await;
+                }
+            }
+            Reading::Unchanged => {}
+            Reading::Read { report, etag } => {
+                let branch = report.branch.clone();
+                self.remember(id, branch, etag, report).await;
+            }
+            Reading::Failed { branch, error } => {
+                tracing::warn!(
+                    "reading the workflow templates of {}: {error}",
+                    view.repo.full_name()
+                );
+                // Keep what we knew; say why it may be stale. The next read starts afresh.
+                let mut report = self
+                    .known
+                    .get(&id)
+                    .map(|k| (*k.report).clone())
+                    .unwrap_or_else(|| TemplateReport {
+                        branch: branch.clone(),
+                        ..TemplateReport::default()
+                    });
+                report.error = Some(error);
+                self.remember(id, branch, None, report).await;
+            }
+        }
+    }
+
+    async fn remember(
+        &mut self,
+        id: u64,
+        branch: String,
+        etag: Option<String>,
+        report: TemplateReport,
+    ) {
+        let unchanged = self.known.get(&id).is_some_and(|k| *k.report == report);
+        let report = Arc::new(report);
+        self.known.insert(
+            id,
+            Known {
+                branch,
+                etag,
+                report: report.clone(),
+            },
+        );
+        if !unchanged {
+            self.send(id, Some(report)).await;
+        }
+    }
+
+    async fn send(&self, repo_id: u64, report: Option<Arc<TemplateReport>>) {
+        let _ = self.events.send(Event::Templates { repo_id, report }).await;
+    }
+}
+
+/// What one read of a repository found.
+#[derive(Debug)]
+pub enum Reading {
+    /// No `templates.targets` entry names it.
+    NotTargeted,
+    /// Its branch's tree has the ETag we had.
+    Unchanged,
+    Read {
+        report: TemplateReport,
+        etag: Option<String>,
+    },
+    Failed {
+        branch: String,
+        error: String,
+    },
+}
+
+/// Reads `repo`'s templates from its target branch. `known` is the branch and tree ETag of
+/// the last read: the same branch unchanged answers [`Reading::Unchanged`] for free.
+pub async fn read(
+    gh: &GitHubClient,
+    templates: &TemplateSettings,
+    repo: &Repository,
+    known: Option<(&str, &str)>,
+) -> Reading {
+    let assignment = match templates.assignment(&repo.owner, &repo.name) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Reading::NotTargeted,
+        Err(error) => {
+            return Reading::Failed {
+                branch: repo.default_branch.clone(),
+                error,
+            };
+        }
+    };
+    let branch = assignment
+        .branch
+        .clone()
+        .unwrap_or_else(|| repo.default_branch.clone());
+    let etag = known.filter(|(b, _)| *b == branch).map(|(_, e)| e);
+    match plan::read_target_if_changed(gh, Repo::from(repo), &branch, etag).await {
+        Ok(None) => Reading::Unchanged,
+        Ok(Some((target, etag))) => {
+            let p = plan::plan(&target, &assignment.templates, None);
+            Reading::Read {
+                report: TemplateReport::of(&branch, &p, &assignment),
+                etag,
+            }
+        }
+        Err(e) => Reading::Failed {
+            error: format!("reading {branch}: {e}"),
+            branch,
+        },
+    }
+}
