@@ -699,3 +699,111 @@ async fn each_template_is_an_update_entity_whose_install_deploys_it() {
     assert_eq!(attributes_of(&drifted, "security-scan")["state"], "drifted");
     rig.stop().await;
 }
+
+// -- waves ---------------------------------------------------------------------------------
+
+/// A canary (`octo/dev`) and two more repositories; the canary's pushes end `canary`.
+fn waves_world(canary: &str) -> World {
+    let files = [("configuration.yaml", "homeassistant:\n")];
+    World::new(TOKEN)
+        .owner(Owner::user("octo", 1))
+        .repo(
+            Repo::new(100, "octo", "ha")
+                .files(&files)
+                .runs_on_push("success"),
+        )
+        .repo(
+            Repo::new(101, "octo", "dev")
+                .files(&files)
+                .runs_on_push(canary),
+        )
+        .repo(
+            Repo::new(102, "octo", "lab")
+                .files(&files)
+                .runs_on_push("success"),
+        )
+}
+
+fn waves_settings(gh: &FakeGitHub) -> support::Config {
+    support::Config::write(
+        &gh.url(),
+        TOKEN,
+        1,
+        "    - name: octo/ha\n      allow: [deploy_template, rollback_template]\n    - name: octo/dev\n      allow: [deploy_template, rollback_template]\n    - name: octo/lab\n      allow: [deploy_template, rollback_template]\n",
+        "templates:\n  waves:\n    - name: canary\n      repositories: [octo/dev]\n  wave_timeout: 20s\n  targets:\n    - repositories: [octo/ha, octo/dev, octo/lab]\n      templates: [security-scan]\n      mode: commit\n",
+    )
+}
+
+fn file_in(gh: &FakeGitHub, repo: &str, path: &str) -> Option<String> {
+    gh.with_world(|w| {
+        w.find_repo(repo)
+            .unwrap()
+            .git
+            .file("main", path)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    })
+}
+
+#[tokio::test]
+async fn a_failed_canary_stops_the_rollout_and_is_rolled_back() {
+    let gh = FakeGitHub::start(waves_world("failure")).await;
+    let cfg = waves_settings(&gh);
+    let before = gh.with_world(|w| w.find_repo("octo/dev").unwrap().git.refs["main"].clone());
+    let out = cli(&cfg, &["deploy"]).await;
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("wave canary (octo/dev): FAILED") && out.stdout.contains("`failure`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("rolled back octo/dev"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("not started: octo/ha, octo/lab"),
+        "{}",
+        out.stdout
+    );
+    // The canary holds exactly what it held before; the others were never written.
+    let path = ".github/workflows/security-scan.yml";
+    assert_eq!(file_in(&gh, "octo/dev", path), None);
+    assert_eq!(file_in(&gh, "octo/dev", LOCK_PATH), None);
+    let (now, then) = gh.with_world(|w| {
+        let g = &w.find_repo("octo/dev").unwrap().git;
+        (
+            g.files_at(&g.refs["main"]).cloned(),
+            g.files_at(&before).cloned(),
+        )
+    });
+    assert_eq!(now, then, "the canary's files after the rollback");
+    let others: Vec<String> = writes(&gh)
+        .into_iter()
+        .filter(|w| !w.contains("/octo/dev/"))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
+#[tokio::test]
+async fn a_passing_canary_lets_the_next_wave_go() {
+    let gh = FakeGitHub::start(waves_world("success")).await;
+    let cfg = waves_settings(&gh);
+    let out = cli(&cfg, &["deploy", "--format", "json"]).await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["waves"][0]["name"], "canary");
+    assert_eq!(doc["waves"][0]["gate"]["passed"], true, "{doc}");
+    assert_eq!(
+        doc["waves"][1]["repositories"],
+        json!(["octo/ha", "octo/lab"])
+    );
+    // The canary went first.
+    assert_eq!(doc["results"][0]["repo"], "octo/dev");
+    for repo in ["octo/ha", "octo/dev", "octo/lab"] {
+        assert!(
+            file_in(&gh, repo, ".github/workflows/security-scan.yml").is_some(),
+            "{repo}"
+        );
+    }
+}

@@ -225,6 +225,7 @@ impl Executor {
                     ),
                     run_id: earlier.run_id,
                     url: earlier.url,
+                    commit: None,
                     duplicate: true,
                 };
             }

@@ -152,6 +152,7 @@ impl Command {
             message,
             run_id,
             url,
+            commit: None,
             duplicate: false,
         }
     }
@@ -167,6 +168,10 @@ pub struct CommandResult {
     pub message: String,
     pub run_id: Option<u64>,
     pub url: Option<String>,
+    /// The commit a template deploy or rollback wrote (on the branch, or on the branch of
+    /// its pull request): what a rollout's wave gate watches the runs of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     /// True when this repeats the result of an earlier command with the same `request_id`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
@@ -187,7 +192,14 @@ impl CommandResult {
             message: message.into(),
             run_id: None,
             url: None,
+            commit: None,
             duplicate: false,
         }
+    }
+
+    /// The same result, naming the commit it wrote.
+    pub fn with_commit(mut self, commit: impl Into<String>) -> Self {
+        self.commit = Some(commit.into());
+        self
     }
 }

@@ -22,6 +22,7 @@ use super::remote::{self, TargetRepo};
 use super::render;
 use super::status::TemplateReport;
 use super::targets::TemplateSettings;
+use super::waves;
 use crate::commands::{self, Action, Command, CommandResult, CommandSource, Params};
 use crate::github::GitHubClient;
 use crate::github::api::Repo;
@@ -108,6 +109,9 @@ pub struct DeployArgs {
     /// Overwrite files edited by hand since our last deploy.
     #[arg(long)]
     pub force: bool,
+    /// Ignore `templates.waves`: deploy everywhere without waiting between waves.
+    #[arg(long)]
+    pub all_at_once: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +140,7 @@ pub fn run(args: &TemplatesArgs) -> ExitCode {
                 Action::DeployTemplate,
                 a.template.clone(),
                 a.force,
+                !a.all_at_once,
             ))
         }),
         Verb::Status(a) => remote(a, |ctx, rt| rt.block_on(status_cmd(ctx))),
@@ -143,7 +148,13 @@ pub fn run(args: &TemplatesArgs) -> ExitCode {
             Err("say which repositories to roll back: --repo OWNER/NAME".to_string())
         }
         Verb::Rollback(a) => remote(&a.remote, |ctx, rt| {
-            rt.block_on(execute_cmd(ctx, Action::RollbackTemplate, None, a.force))
+            rt.block_on(execute_cmd(
+                ctx,
+                Action::RollbackTemplate,
+                None,
+                a.force,
+                false,
+            ))
         }),
     };
     match outcome {
@@ -513,12 +524,16 @@ async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
     })
 }
 
-/// Deploy or roll back: one command per repository through the one executor.
+/// Deploy or roll back: one command per repository through the one executor. With
+/// `waves` and `templates.waves` set, a deploy goes wave by wave: the next wave starts once
+/// every run the previous wave's commits triggered passed; a failed wave is rolled back
+/// and the rollout stops.
 async fn execute_cmd(
     ctx: &Ctx,
     action: Action,
     template: Option<String>,
     force: bool,
+    waves: bool,
 ) -> Result<ExitCode, String> {
     // The repositories as GitHub describes them (id, default branch, archived), with the
     // policy the settings give each: `allow:` decides, as for HA's buttons.
@@ -570,29 +585,104 @@ async fn execute_cmd(
         results_tx,
     );
     executor = executor.with_templates(Some(ctx.templates.clone()), None);
+    let targets: Vec<TargetRepo> = names
+        .iter()
+        .map(|(owner, name)| TargetRepo {
+            owner: owner.clone(),
+            name: name.clone(),
+            meta: None,
+        })
+        .collect();
+    let no_waves: &[super::targets::Wave] = &[];
+    let plan = waves::group(
+        targets,
+        if waves {
+            &ctx.templates.waves
+        } else {
+            no_waves
+        },
+    );
+    let gated = plan.len() > 1;
+    // Repositories in the order they are deployed (wave by wave).
+    let order: Vec<String> = plan
+        .iter()
+        .flat_map(|(_, m)| m.iter().map(TargetRepo::full_name))
+        .collect();
     let total = names.len();
+    let mut done = 0;
     let mut stopped_at = None;
-    for (i, (owner, name)) in names.iter().enumerate() {
-        progress(i, total, action.as_str(), &format!("{owner}/{name}"));
-        let result = executor
-            .execute(Command {
-                source: CommandSource::Cli,
-                owner: owner.clone(),
-                name: name.clone(),
-                action,
-                params: Params {
-                    template: template.clone(),
-                    force: force.then_some(true),
-                    ..Params::default()
-                },
-            })
-            .await;
-        while results_rx.try_recv().is_ok() {}
-        results.push(result);
-        // A rate limit mid-rollout stops cleanly: what is done is done (and a rerun finds
-        // it up to date), the rest waits for the next run.
-        if let Some(until) = ctx.gh.blocked_until() {
-            stopped_at = Some((i + 1, until));
+    let mut wave_log: Vec<WaveOutcome> = Vec::new();
+    let mut stopped_wave: Option<usize> = None;
+    let command = |owner: &str, name: &str, action: Action| Command {
+        source: CommandSource::Cli,
+        owner: owner.to_string(),
+        name: name.to_string(),
+        action,
+        params: Params {
+            template: if action == Action::DeployTemplate {
+                template.clone()
+            } else {
+                None
+            },
+            force: force.then_some(true),
+            ..Params::default()
+        },
+    };
+    'waves: for (wi, (wave_name, members)) in plan.iter().enumerate() {
+        if gated {
+            eprintln!("wave {}/{}: {wave_name}", wi + 1, plan.len());
+        }
+        let mut outcome = WaveOutcome {
+            name: wave_name.clone(),
+            repositories: members.iter().map(TargetRepo::full_name).collect(),
+            gate: None,
+            rolled_back: Vec::new(),
+        };
+        let first = results.len();
+        for r in members {
+            progress(done, total, action.as_str(), &r.full_name());
+            done += 1;
+            let result = executor.execute(command(&r.owner, &r.name, action)).await;
+            while results_rx.try_recv().is_ok() {}
+            results.push(result);
+            // A rate limit mid-rollout stops cleanly: what is done is done (and a rerun finds
+            // it up to date), the rest waits for the next run.
+            if let Some(until) = ctx.gh.blocked_until() {
+                stopped_at = Some((done, until));
+                wave_log.push(outcome);
+                break 'waves;
+            }
+        }
+        // The last wave has nobody waiting on it.
+        if !gated || wi + 1 == plan.len() {
+            wave_log.push(outcome);
+            continue;
+        }
+        let verdict = wave_gate(ctx, &results[first..]).await;
+        let failed = matches!(verdict, waves::Gate::Failed(_));
+        if failed {
+            eprintln!("wave {wave_name} failed; rolling it back");
+            let deployed: Vec<(String, String)> = results[first..]
+                .iter()
+                .filter(|r| r.ok && r.commit.is_some())
+                .filter_map(|r| {
+                    r.repo
+                        .split_once('/')
+                        .map(|(o, n)| (o.to_string(), n.to_string()))
+                })
+                .collect();
+            for (owner, name) in deployed {
+                let undo = executor
+                    .execute(command(&owner, &name, Action::RollbackTemplate))
+                    .await;
+                while results_rx.try_recv().is_ok() {}
+                outcome.rolled_back.push(undo);
+            }
+        }
+        outcome.gate = Some(verdict);
+        wave_log.push(outcome);
+        if failed {
+            stopped_wave = Some(wi + 1);
             break;
         }
     }
@@ -604,10 +694,11 @@ async fn execute_cmd(
         OutputFormat::Json => {
             let doc = json!({
                 "results": results,
+                "waves": if gated { json!(wave_log) } else { Value::Null },
                 "stopped": stopped_at.map(|(done, until)| json!({
                     "reason": "GitHub rate limit",
                     "until": until,
-                    "remaining": names[done..].iter().map(|(o, n)| format!("{o}/{n}")).collect::<Vec<_>>(),
+                    "remaining": order[done..],
                 })),
             });
             let _ = writeln!(
@@ -624,23 +715,119 @@ async fn execute_cmd(
                     let _ = writeln!(out, "       {url}");
                 }
             }
+            if gated {
+                for w in &wave_log {
+                    let gate = match &w.gate {
+                        Some(waves::Gate::Passed(m)) => format!("passed: {m}"),
+                        Some(waves::Gate::Failed(m)) => format!("FAILED: {m}"),
+                        None => "no gate (last wave)".into(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "wave {} ({}): {gate}",
+                        w.name,
+                        w.repositories.join(", ")
+                    );
+                    for r in &w.rolled_back {
+                        let mark = if r.ok {
+                            "rolled back"
+                        } else {
+                            "ROLLBACK FAILED"
+                        };
+                        let _ = writeln!(out, "  {mark} {}: {}", r.repo, r.message);
+                    }
+                }
+                if let Some(n) = stopped_wave {
+                    let rest: Vec<String> = plan[n..]
+                        .iter()
+                        .flat_map(|(_, m)| m.iter().map(TargetRepo::full_name))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "stopped: a wave failed; not started: {}",
+                        if rest.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            rest.join(", ")
+                        }
+                    );
+                }
+            }
             if let Some((done, until)) = stopped_at {
                 let _ = writeln!(
                     out,
                     "stopped: GitHub's rate limit is reached until {}; not started: {}. Run the same command again then: finished repositories are skipped as up to date.",
                     until.format("%H:%M:%S UTC"),
-                    names[done..]
-                        .iter()
-                        .map(|(o, n)| format!("{o}/{n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    order[done..].join(", ")
                 );
             }
         }
     }
-    Ok(if failed > 0 || stopped_at.is_some() {
-        ExitCode::from(1)
+    Ok(
+        if failed > 0 || stopped_at.is_some() || stopped_wave.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// What one wave did, for the report.
+#[derive(Debug, Serialize)]
+struct WaveOutcome {
+    name: String,
+    repositories: Vec<String>,
+    /// `None` for the last wave (nothing waits on it) or a rollout stopped by the rate limit.
+    #[serde(serialize_with = "gate_json")]
+    gate: Option<waves::Gate>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rolled_back: Vec<CommandResult>,
+}
+
+fn gate_json<S: serde::Serializer>(g: &Option<waves::Gate>, s: S) -> Result<S::Ok, S::Error> {
+    match g {
+        Some(waves::Gate::Passed(m)) => json!({"passed": true, "message": m}).serialize(s),
+        Some(waves::Gate::Failed(m)) => json!({"passed": false, "message": m}).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+/// The gate after a wave: every deploy in it succeeded, and every commit's runs passed.
+async fn wave_gate(ctx: &Ctx, results: &[CommandResult]) -> waves::Gate {
+    if let Some(bad) = results.iter().find(|r| !r.ok) {
+        return waves::Gate::Failed(format!("{} was not deployed: {}", bad.repo, bad.message));
+    }
+    let every = ctx
+        .settings
+        .github
+        .poll_interval
+        .min(std::time::Duration::from_secs(15));
+    let mut passed = Vec::new();
+    for r in results {
+        let (Some(sha), Some((owner, name))) = (&r.commit, r.repo.split_once('/')) else {
+            continue;
+        };
+        eprintln!(
+            "waiting for the runs of {} on {}",
+            &sha[..sha.len().min(7)],
+            r.repo
+        );
+        match waves::gate(
+            &ctx.gh,
+            Repo::new(owner, name),
+            sha,
+            ctx.templates.wave_timeout,
+            every,
+        )
+        .await
+        {
+            waves::Gate::Passed(m) => passed.push(format!("{}: {m}", r.repo)),
+            waves::Gate::Failed(m) => return waves::Gate::Failed(format!("{}: {m}", r.repo)),
+        }
+    }
+    if passed.is_empty() {
+        waves::Gate::Passed("nothing changed in this wave".into())
     } else {
-        ExitCode::SUCCESS
-    })
+        waves::Gate::Passed(passed.join("; "))
+    }
 }

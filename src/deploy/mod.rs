@@ -18,6 +18,7 @@ pub mod render;
 pub mod status;
 pub mod targets;
 pub mod watch;
+pub mod waves;
 
 pub use cli::{TemplatesArgs, run};
 pub use library::{Library, Template};

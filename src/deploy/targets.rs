@@ -28,6 +28,20 @@ pub struct RawTemplates {
     /// How often the daemon reads every target again for HA's `update` entities
     /// (default 10 minutes; an unchanged repository costs a free `304`).
     pub check_every: Option<crate::settings::HumanDuration>,
+    /// Deploys roll out wave by wave, in this order; repositories no wave names go last.
+    #[serde(default)]
+    pub waves: Vec<RawWave>,
+    /// How long a wave's runs may take before the rollout stops (default 30 minutes).
+    pub wave_timeout: Option<crate::settings::HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWave {
+    /// For messages; default `wave N`.
+    pub name: Option<String>,
+    /// `owner/name` or `owner/*`.
+    pub repositories: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,7 +115,19 @@ pub struct TemplateSettings {
     pub library: Arc<Library>,
     pub targets: Vec<Target>,
     pub check_every: Duration,
+    pub waves: Vec<Wave>,
+    pub wave_timeout: Duration,
 }
+
+/// One step of a rollout.
+#[derive(Debug, Clone)]
+pub struct Wave {
+    pub name: String,
+    pub repositories: Vec<RepoPattern>,
+}
+
+/// Default of `templates.wave_timeout`.
+pub const WAVE_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Default of `templates.check_every`.
 pub const CHECK_EVERY: Duration = Duration::from_secs(600);
@@ -193,10 +219,32 @@ impl TemplateSettings {
                 ),
             ));
         }
+        let mut waves = Vec::new();
+        for (i, w) in raw.waves.into_iter().enumerate() {
+            let key = format!("templates.waves[{i}]");
+            if w.repositories.is_empty() {
+                return Err((format!("{key}.repositories"), "lists no repository".into()));
+            }
+            let mut repositories = Vec::new();
+            for r in &w.repositories {
+                repositories.push(parse_pattern(r).ok_or_else(|| {
+                    (
+                        format!("{key}.repositories"),
+                        format!("`{r}` is not `owner/name` or `owner/*`"),
+                    )
+                })?);
+            }
+            waves.push(Wave {
+                name: w.name.unwrap_or_else(|| format!("wave {}", i + 1)),
+                repositories,
+            });
+        }
         Ok(TemplateSettings {
             library: Arc::new(library),
             targets,
             check_every,
+            waves,
+            wave_timeout: raw.wave_timeout.map_or(WAVE_TIMEOUT, |d| d.0),
         })
     }
 

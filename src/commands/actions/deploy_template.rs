@@ -143,7 +143,12 @@ pub(super) async fn run(
                         plural(written)
                     ),
                 };
-                return Ok(c.answer(true, text, None, Some(p.url)));
+                let result = c.answer(true, text, None, Some(p.url));
+                return Ok(if p.already_proposed {
+                    result
+                } else {
+                    result.with_commit(p.commit)
+                });
             }
             Err(PublishError::Moved) if attempt < 2 => {
                 tracing::info!(

@@ -154,7 +154,9 @@ pub(super) async fn run(
                         short(&p.commit)
                     ),
                 };
-                return Ok(c.answer(true, text, None, Some(p.url)));
+                return Ok(c
+                    .answer(true, text, None, Some(p.url))
+                    .with_commit(p.commit));
             }
             Err(PublishError::Moved) if attempt < 2 => continue,
             Err(PublishError::Moved) => {

@@ -17,6 +17,12 @@ pub fn runs(repo: Repo<'_>, per_page: u32, page: Option<u32>) -> String {
     }
 }
 
+/// `GET /repos/{owner}/{repo}/actions/runs?head_sha=SHA`, up to 100: the runs a commit
+/// triggered (a rollout's wave gate).
+pub fn runs_of_commit(repo: Repo<'_>, sha: &str) -> String {
+    repo.path(&format!("actions/runs?per_page=100&head_sha={sha}"))
+}
+
 /// `GET /repos/{owner}/{repo}/actions/runs?created=>=DATE`, 100 a page: the history import.
 pub fn runs_created_since(repo: Repo<'_>, since: chrono::NaiveDate) -> String {
     repo.path(&format!(

@@ -65,6 +65,10 @@ pub struct Repo {
     /// `GET rules/branches/{branch}` reports them.
     pub pr_only_branches: Vec<String>,
     pub pulls: Vec<PullRequest>,
+    /// When set, a ref update through the API (a push) starts one run per workflow file in
+    /// the pushed tree, on the pushed commit, finished with this conclusion: how waves of
+    /// a template rollout see the runs their commits triggered.
+    pub push_conclusion: Option<String>,
 }
 
 /// An open or closed pull request.
@@ -252,6 +256,73 @@ impl Repo {
             git: initial_git("main"),
             pr_only_branches: Vec::new(),
             pulls: Vec::new(),
+            push_conclusion: None,
+        }
+    }
+
+    /// Builder: pushes through the API trigger runs that end with `conclusion`.
+    pub fn runs_on_push(mut self, conclusion: &str) -> Repo {
+        self.push_conclusion = Some(conclusion.to_string());
+        self
+    }
+
+    /// What GitHub does after a push of `sha` to `branch`, when [`Repo::runs_on_push`] is set:
+    /// a `push` run per workflow file of the pushed tree (new files register as workflows),
+    /// completed a minute after it was queued.
+    pub fn pushed(&mut self, branch: &str, sha: &str) {
+        let Some(conclusion) = self.push_conclusion.clone() else {
+            return;
+        };
+        let paths: Vec<String> = self
+            .git
+            .files_at(sha)
+            .map(|files| {
+                files
+                    .keys()
+                    .filter(|p| {
+                        p.starts_with(".github/workflows/")
+                            && (p.ends_with(".yml") || p.ends_with(".yaml"))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let now = Utc::now();
+        for path in paths {
+            let workflow_id = match self.workflows.iter().find(|w| w.path == path) {
+                Some(w) => w.id,
+                None => {
+                    let id = self.workflows.iter().map(|w| w.id).max().unwrap_or(0) + 1;
+                    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+                    self.workflows.push(Workflow::new(id, name, path.clone()));
+                    id
+                }
+            };
+            let name = self
+                .workflows
+                .iter()
+                .find(|w| w.id == workflow_id)
+                .map(|w| w.name.clone())
+                .unwrap_or_default();
+            let id = self
+                .runs
+                .iter()
+                .map(|r| r.id)
+                .max()
+                .unwrap_or(self.id * 1000)
+                + 1;
+            self.runs.push(
+                Run::completed(
+                    id,
+                    workflow_id,
+                    name,
+                    &conclusion,
+                    now - Duration::seconds(70),
+                    Duration::minutes(1),
+                )
+                .sha(sha)
+                .on_branch(branch),
+            );
         }
     }
 

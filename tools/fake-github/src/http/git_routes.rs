@@ -314,6 +314,7 @@ fn create_ref(repo: &mut Repo, ctx: &Ctx, api: &str) -> Reply {
         return Reply::error(422, "Object does not exist");
     }
     repo.git.refs.insert(branch.to_string(), sha.to_string());
+    repo.pushed(branch, sha);
     Reply::json(201, &ref_json(api, branch, sha))
 }
 
@@ -346,6 +347,7 @@ fn update_ref(repo: &mut Repo, ctx: &Ctx, api: &str, branch: &str, scopes: &[Str
         );
     }
     repo.git.refs.insert(branch.to_string(), sha.to_string());
+    repo.pushed(branch, sha);
     Reply::json(200, &ref_json(api, branch, sha))
 }
 
