@@ -97,17 +97,20 @@ pub async fn serve_with(
         None => (None, None),
     };
 
-    // The template watch keeps HA's `update` entities current; it reads, never writes.
-    let template_refresh = settings.templates.clone().map(|templates| {
-        let (watch, refresh) = crate::deploy::watch::watch(
-            gh.clone(),
-            templates,
-            state_handle.clone(),
-            events.clone(),
-        );
-        tasks.spawn("template watch", watch.run(cancel.clone()));
-        refresh
-    });
+    // The template watch keeps HA's `update` entities current; its auto-update policy
+    // writes only through the executor, like every other source.
+    let (template_watch, template_refresh) = match settings.templates.clone() {
+        Some(templates) => {
+            let (watch, refresh) = crate::deploy::watch::watch(
+                gh.clone(),
+                templates,
+                state_handle.clone(),
+                events.clone(),
+            );
+            (Some(watch), Some(refresh))
+        }
+        None => (None, None),
+    };
 
     let (results_tx, results) = tokio::sync::mpsc::channel(64);
     let (executor, command_handle) = commands::executor(
@@ -124,6 +127,16 @@ pub async fn serve_with(
             .with_templates(settings.templates.clone(), template_refresh)
             .run(cancel.clone()),
     );
+
+    if let Some(watch) = template_watch {
+        let gate_every = settings.github.poll_interval.min(Duration::from_secs(15));
+        tasks.spawn(
+            "template watch",
+            watch
+                .with_auto_update(command_handle.clone(), gate_every)
+                .run(cancel.clone()),
+        );
+    }
 
     let link = mqtt::CommandLink {
         commands: command_handle.clone(),

@@ -807,3 +807,100 @@ async fn a_passing_canary_lets_the_next_wave_go() {
         );
     }
 }
+
+// -- auto-update ---------------------------------------------------------------------------
+
+/// The daemon with `auto_update` and a library where security-scan is 1.1.0, over three
+/// repositories that have 1.0.0 (deployed by the CLI from the bundled library); `octo/dev`
+/// is the canary and its runs end `canary`.
+async fn auto_update_rig(canary: &str) -> (support::rig::Rig, tempfile::TempDir) {
+    let lib = tempfile::tempdir().unwrap();
+    bumped_library(lib.path());
+    let allow = "      allow: [deploy_template, rollback_template]\n";
+    let library = lib.path().display().to_string();
+    let rig = support::rig::Rig::launch(
+        waves_world(canary),
+        &format!("    - name: octo/ha\n{allow}    - name: octo/dev\n{allow}    - name: octo/lab\n{allow}"),
+        "gitops-bridge/#",
+        move |text| {
+            text + &format!("templates:\n  library: {library}\n  auto_update: true\n  check_every: 10s\n  wave_timeout: 20s\n  waves:\n    - name: canary\n      repositories: [octo/dev]\n  targets:\n    - repositories: [octo/ha, octo/dev, octo/lab]\n      templates: [security-scan]\n      mode: commit\n")
+        },
+        false,
+    )
+    .await;
+    let cli_cfg = waves_settings(&rig.gh);
+    let out = cli(&cli_cfg, &["deploy", "--all-at-once"]).await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    (rig, lib)
+}
+
+fn installed(gh: &FakeGitHub, repo: &str) -> String {
+    let lock = Lock::parse(&file_in(gh, repo, LOCK_PATH).expect("a lock")).unwrap();
+    lock.templates["security-scan"].version.to_string()
+}
+
+fn results(rig: &support::rig::Rig) -> Vec<Value> {
+    rig.probe
+        .all()
+        .iter()
+        .filter(|s| s.topic == "gitops-bridge/cmd/result")
+        .map(|s| s.json())
+        .collect()
+}
+
+#[tokio::test]
+async fn auto_update_applies_new_versions_wave_by_wave() {
+    let (rig, _lib) = auto_update_rig("success").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while ["octo/ha", "octo/dev", "octo/lab"]
+        .iter()
+        .any(|r| installed(&rig.gh, r) != "1.1.0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every repository was updated: {:?}",
+            results(&rig)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let deploys: Vec<String> = results(&rig)
+        .iter()
+        .filter(|r| r["action"] == "deploy_template" && r["ok"] == true)
+        .map(|r| r["repo"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        deploys.first().map(String::as_str),
+        Some("octo/dev"),
+        "the canary first: {deploys:?}"
+    );
+    assert_eq!(deploys.len(), 3, "{deploys:?}");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn auto_update_rolls_back_a_failed_canary_and_stops() {
+    let (rig, _lib) = auto_update_rig("failure").await;
+    let rollback = rig
+        .probe
+        .wait_for(
+            "gitops-bridge/cmd/result",
+            std::time::Duration::from_secs(40),
+            |s| s.json()["action"] == "rollback_template",
+        )
+        .await
+        .json();
+    assert_eq!(rollback["ok"], true, "{rollback}");
+    assert_eq!(rollback["repo"], "octo/dev");
+    assert_eq!(installed(&rig.gh, "octo/dev"), "1.0.0");
+    // Halted: the next checks (every 10 s) leave every repository where it is.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    for repo in ["octo/ha", "octo/dev", "octo/lab"] {
+        assert_eq!(installed(&rig.gh, repo), "1.0.0", "{repo}");
+    }
+    let deploys = results(&rig)
+        .iter()
+        .filter(|r| r["action"] == "deploy_template")
+        .count();
+    assert_eq!(deploys, 1, "only the canary was tried: {:?}", results(&rig));
+    rig.stop().await;
+}

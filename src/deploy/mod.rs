@@ -9,6 +9,7 @@
 //! allow-list, dedupe, audit and pacing like every other write, whether HA, the API or the
 //! [`cli`] asked for them.
 
+pub mod auto_update;
 pub mod cli;
 pub mod library;
 pub mod lock;

@@ -33,6 +33,9 @@ pub struct RawTemplates {
     pub waves: Vec<RawWave>,
     /// How long a wave's runs may take before the rollout stops (default 30 minutes).
     pub wave_timeout: Option<crate::settings::HumanDuration>,
+    /// The daemon applies new versions of installed templates by itself, wave by wave.
+    #[serde(default)]
+    pub auto_update: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +120,7 @@ pub struct TemplateSettings {
     pub check_every: Duration,
     pub waves: Vec<Wave>,
     pub wave_timeout: Duration,
+    pub auto_update: bool,
 }
 
 /// One step of a rollout.
@@ -245,6 +249,7 @@ impl TemplateSettings {
             check_every,
             waves,
             wave_timeout: raw.wave_timeout.map_or(WAVE_TIMEOUT, |d| d.0),
+            auto_update: raw.auto_update,
         })
     }
 

@@ -7,15 +7,19 @@
 //! that did not change costs one `304` and nothing of the rate limit. Reading only, like
 //! the rest of `deploy`; installs go through the command executor.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::auto_update::{self, Rollout};
 use super::plan;
 use super::status::TemplateReport;
 use super::targets::TemplateSettings;
+use crate::commands::CommandHandle;
 use crate::github::GitHubClient;
 use crate::github::api::Repo;
 use crate::model::{Event, Repository};
@@ -46,6 +50,16 @@ pub struct TemplateWatch {
     events: mpsc::Sender<Event>,
     refresh: mpsc::Receiver<u64>,
     known: HashMap<u64, Known>,
+    /// With `templates.auto_update`: where the policy submits its commands, and how often
+    /// its gate polls runs.
+    auto: Option<(CommandHandle, Duration)>,
+    /// The auto-update rollout under way, if any (one at a time).
+    rollout: Option<JoinHandle<Rollout>>,
+    /// Why auto-updates stopped: a rollout of this library failed.
+    halted: Option<String>,
+    /// Updates a rollout already applied: a pull request waiting for its merge shows the
+    /// old version until then, and is not proposed again every check.
+    applied: HashSet<auto_update::Candidate>,
 }
 
 /// The watch and the handle that asks it to read a repository again.
@@ -64,12 +78,25 @@ pub fn watch(
             events,
             refresh,
             known: HashMap::new(),
+            auto: None,
+            rollout: None,
+            halted: None,
+            applied: HashSet::new(),
         },
         Refresh(tx),
     )
 }
 
 impl TemplateWatch {
+    /// Lets `templates.auto_update` submit deploys through `commands`; its gate polls the
+    /// runs every `every`. Without `auto_update` in the settings this changes nothing.
+    pub fn with_auto_update(mut self, commands: CommandHandle, every: Duration) -> Self {
+        if self.templates.auto_update {
+            self.auto = Some((commands, every));
+        }
+        self
+    }
+
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut changes = self.state.subscribe();
         let mut tick = tokio::time::interval(self.templates.check_every);
@@ -77,16 +104,73 @@ impl TemplateWatch {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => self.check_all().await,
+                _ = tick.tick() => {
+                    self.check_all().await;
+                    self.roll_out();
+                }
                 Some(id) = self.refresh.recv() => self.check_id(id).await,
+                done = async { self.rollout.as_mut().expect("guarded").await }, if self.rollout.is_some() => {
+                    self.rollout = None;
+                    match done {
+                        Ok(Rollout::Done) => tracing::info!("auto-update: rollout finished"),
+                        Ok(Rollout::Failed { reason }) => self.halt(reason),
+                        Err(e) => self.halt(format!("the rollout stopped: {e}")),
+                    }
+                }
                 change = changes.recv() => match change {
-                    Ok(Change::Resolved) => self.check_all().await,
+                    Ok(Change::Resolved) => {
+                        self.check_all().await;
+                        self.roll_out();
+                    }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
             }
         }
+        if let Some(r) = self.rollout.take() {
+            r.abort();
+        }
         tracing::debug!("template watch stopped");
+    }
+
+    /// Starts an auto-update rollout of every update the last reads found, unless one is
+    /// under way or an earlier one failed.
+    fn roll_out(&mut self) {
+        let Some((commands, every)) = &self.auto else {
+            return;
+        };
+        if self.rollout.is_some() || self.halted.is_some() {
+            return;
+        }
+        let snapshot = self.state.snapshot();
+        let candidates: Vec<auto_update::Candidate> = snapshot
+            .repos
+            .values()
+            .filter_map(|v| Some((v, self.known.get(&v.repo.id)?)))
+            .flat_map(|(v, k)| auto_update::candidates(v, &k.report))
+            .filter(|c| !self.applied.contains(c))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        tracing::info!(
+            "auto-update: {} template update{} to apply",
+            candidates.len(),
+            if candidates.len() == 1 { "" } else { "s" }
+        );
+        self.applied.extend(candidates.iter().cloned());
+        let (commands, every) = (commands.clone(), *every);
+        let (gh, templates) = (self.gh.clone(), self.templates.clone());
+        self.rollout = Some(tokio::spawn(async move {
+            auto_update::rollout(&commands, &gh, &templates, candidates, every).await
+        }));
+    }
+
+    fn halt(&mut self, reason: String) {
+        tracing::warn!(
+            "auto-update stopped: {reason}. Fix the cause, then deploy by hand or restart with a new library"
+        );
+        self.halted = Some(reason);
     }
 
     async fn check_all(&mut self) {
