@@ -20,6 +20,7 @@
 //! [`ScanOptions::osv`] is set and not offline.
 
 pub mod deps;
+mod files;
 pub mod ha;
 pub mod history;
 pub mod osv;
@@ -81,83 +82,7 @@ impl ScanOptions {
     }
 }
 
-/// One text file of the repository, read once and shared by every rule.
-pub struct TextFile {
-    /// Path relative to the scan root, `/`-separated.
-    pub rel: String,
-    pub text: String,
-}
-
-impl TextFile {
-    /// The file's lines, 1-based line numbers.
-    pub fn lines(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (u32::try_from(i + 1).unwrap_or(u32::MAX), l))
-    }
-}
-
-/// Files larger than this are data, not configuration (the corpus export prunes at 1 MiB too).
-const MAX_FILE: u64 = 1024 * 1024;
-
-/// Every UTF-8 text file under `root`, skipping `.git` and build/vendor folders.
-pub fn text_files(root: &Path) -> Vec<TextFile> {
-    let mut out = Vec::new();
-    let mut dirs = vec![(root.to_path_buf(), String::new(), 0usize)];
-    while let Some((dir, rel, depth)) = dirs.pop() {
-        if depth > 32 {
-            continue;
-        }
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(ft) = e.file_type() else { continue };
-            let sub = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if ft.is_dir() {
-                // HA's own state lives beside the configuration (`.storage/` holds every
-                // integration's credentials by design); it is not configuration and no leak.
-                if !matches!(
-                    name.as_str(),
-                    ".git"
-                        | "node_modules"
-                        | "target"
-                        | "__pycache__"
-                        | ".storage"
-                        | ".cloud"
-                        | "deps"
-                        | "tts"
-                        | "backups"
-                ) {
-                    dirs.push((e.path(), sub, depth + 1));
-                }
-                continue;
-            }
-            if !ft.is_file() || e.metadata().map(|m| m.len() > MAX_FILE).unwrap_or(true) {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(e.path()) else {
-                continue;
-            };
-            if bytes.contains(&0) {
-                continue;
-            }
-            if let Ok(text) = String::from_utf8(bytes) {
-                out.push(TextFile { rel: sub, text });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out
-}
+pub use files::{TextFile, text_files};
 
 /// A stable id of a finding: the first 12 hex digits of SHA-256 over the code, the file and
 /// the normalised subject (the secret itself, or what the rule is about). Stable across
