@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     match cli.verb {
         Verb::Serve(args) => daemon(args, true),
         Verb::Discovery(args) => daemon(args, false),
+        Verb::Check(args) if args.security => gitops_bridge::scan::check_cli(&args),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
         Verb::Scan(args) => gitops_bridge::scan::run(&args),
         Verb::Templates(args) => gitops_bridge::deploy::run(&args),

@@ -569,3 +569,59 @@ async fn a_template_update_installs_from_home_assistant() {
         .await;
     assert_eq!(installed["state"], "off", "{installed}");
 }
+
+/// The security scan of the configuration folder, as HA shows it on the bridge device: the
+/// problem count and the `problem` sensor on, the top findings as attributes, and the
+/// planted token nowhere in HA's view of them.
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn security_findings_reach_home_assistant_without_the_secret() {
+    let lab = Lab::from_env();
+    let github = FakeGitHub::start(world()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ha = dir.path().join("ha");
+    std::fs::create_dir(&ha).unwrap();
+    let token = "ghp_R3alLo0kingT0kenVa1ue0123456789abcde";
+    std::fs::write(
+        ha.join("configuration.yaml"),
+        format!(
+            "homeassistant:\n  name: Home\nhttp:\n  cors_allowed_origins:\n    - \"*\"\nrest_command:\n  notify_ci:\n    url: https://api.github.com/repos/octo/api/dispatches\n    method: post\n    headers:\n      authorization: \"token {token}\"\n"
+        ),
+    )
+    .unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - name: octo/api\n",
+        "gitops-bridge-e2e4",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "validate:\n  path: {}\n  security: true\n",
+        ha.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    let _daemon = DaemonProcess::start(&config);
+
+    let security = lab
+        .wait_state("binary_sensor.gitops_bridge_e2e4_security", LONG, |s| {
+            s["state"] == "on"
+        })
+        .await;
+    let problems = lab
+        .wait_state("sensor.gitops_bridge_e2e4_security_problems", LONG, |s| {
+            s["state"].as_str().and_then(|v| v.parse::<u32>().ok()) >= Some(2)
+        })
+        .await;
+    let top = problems["attributes"]["top"].to_string();
+    assert!(top.contains("secret-github-token"), "{top}");
+    assert!(top.contains("http-cors-wildcard"), "{top}");
+    assert!(top.contains("configuration.yaml"), "{top}");
+    for state in [&security, &problems] {
+        assert!(
+            !state.to_string().contains(&token[4..]),
+            "the token reached HA: {state}"
+        );
+    }
+}

@@ -134,3 +134,34 @@ fn sarif_links_scan_codes_to_scan_docs() {
             .is_some_and(|u| u.ends_with("docs/scan.md#ha-allowlist-root"))
     );
 }
+
+/// `check --security`: the check's findings and the scan's in one report, one exit code.
+#[test]
+fn check_with_security_reports_both_in_one_pass() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        dir.path(),
+        "configuration.yaml",
+        "http:\n  cors_allowed_origins:\n    - \"*\"\nautomation:\n  - trigger:\n      - trigger: state\n        entity_id: sun.sun\n    action:\n      - action: light.turn_on\n        target:\n          entity_id: light.porch\n        data:\n          brightness: \"{{ states('sensor.x') | int( }}\"\n",
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
+        .args(["check", "--security", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("binary runs");
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON report");
+    let codes: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"http-cors-wildcard"), "{codes:?}");
+    assert!(codes.iter().any(|c| c.starts_with("template")), "{codes:?}");
+    // The broken template is an error of the check: exit 1 for the whole pass.
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let errors = doc["summary"]["errors"].as_u64().unwrap() as usize;
+    let warnings = doc["summary"]["warnings"].as_u64().unwrap() as usize;
+    let info = doc["summary"]["info"].as_u64().unwrap() as usize;
+    assert_eq!(errors + warnings + info, codes.len());
+}

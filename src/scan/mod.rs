@@ -209,6 +209,37 @@ pub fn check_and_scan(
     CheckAndScan { check, scan }
 }
 
+/// `gitops-bridge check --security`: the check and the offline scan in one pass over the
+/// configuration, as one report (the codes share one list).
+pub fn check_cli(args: &crate::validate::CheckArgs) -> std::process::ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("gitops-bridge check: {e}");
+        std::process::ExitCode::from(2)
+    };
+    let opts = match crate::validate::options(args) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    let both = check_and_scan(&opts, &ScanOptions::new(&args.dir));
+    let (mut report, scanned) = match (both.check, both.scan) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) => return fail(&e),
+        (_, Err(e)) => return fail(&e),
+    };
+    report.diagnostics.extend(scanned.diagnostics);
+    report.diagnostics.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
+    });
+    report.diagnostics.dedup();
+    let s = &mut report.summary;
+    s.errors += scanned.summary.errors;
+    s.warnings += scanned.summary.warnings;
+    s.info += scanned.summary.info;
+    s.files = s.files.max(scanned.summary.files);
+    s.elapsed_ms += scanned.summary.elapsed_ms;
+    crate::validate::emit(&report, args)
+}
+
 fn guarded<T: Send>(work: impl FnOnce() -> Result<T, ScanError> + Send) -> Result<T, ScanError> {
     crate::validate::guarded("scan", work).unwrap_or_else(|e| Err(ScanError::Internal(e)))
 }

@@ -51,7 +51,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretGithubToken,
             "GitHub token",
-            r"\b((?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36}|github_pat_\w{82})\b",
+            r"(?-u:\b)((?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36}|github_pat_[0-9A-Za-z_]{82})(?-u:\b)",
             4,
             3.0,
             "revoke it at https://github.com/settings/tokens (GitHub also revokes tokens it finds in public repositories), then use a repository or Actions secret",
@@ -61,7 +61,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretJwt,
             "JSON Web Token",
-            r"\b(ey[A-Za-z0-9]{17,}\.ey[A-Za-z0-9/\\_-]{17,}\.[A-Za-z0-9/\\_-]{10,}={0,2})",
+            r"(?-u:\b)(ey[A-Za-z0-9]{17,}\.ey[A-Za-z0-9/\\_-]{17,}\.[A-Za-z0-9/\\_-]{10,}={0,2})",
             3,
             3.0,
             ROTATE,
@@ -70,7 +70,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretAwsKey,
             "AWS access key id",
-            r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+            r"(?-u:\b)((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?-u:\b)",
             4,
             3.0,
             "deactivate the key in AWS IAM and create a new one; keep it out of the repository",
@@ -79,7 +79,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretGoogleApiKey,
             "Google API key",
-            r"\b(AIza[\w-]{35})(?:[^\w-]|$)",
+            r"(?-u:\b)(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)",
             4,
             3.0,
             "delete the key in the Google Cloud console (APIs & Services > Credentials) and restrict the new one",
@@ -115,7 +115,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretSlack,
             "Slack token",
-            r"\b(xox[baprse]-[0-9]{10,13}-[0-9A-Za-z-]{20,})",
+            r"(?-u:\b)(xox[baprse]-[0-9]{10,13}-[0-9A-Za-z-]{20,})",
             5,
             3.0,
             "revoke the token in Slack's app settings",
@@ -133,7 +133,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             Code::SecretTelegramBotToken,
             "Telegram bot token",
-            r"\b([0-9]{5,16}:A[a-zA-Z0-9_-]{34})(?:[^a-zA-Z0-9_-]|$)",
+            r"(?-u:\b)([0-9]{5,16}:A[a-zA-Z0-9_-]{34})(?:[^a-zA-Z0-9_-]|$)",
             0,
             3.0,
             "send /revoke to @BotFather for this bot, then keep the new token in secrets.yaml",
@@ -161,13 +161,13 @@ fn anchors(code: Code, re: &str) -> &'static [&'static str] {
 
 /// `scheme://user:password@host`. The password must not be a placeholder.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15})://([^\s:/@'"`<>{}]+):([^\s/@'"`]+)@([A-Za-z0-9.\-\[\]]+)"#)
+    Regex::new(r#"(?-u:\b)([a-zA-Z][a-zA-Z0-9+.-]{1,15})://([^\s:/@'"`<>{}]+):([^\s/@'"`]+)@([A-Za-z0-9.\-\[\]]+)"#)
         .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
 });
 
 /// `http://host/path?password=…` / `&token=…`: a credential in a plain-HTTP query string.
 static HTTP_QUERY_CREDENTIAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bhttp://([A-Za-z0-9.\-]+)[^\s'"`]*[?&](?i:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret)=([^&\s'"`#]+)"#)
+    Regex::new(r#"(?-u:\b)http://([A-Za-z0-9.\-]+)[^\s'"`]*[?&](?i:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret)=([^&\s'"`#]+)"#)
         .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
 });
 
@@ -358,18 +358,54 @@ pub fn scan_files(files: &[TextFile], out: &mut Vec<Finding>) {
     }
 }
 
-/// Token shapes, private keys and URL passwords in one text; also used on history lines.
-pub fn scan_text(rel: &str, text: &str, out: &mut Vec<Finding>) {
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        scan_line(rel, n, line, lines.get(i + 1).copied(), out);
+/// Which rules can match somewhere in a text: a rule whose literal anchors the text lacks
+/// cannot match any of its lines, so most files skip every pattern.
+struct Prefilter {
+    rules: Vec<bool>,
+    private_key: bool,
+    url: bool,
+}
+
+impl Prefilter {
+    fn of(text: &str) -> Prefilter {
+        Prefilter {
+            rules: RULES
+                .iter()
+                .map(|r| r.anchors.iter().any(|a| text.contains(a)))
+                .collect(),
+            private_key: text.contains("PRIVATE KEY"),
+            url: text.contains("://"),
+        }
     }
 }
 
-/// One line; `next` is the following line (a private key's body).
+/// Token shapes, private keys and URL passwords in one text.
+pub fn scan_text(rel: &str, text: &str, out: &mut Vec<Finding>) {
+    let pf = Prefilter::of(text);
+    if !pf.private_key && !pf.url && !pf.rules.iter().any(|r| *r) {
+        return;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        scan_line_with(rel, n, line, lines.get(i + 1).copied(), &pf, out);
+    }
+}
+
+/// One line; `next` is the following line (a private key's body). For history lines.
 pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Vec<Finding>) {
-    for rule in RULES.iter() {
+    scan_line_with(rel, n, line, next, &Prefilter::of(line), out);
+}
+
+fn scan_line_with(
+    rel: &str,
+    n: u32,
+    line: &str,
+    next: Option<&str>,
+    pf: &Prefilter,
+    out: &mut Vec<Finding>,
+) {
+    for (rule, _) in RULES.iter().zip(&pf.rules).filter(|(_, on)| **on) {
         if !rule.anchors.iter().any(|a| line.contains(a)) {
             continue;
         }
@@ -415,8 +451,7 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
             ));
         }
     }
-    if let Some(m) = line
-        .contains("PRIVATE KEY")
+    if let Some(m) = (pf.private_key && line.contains("PRIVATE KEY"))
         .then(|| PRIVATE_KEY.find(line))
         .flatten()
     {
@@ -449,7 +484,7 @@ pub fn scan_line(rel: &str, n: u32, line: &str, next: Option<&str>, out: &mut Ve
         .unwrap_or("")
         .trim();
     // A stand-in secrets file's URLs are stand-ins too; token shapes above still count.
-    let has_url = line.contains("://");
+    let has_url = pf.url && line.contains("://");
     let documentation = !has_url
         || is_fake_secrets_file(rel)
         || matches!(
@@ -557,49 +592,45 @@ const SECRET_KEYS: &[&str] = &[
 
 fn secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    SECRET_KEYS
-        .iter()
-        .any(|s| k == *s || k.ends_with(&format!("_{s}")))
+    // `password` or `<anything>_password`; no allocation per key and name (hot: every key
+    // of every YAML file).
+    SECRET_KEYS.iter().any(|s| {
+        k.strip_suffix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('_'))
+    })
 }
 
 /// Literal values under secret-like keys in one YAML file.
 fn inline(rel: &str, text: &str, pattern_lines: &[u32], out: &mut Vec<Finding>) {
     let parsed = yaml::parse(text, FileId(0));
     let Some(root) = parsed.root else { return };
-    let mut stack = Vec::new();
-    walk(&root, rel, pattern_lines, &mut stack, out);
+    walk(&root, rel, pattern_lines, false, out);
 }
 
-fn walk(
-    node: &Node,
-    rel: &str,
-    pattern_lines: &[u32],
-    path: &mut Vec<String>,
-    out: &mut Vec<Finding>,
-) {
+/// `in_pushover`: a key above this node names pushover (its keys have their own shape).
+fn walk(node: &Node, rel: &str, pattern_lines: &[u32], in_pushover: bool, out: &mut Vec<Finding>) {
     match &node.kind {
         Kind::Map(entries) => {
-            let pushover = node
-                .get("platform")
-                .and_then(Node::as_str)
-                .is_some_and(|p| p == "pushover")
-                || path.iter().any(|p| p.contains("pushover"));
+            let pushover = in_pushover
+                || node
+                    .get("platform")
+                    .and_then(Node::as_str)
+                    .is_some_and(|p| p == "pushover");
             for (k, v) in entries {
-                let key = k.key_text().map(|c| c.into_owned()).unwrap_or_default();
+                let key = k.key_text().unwrap_or_default();
                 if secret_key(&key)
                     && let Kind::Str(val, _) = &v.kind
                     && !pattern_lines.contains(&v.pos.line)
                 {
                     inline_value(&key, val, v, rel, pushover, out);
                 }
-                path.push(key.to_ascii_lowercase());
-                walk(v, rel, pattern_lines, path, out);
-                path.pop();
+                let below = pushover || key.to_ascii_lowercase().contains("pushover");
+                walk(v, rel, pattern_lines, below, out);
             }
         }
         Kind::Seq(items) => {
             for i in items {
-                walk(i, rel, pattern_lines, path, out);
+                walk(i, rel, pattern_lines, in_pushover, out);
             }
         }
         _ => {}

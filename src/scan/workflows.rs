@@ -31,7 +31,7 @@ pub struct UsesRef {
 /// `client_payload` is whatever the `repository_dispatch` sender put there).
 static UNTRUSTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"\b(github\.event\.(?:",
+        r"(?-u:\b)(github\.event\.(?:",
         r"issue\.(?:title|body)|pull_request\.(?:title|body|head\.ref|head\.label|head\.repo\.default_branch)",
         r"|comment\.body|review\.body|review_comment\.body|discussion\.(?:title|body)",
         r"|pages\.[^.\s]+\.page_name|commits\.[^.\s]+\.(?:message|author\.(?:email|name))",

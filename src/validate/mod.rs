@@ -474,6 +474,10 @@ pub struct CheckArgs {
     /// info for json and sarif).
     #[arg(long, value_enum)]
     pub min_severity: Option<MinSeverity>,
+    /// Also run the security scan (`gitops-bridge scan`, offline) in the same pass over
+    /// the files, and report both together.
+    #[arg(long)]
+    pub security: bool,
 }
 
 /// `--fail-on`.
@@ -504,6 +508,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
+    let opts = options(args)?;
+    let report = check(&opts)?;
+    Ok(emit(&report, args))
+}
+
+/// The check's options as `args` give them (settings file, ignores, `--states`).
+pub fn options(args: &CheckArgs) -> Result<CheckOptions, CheckError> {
     let mut opts = CheckOptions::new(&args.dir);
     opts.secrets = match (&args.secrets, args.placeholder_secrets) {
         (Some(f), _) => SecretsMode::File(f.clone()),
@@ -521,7 +532,12 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
     if !args.states.is_empty() {
         opts.states = Some(load_states(&args.states, args.token.as_deref())?);
     }
-    let report = check(&opts)?;
+    Ok(opts)
+}
+
+/// Writes `report` as `args` ask and answers the exit code: 0 clean, 1 findings at or above
+/// `--fail-on`, 2 the report could not be written.
+pub fn emit(report: &Report, args: &CheckArgs) -> ExitCode {
     let min = match (args.min_severity, args.format) {
         (Some(MinSeverity::Info), _) => Severity::Info,
         (Some(MinSeverity::Warning), _) => Severity::Warning,
@@ -529,7 +545,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
         (None, Format::Text | Format::Github) => Severity::Warning,
         (None, Format::Json | Format::Sarif) => Severity::Info,
     };
-    let out = report::render(&report, args.format, min, &args.dir);
+    let out = report::render(report, args.format, min, &args.dir);
     let written = match &args.output {
         Some(p) => std::fs::write(p, out.as_bytes()),
         None => std::io::stdout().lock().write_all(out.as_bytes()),
@@ -538,17 +554,17 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("gitops-bridge check: writing the report: {e}");
-        return Ok(ExitCode::from(2));
+        return ExitCode::from(2);
     }
     let threshold = match args.fail_on {
         FailOn::Error => Severity::Error,
         FailOn::Warning => Severity::Warning,
     };
-    Ok(if report.worst().is_some_and(|w| w >= threshold) {
+    if report.worst().is_some_and(|w| w >= threshold) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Reads `--states` values: files, or URLs fetched with the token.
