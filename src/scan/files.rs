@@ -28,9 +28,15 @@ const MAX_FILE: u64 = 1024 * 1024;
 /// `.gitignore` is honoured); elsewhere (HA's `/config` is rarely a repository), every file
 /// outside `.git`, build/vendor folders and HA's own state folders.
 pub fn text_files(root: &Path) -> Vec<TextFile> {
+    listing(root).0
+}
+
+/// [`text_files`], and whether `root` is in a git work tree (so git-only rules can skip
+/// spawning git where it has nothing to say).
+pub fn listing(root: &Path) -> (Vec<TextFile>, bool) {
     match git_visible(root) {
-        Some(paths) => from_git(root, paths),
-        None => walked(root),
+        Some(paths) => (from_git(root, paths), true),
+        None => (walked(root), false),
     }
 }
 

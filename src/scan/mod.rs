@@ -82,7 +82,7 @@ impl ScanOptions {
     }
 }
 
-pub use files::{TextFile, text_files};
+pub use files::{TextFile, listing, text_files};
 
 /// A stable id of a finding: the first 12 hex digits of SHA-256 over the code, the file and
 /// the normalised subject (the secret itself, or what the rule is about). Stable across
@@ -253,10 +253,12 @@ fn findings(
     if !opts.root.is_dir() {
         return Err(ScanError::RootMissing(opts.root.clone()));
     }
-    let files = text_files(&opts.root);
+    let (files, in_git) = listing(&opts.root);
     let mut found: Vec<Finding> = Vec::new();
     secrets::scan_files(&files, &mut found);
-    secrets::tracked_secrets_files(&opts.root, &mut found);
+    if in_git {
+        secrets::tracked_secrets_files(&opts.root, &mut found);
+    }
     let yaml_files = match ha_audited {
         Some((ha_findings, n)) => {
             found.extend(ha_findings);
