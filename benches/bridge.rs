@@ -157,6 +157,16 @@ async fn main() {
             format!("{:.1} MB", rss as f64 / 1024.0),
             target.into(),
         ));
+        // Where it is: heap and stacks (anonymous) or pages of the binary and libc (file).
+        rows.push((
+            format!("  of which anonymous / file-backed, {n} repositories"),
+            format!(
+                "{:.1} MB / {:.1} MB",
+                rss_kb(pid, "RssAnon:") as f64 / 1024.0,
+                rss_kb(pid, "RssFile:") as f64 / 1024.0
+            ),
+            String::new(),
+        ));
         rows.push((
             format!("peak RSS (VmHWM), {n} repositories"),
             format!("{:.1} MB", hwm as f64 / 1024.0),
