@@ -129,7 +129,7 @@ pub async fn serve_with(
     );
 
     if let Some(watch) = template_watch {
-        let gate_every = settings.github.poll_interval.min(Duration::from_secs(15));
+        let gate_every = crate::deploy::waves::gate_every(settings.github.poll_interval);
         tasks.spawn(
             "template watch",
             watch

@@ -11,12 +11,11 @@
 
 use std::time::Duration;
 
-use super::status::TemplateReport;
+use super::status::{TemplateReport, TemplateState};
 use super::targets::TemplateSettings;
 use super::waves::{self, Gate};
 use crate::commands::{Action, Command, CommandHandle, CommandResult, CommandSource, Params};
 use crate::github::GitHubClient;
-use crate::github::api::Repo;
 use crate::state::RepoView;
 
 /// One repository's template with a newer version to apply.
@@ -42,7 +41,7 @@ pub fn candidates(view: &RepoView, report: &TemplateReport) -> Vec<Candidate> {
     report
         .templates
         .iter()
-        .filter(|t| t.state() == "update available")
+        .filter(|t| t.state() == TemplateState::UpdateAvailable)
         .map(|t| Candidate {
             owner: view.repo.owner.clone(),
             name: view.repo.name.clone(),
@@ -104,11 +103,8 @@ pub async fn rollout(
                 results.push(result);
             }
         }
-        let verdict = match results.iter().find(|r| !r.ok) {
-            Some(bad) => Gate::Failed(format!("{} was not deployed: {}", bad.repo, bad.message)),
-            // The last wave is gated too: its failure still stops later auto-updates.
-            None => gate_all(gh, templates, &results, every).await,
-        };
+        // The last wave is gated too: its failure still stops later auto-updates.
+        let verdict = waves::gate_wave(gh, &results, templates.wave_timeout, every).await;
         match verdict {
             Gate::Passed(m) => tracing::info!("auto-update: wave {wave} passed: {m}"),
             Gate::Failed(reason) => {
@@ -159,35 +155,4 @@ fn command(c: &Candidate, action: Action, template: Option<&str>) -> Command {
             ..Params::default()
         },
     }
-}
-
-async fn gate_all(
-    gh: &GitHubClient,
-    templates: &TemplateSettings,
-    results: &[CommandResult],
-    every: Duration,
-) -> Gate {
-    let mut passed = Vec::new();
-    for r in results {
-        let (Some(sha), Some((owner, name))) = (&r.commit, r.repo.split_once('/')) else {
-            continue;
-        };
-        match waves::gate(
-            gh,
-            Repo::new(owner, name),
-            sha,
-            templates.wave_timeout,
-            every,
-        )
-        .await
-        {
-            Gate::Passed(m) => passed.push(format!("{}: {m}", r.repo)),
-            Gate::Failed(m) => return Gate::Failed(format!("{}: {m}", r.repo)),
-        }
-    }
-    Gate::Passed(if passed.is_empty() {
-        "nothing to wait for".into()
-    } else {
-        passed.join("; ")
-    })
 }

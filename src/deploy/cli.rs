@@ -480,7 +480,7 @@ async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
                         .iter()
                         .flat_map(|p| &p.templates)
                         .map(|t| {
-                            json!({"id": t.id, "installed": t.installed, "latest": t.latest, "state": t.state(), "drifted": t.drifted, "changes": t.changes})
+                            json!({"id": t.id, "installed": t.installed, "latest": t.latest, "state": t.state().as_str(), "drifted": t.drifted, "changes": t.changes})
                         })
                         .collect();
                     json!({"repo": r.repo, "branch": r.branch, "error": r.error, "templates": templates})
@@ -511,7 +511,7 @@ async fn status_cmd(ctx: &Ctx) -> Result<ExitCode, String> {
                         t.id,
                         t.installed.as_deref().unwrap_or("-"),
                         t.latest.as_deref().unwrap_or("removed"),
-                        t.state(),
+                        t.state().as_str(),
                     );
                 }
             }
@@ -658,7 +658,14 @@ async fn execute_cmd(
             wave_log.push(outcome);
             continue;
         }
-        let verdict = wave_gate(ctx, &results[first..]).await;
+        eprintln!("waiting for the runs of wave {wave_name}");
+        let verdict = waves::gate_wave(
+            &ctx.gh,
+            &results[first..],
+            ctx.templates.wave_timeout,
+            waves::gate_every(ctx.settings.github.poll_interval),
+        )
+        .await;
         let failed = matches!(verdict, waves::Gate::Failed(_));
         if failed {
             eprintln!("wave {wave_name} failed; rolling it back");
@@ -789,45 +796,5 @@ fn gate_json<S: serde::Serializer>(g: &Option<waves::Gate>, s: S) -> Result<S::O
         Some(waves::Gate::Passed(m)) => json!({"passed": true, "message": m}).serialize(s),
         Some(waves::Gate::Failed(m)) => json!({"passed": false, "message": m}).serialize(s),
         None => s.serialize_none(),
-    }
-}
-
-/// The gate after a wave: every deploy in it succeeded, and every commit's runs passed.
-async fn wave_gate(ctx: &Ctx, results: &[CommandResult]) -> waves::Gate {
-    if let Some(bad) = results.iter().find(|r| !r.ok) {
-        return waves::Gate::Failed(format!("{} was not deployed: {}", bad.repo, bad.message));
-    }
-    let every = ctx
-        .settings
-        .github
-        .poll_interval
-        .min(std::time::Duration::from_secs(15));
-    let mut passed = Vec::new();
-    for r in results {
-        let (Some(sha), Some((owner, name))) = (&r.commit, r.repo.split_once('/')) else {
-            continue;
-        };
-        eprintln!(
-            "waiting for the runs of {} on {}",
-            &sha[..sha.len().min(7)],
-            r.repo
-        );
-        match waves::gate(
-            &ctx.gh,
-            Repo::new(owner, name),
-            sha,
-            ctx.templates.wave_timeout,
-            every,
-        )
-        .await
-        {
-            waves::Gate::Passed(m) => passed.push(format!("{}: {m}", r.repo)),
-            waves::Gate::Failed(m) => return waves::Gate::Failed(format!("{}: {m}", r.repo)),
-        }
-    }
-    if passed.is_empty() {
-        waves::Gate::Passed("nothing changed in this wave".into())
-    } else {
-        waves::Gate::Passed(passed.join("; "))
     }
 }

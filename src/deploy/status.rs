@@ -32,19 +32,43 @@ pub struct TemplateStatus {
     pub drifted: Vec<String>,
 }
 
+/// Where a template stands in one repository, derived from its [`TemplateStatus`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateState {
+    /// A file of it was edited by hand since our deploy.
+    Drifted,
+    /// No target lists it any more; the next deploy deletes its files.
+    Removed,
+    NotDeployed,
+    UpdateAvailable,
+    UpToDate,
+}
+
+impl TemplateState {
+    /// As tables, attributes and JSON show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateState::Drifted => "drifted",
+            TemplateState::Removed => "removed",
+            TemplateState::NotDeployed => "not deployed",
+            TemplateState::UpdateAvailable => "update available",
+            TemplateState::UpToDate => "up to date",
+        }
+    }
+}
+
 impl TemplateStatus {
-    /// One word for tables and logs.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> TemplateState {
         if !self.drifted.is_empty() {
-            "drifted"
+            TemplateState::Drifted
         } else if self.latest.is_none() {
-            "removed"
+            TemplateState::Removed
         } else if self.installed.is_none() {
-            "not deployed"
+            TemplateState::NotDeployed
         } else if self.installed != self.latest {
-            "update available"
+            TemplateState::UpdateAvailable
         } else {
-            "up to date"
+            TemplateState::UpToDate
         }
     }
 }
@@ -129,7 +153,7 @@ mod tests {
         let t = &r.templates[0];
         assert_eq!(t.installed, None);
         assert_eq!(t.latest.as_deref(), Some("1.0.0"));
-        assert_eq!(t.state(), "not deployed");
+        assert_eq!(t.state(), TemplateState::NotDeployed);
         assert_eq!(t.changes, vec!["1.0.0: First release.".to_string()]);
     }
 
@@ -164,7 +188,7 @@ mod tests {
         let p = plan::plan(&state, &a.templates, None);
         let r = TemplateReport::of("main", &p, &a);
         assert_eq!(r.templates[0].installed.as_deref(), Some("0.9.0"));
-        assert_eq!(r.templates[0].state(), "update available");
+        assert_eq!(r.templates[0].state(), TemplateState::UpdateAvailable);
         assert!(r.drifted().is_empty());
 
         let edited = &rendered[0].path;
@@ -174,6 +198,6 @@ mod tests {
         let p = plan::plan(&state, &a.templates, None);
         let r = TemplateReport::of("main", &p, &a);
         assert_eq!(r.drifted(), vec![edited.as_str()]);
-        assert_eq!(r.templates[0].state(), "drifted");
+        assert_eq!(r.templates[0].state(), TemplateState::Drifted);
     }
 }

@@ -264,20 +264,10 @@ impl TemplateSettings {
     /// `owner/name` entry wins over `owner/*` for branch and mode; a template listed by two
     /// targets for the same repository is an error (which variables would win?).
     pub fn assignment(&self, owner: &str, name: &str) -> Result<Option<Assignment>, String> {
-        let mut matching: Vec<&Target> = self
-            .targets
-            .iter()
-            .filter(|t| t.repositories.iter().any(|p| p.matches(owner, name)))
-            .collect();
+        let matching = self.matching(owner, name);
         if matching.is_empty() {
             return Ok(None);
         }
-        let exact = |t: &&Target| {
-            t.repositories
-                .iter()
-                .any(|p| p.name.is_some() && p.matches(owner, name))
-        };
-        matching.sort_by_key(|t| !exact(t));
         let mut templates: Vec<(Template, Vec<Rendered>)> = Vec::new();
         for t in &matching {
             for id in &t.templates {
@@ -302,6 +292,30 @@ impl TemplateSettings {
             branch: first.branch.clone(),
             mode: first.mode,
         }))
+    }
+
+    /// The branch setting of `owner/name`'s assignment without rendering anything: `None`
+    /// when no target names it, `Some(None)` for the repository's default branch.
+    pub fn branch_of(&self, owner: &str, name: &str) -> Option<Option<&str>> {
+        self.matching(owner, name)
+            .first()
+            .map(|t| t.branch.as_deref())
+    }
+
+    /// The targets naming `owner/name`, exact `owner/name` entries before `owner/*` ones.
+    fn matching(&self, owner: &str, name: &str) -> Vec<&Target> {
+        let mut matching: Vec<&Target> = self
+            .targets
+            .iter()
+            .filter(|t| t.repositories.iter().any(|p| p.matches(owner, name)))
+            .collect();
+        let exact = |t: &&Target| {
+            t.repositories
+                .iter()
+                .any(|p| p.name.is_some() && p.matches(owner, name))
+        };
+        matching.sort_by_key(|t| !exact(t));
+        matching
     }
 }
 

@@ -285,30 +285,27 @@ pub async fn read(
     repo: &Repository,
     known: Option<(&str, &str)>,
 ) -> Reading {
-    let assignment = match templates.assignment(&repo.owner, &repo.name) {
-        Ok(Some(a)) => a,
-        Ok(None) => return Reading::NotTargeted,
-        Err(error) => {
-            return Reading::Failed {
-                branch: repo.default_branch.clone(),
-                error,
-            };
-        }
+    // The branch first, the templates rendered only when the tree changed: most reads
+    // are a 304 and need neither.
+    let Some(branch) = templates.branch_of(&repo.owner, &repo.name) else {
+        return Reading::NotTargeted;
     };
-    let branch = assignment
-        .branch
-        .clone()
-        .unwrap_or_else(|| repo.default_branch.clone());
+    let branch = branch.unwrap_or(&repo.default_branch).to_string();
     let etag = known.filter(|(b, _)| *b == branch).map(|(_, e)| e);
     match plan::read_target_if_changed(gh, Repo::from(repo), &branch, etag).await {
         Ok(None) => Reading::Unchanged,
-        Ok(Some((target, etag))) => {
-            let p = plan::plan(&target, &assignment.templates, None);
-            Reading::Read {
-                report: TemplateReport::of(&branch, &p, &assignment),
-                etag,
+        Ok(Some((target, etag))) => match templates.assignment(&repo.owner, &repo.name) {
+            Ok(Some(assignment)) => {
+                let p = plan::plan(&target, &assignment.templates, None);
+                Reading::Read {
+                    report: TemplateReport::of(&branch, &p, &assignment),
+                    etag,
+                }
             }
-        }
+            Ok(None) => Reading::NotTargeted,
+            // No ETag kept: the next read tries again in full.
+            Err(error) => Reading::Failed { branch, error },
+        },
         Err(e) => Reading::Failed {
             error: format!("reading {branch}: {e}"),
             branch,

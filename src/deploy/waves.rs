@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::remote::TargetRepo;
 use super::targets::Wave;
+use crate::commands::CommandResult;
 use crate::github::api::{self, Repo};
 use crate::github::models::ApiRunList;
 use crate::github::{GitHubClient, GitHubError};
@@ -81,6 +82,39 @@ pub async fn gate(
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// How often a gate polls runs: the poll interval, but at least every 15 s.
+pub fn gate_every(poll_interval: Duration) -> Duration {
+    poll_interval.min(Duration::from_secs(15))
+}
+
+/// The gate after a wave: every command of it succeeded, and the runs of every commit
+/// they wrote passed ([`gate`] each, in turn, with `timeout` each).
+pub async fn gate_wave(
+    gh: &GitHubClient,
+    results: &[CommandResult],
+    timeout: Duration,
+    every: Duration,
+) -> Gate {
+    if let Some(bad) = results.iter().find(|r| !r.ok) {
+        return Gate::Failed(format!("{} was not deployed: {}", bad.repo, bad.message));
+    }
+    let mut passed = Vec::new();
+    for r in results {
+        let (Some(sha), Some((owner, name))) = (&r.commit, r.repo.split_once('/')) else {
+            continue;
+        };
+        match gate(gh, Repo::new(owner, name), sha, timeout, every).await {
+            Gate::Passed(m) => passed.push(format!("{}: {m}", r.repo)),
+            Gate::Failed(m) => return Gate::Failed(format!("{}: {m}", r.repo)),
+        }
+    }
+    Gate::Passed(if passed.is_empty() {
+        "no commit in this wave, nothing to wait for".into()
+    } else {
+        passed.join("; ")
+    })
 }
 
 /// One run of a commit: its workflow and, once it finished, its conclusion.

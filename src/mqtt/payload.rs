@@ -176,7 +176,7 @@ fn template_updates(view: &RepoView) -> TemplatePayloads {
             attributes.insert(
                 t.id.clone(),
                 TemplateAttributes {
-                    state: t.state(),
+                    state: t.state().as_str(),
                     branch: report.branch.clone(),
                     drifted: t.drifted.clone(),
                 },

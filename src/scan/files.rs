@@ -23,16 +23,11 @@ impl TextFile {
 /// Files larger than this are data, not configuration (the corpus export prunes at 1 MiB too).
 const MAX_FILE: u64 = 1024 * 1024;
 
-/// Every UTF-8 text file of `root` that would be published: in a git work tree, what git
-/// tracks or would add (`git ls-files --cached --others --exclude-standard`, so
-/// `.gitignore` is honoured); elsewhere (HA's `/config` is rarely a repository), every file
-/// outside `.git`, build/vendor folders and HA's own state folders.
-pub fn text_files(root: &Path) -> Vec<TextFile> {
-    listing(root).0
-}
-
-/// [`text_files`], and whether `root` is in a git work tree (so git-only rules can skip
-/// spawning git where it has nothing to say).
+/// Every UTF-8 text file of `root` that would be published, and whether `root` is in a git
+/// work tree (so git-only rules skip spawning git where it has nothing to say). In a work
+/// tree: what git tracks or would add (`git ls-files --cached --others --exclude-standard`,
+/// so `.gitignore` is honoured); elsewhere (HA's `/config` is rarely a repository), every
+/// file outside `.git`, build/vendor folders and HA's own state folders.
 pub fn listing(root: &Path) -> (Vec<TextFile>, bool) {
     match git_visible(root) {
         Some(paths) => (from_git(root, paths), true),
@@ -174,7 +169,7 @@ mod tests {
 
         // Not a repository: everything.
         assert_eq!(
-            names(text_files(d)),
+            names(listing(d).0),
             [
                 ".gitignore",
                 "build/out.yaml",
@@ -188,10 +183,10 @@ mod tests {
         // A repository: tracked and untracked-but-not-ignored files; ignored ones are not
         // published, so nothing in them leaks.
         assert_eq!(
-            names(text_files(d)),
+            names(listing(d).0),
             [".gitignore", "configuration.yaml", "packages/new.yaml"]
         );
         // A subfolder of a repository: paths stay relative to the scan root.
-        assert_eq!(names(text_files(&d.join("packages"))), ["new.yaml"]);
+        assert_eq!(names(listing(&d.join("packages")).0), ["new.yaml"]);
     }
 }

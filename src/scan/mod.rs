@@ -82,7 +82,7 @@ impl ScanOptions {
     }
 }
 
-pub use files::{TextFile, listing, text_files};
+pub use files::{TextFile, listing};
 
 /// A stable id of a finding: the first 12 hex digits of SHA-256 over the code, the file and
 /// the normalised subject (the secret itself, or what the rule is about). Stable across
@@ -226,18 +226,26 @@ pub fn check_cli(args: &crate::validate::CheckArgs) -> std::process::ExitCode {
         (Err(e), _) => return fail(&e),
         (_, Err(e)) => return fail(&e),
     };
-    report.diagnostics.extend(scanned.diagnostics);
-    report.diagnostics.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
-    });
-    report.diagnostics.dedup();
+    let mut merged = crate::validate::diagnostic::Diagnostics::default();
+    for d in report.diagnostics.drain(..).chain(scanned.diagnostics) {
+        merged.push(d);
+    }
+    report.diagnostics = merged.into_sorted();
     let s = &mut report.summary;
-    s.errors += scanned.summary.errors;
-    s.warnings += scanned.summary.warnings;
-    s.info += scanned.summary.info;
+    (s.errors, s.warnings, s.info) = severity_counts(&report.diagnostics);
     s.files = s.files.max(scanned.summary.files);
     s.elapsed_ms += scanned.summary.elapsed_ms;
     crate::validate::emit(&report, args)
+}
+
+/// Errors, warnings and info among `diagnostics`.
+fn severity_counts(diagnostics: &[Diagnostic]) -> (usize, usize, usize) {
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    )
 }
 
 fn guarded<T: Send>(work: impl FnOnce() -> Result<T, ScanError> + Send) -> Result<T, ScanError> {
@@ -299,11 +307,11 @@ fn findings(
         ))
     });
     let diagnostics: Vec<Diagnostic> = kept.iter().map(|f| f.diag.clone()).collect();
-    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    let (errors, warnings, info) = severity_counts(&diagnostics);
     let summary = Summary {
-        errors: count(Severity::Error),
-        warnings: count(Severity::Warning),
-        info: count(Severity::Info),
+        errors,
+        warnings,
+        info,
         files: files.len().max(yaml_files),
         templates: 0,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
