@@ -204,9 +204,14 @@ fn head(gh: &FakeGitHub, branch: &str) -> String {
     gh.with_world(|w| w.find_repo(REPO).unwrap().git.refs[branch].clone())
 }
 
+/// A file of `REPO` at `rev`.
 fn file(gh: &FakeGitHub, rev: &str, path: &str) -> Option<String> {
+    file_at(gh, REPO, rev, path)
+}
+
+fn file_at(gh: &FakeGitHub, repo: &str, rev: &str, path: &str) -> Option<String> {
     gh.with_world(|w| {
-        w.find_repo(REPO)
+        w.find_repo(repo)
             .unwrap()
             .git
             .file(rev, path)
@@ -734,14 +739,9 @@ fn waves_settings(gh: &FakeGitHub) -> support::Config {
     )
 }
 
+/// A file of `repo` on `main`.
 fn file_in(gh: &FakeGitHub, repo: &str, path: &str) -> Option<String> {
-    gh.with_world(|w| {
-        w.find_repo(repo)
-            .unwrap()
-            .git
-            .file("main", path)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    })
+    file_at(gh, repo, "main", path)
 }
 
 #[tokio::test]
