@@ -37,6 +37,10 @@ pub enum CommandSource {
     Http {
         user: Option<String>,
     },
+    /// An assistant through the MCP server; the HA user behind ingress when known.
+    Mcp {
+        user: Option<String>,
+    },
     /// A recovery policy of our own.
     Policy,
     /// The `gitops-bridge templates` command line.
@@ -49,6 +53,8 @@ impl CommandSource {
             CommandSource::Mqtt => "mqtt".into(),
             CommandSource::Http { user: Some(u) } => format!("http:{u}"),
             CommandSource::Http { user: None } => "http".into(),
+            CommandSource::Mcp { user: Some(u) } => format!("mcp:{u}"),
+            CommandSource::Mcp { user: None } => "mcp".into(),
             CommandSource::Policy => "policy".into(),
             CommandSource::Cli => "cli".into(),
         }

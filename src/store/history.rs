@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{HistoryFilter, Store, StoreError};
-use crate::model::{Repository, Run};
+use crate::model::{Job, Repository, Run};
 
 /// A read-only door to the run history.
 #[derive(Clone)]
@@ -65,6 +65,16 @@ impl RunHistory {
         self.0
             .call(move |db| db.run_history(repo_id, &filter, limit, offset))
             .await
+    }
+
+    /// The jobs of one attempt of a run, as last stored.
+    pub async fn jobs(&self, run_id: u64, attempt: u32) -> Result<Vec<Job>, StoreError> {
+        self.0.call(move |db| db.jobs(run_id, attempt)).await
+    }
+
+    /// The newest stored attempt of a run.
+    pub async fn latest_attempt(&self, run_id: u64) -> Result<Option<Run>, StoreError> {
+        self.0.call(move |db| db.latest_attempt(run_id)).await
     }
 
     /// The repositories watched when the daemon last ran.

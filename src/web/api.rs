@@ -23,7 +23,7 @@ use crate::commands::{CommandSource, parse};
 use crate::metrics::{self, Health, Window};
 use crate::model::GitHubStatus;
 use crate::state::{Change, RepoView, RunSummary, Snapshot, WorkflowView};
-use crate::store::HistoryFilter;
+use crate::store::{HistoryFilter, StoreError};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
@@ -130,12 +130,18 @@ pub async fn workflow_status(
     let Some(view) = find(&snapshot, &owner, &name) else {
         return not_watched(&owner, &name);
     };
+    match status_report(&ctx, view).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// One repository's status, workflows and daily trend (the body of `workflow-status`, and
+/// the MCP `repository_status` tool).
+pub async fn status_report(ctx: &WebContext, view: &RepoView) -> Result<Value, StoreError> {
     let repo_id = view.repo.id;
     let since = Utc::now() - chrono::Duration::from_std(ctx.metrics_window).unwrap_or_default();
-    let runs = match ctx.history.runs_since(repo_id, since).await {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
+    let runs = ctx.history.runs_since(repo_id, since).await?;
     let trend = metrics::daily_trend(
         &runs,
         Window {
@@ -145,13 +151,12 @@ pub async fn workflow_status(
         },
     );
     let workflows: Vec<WorkflowStatus> = view.workflows.iter().map(WorkflowStatus::of).collect();
-    Json(json!({
+    Ok(json!({
         "repository": RepoSummary::of(view),
         "window_s": ctx.metrics_window.as_secs(),
         "workflows": workflows,
         "trend": trend,
     }))
-    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,25 +191,34 @@ pub async fn workflow_history(
         branch: q.branch.filter(|s| !s.is_empty()),
         status: q.status.filter(|s| !s.is_empty()),
     };
-    let repo_id = view.repo.id;
-    let offset = (page - 1).saturating_mul(per_page);
-    let f = filter.clone();
-    match ctx.history.run_history(repo_id, f, per_page, offset).await {
-        Ok((total, runs)) => {
-            let runs: Vec<RunSummary> =
-                runs.iter().map(|r| RunSummary::of(r, Vec::new())).collect();
-            Json(json!({
-                "repository": view.repo.full_name(),
-                "filters": { "workflow": filter.workflow, "branch": filter.branch, "status": filter.status },
-                "page": page,
-                "per_page": per_page,
-                "total": total,
-                "runs": runs,
-            }))
-            .into_response()
-        }
+    match history_page(&ctx, view, filter, page, per_page).await {
+        Ok(body) => Json(body).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+/// One page of a repository's filtered run history, newest first (`page` from 1).
+pub async fn history_page(
+    ctx: &WebContext,
+    view: &RepoView,
+    filter: HistoryFilter,
+    page: usize,
+    per_page: usize,
+) -> Result<Value, StoreError> {
+    let offset = page.saturating_sub(1).saturating_mul(per_page);
+    let (total, runs) = ctx
+        .history
+        .run_history(view.repo.id, filter.clone(), per_page, offset)
+        .await?;
+    let runs: Vec<RunSummary> = runs.iter().map(|r| RunSummary::of(r, Vec::new())).collect();
+    Ok(json!({
+        "repository": view.repo.full_name(),
+        "filters": { "workflow": filter.workflow, "branch": filter.branch, "status": filter.status },
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "runs": runs,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +242,14 @@ pub async fn workflow_metrics(
             );
         }
     };
+    match metrics_report(&ctx, window).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// Every repository's and workflow's health over `window`, plus totals pooled by runs.
+pub async fn metrics_report(ctx: &WebContext, window: Duration) -> Result<Value, StoreError> {
     let snapshot = ctx.state.snapshot();
     let now = Utc::now();
     let since = now - chrono::Duration::from_std(window).unwrap_or_default();
@@ -235,10 +257,7 @@ pub async fn workflow_metrics(
     let (mut passed, mut failed, mut runs_total, mut failing, mut running) = (0.0, 0.0, 0u32, 0, 0);
     for view in snapshot.repos.values() {
         let repo_id = view.repo.id;
-        let runs = match ctx.history.runs_since(repo_id, since).await {
-            Ok(r) => r,
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        };
+        let runs = ctx.history.runs_since(repo_id, since).await?;
         let w = Window {
             now,
             length: window,
@@ -266,7 +285,7 @@ pub async fn workflow_metrics(
     }
     let success_rate =
         (passed + failed > 0.0).then(|| (passed * 1000.0 / (passed + failed)).round() / 10.0);
-    Json(json!({
+    Ok(json!({
         "generated_at": now,
         "window_s": window.as_secs(),
         "totals": {
@@ -278,7 +297,6 @@ pub async fn workflow_metrics(
         },
         "repositories": repositories,
     }))
-    .into_response()
 }
 
 /// `POST /api/repos/{owner}/{repo}/commands/{action}`: the same executor as MQTT commands.

@@ -1,5 +1,5 @@
 //! The HTTP server (axum): GitHub webhooks, the JSON API with its event stream, Prometheus
-//! metrics, health, and the dashboard, which works under any path prefix (HA ingress, a
+//! metrics, health, the MCP server (`crate::mcp`), and the dashboard, which works under any path prefix (HA ingress, a
 //! reverse proxy's sub-path).
 //!
 //! Handlers only read the state snapshot and the store, or hand work to the command executor
@@ -95,7 +95,8 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
         .route("/", get(ui::index))
         .route("/assets/{file}", get(ui::asset))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .with_state(ctx)
+        .with_state(ctx.clone())
+        .merge(crate::mcp::router(ctx))
 }
 
 /// How long in-flight requests may take to finish after shutdown begins.
