@@ -290,9 +290,19 @@ async fn prune(store: Store, retention: Duration, cancel: CancellationToken) {
     }
 }
 
-/// `gitops-bridge discovery`: one poll into a throwaway store, then every retained message
-/// the daemon would publish, as `# topic` lines followed by pretty JSON.
-pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+/// What one poll of GitHub shows: the discovery configs the daemon would announce, with
+/// the views they came from. `discovery` prints it; `dashboard` draws it.
+pub struct Polled {
+    pub topics: Topics,
+    pub snapshot: Arc<crate::state::Snapshot>,
+    pub bridge: discovery::DeviceConfig,
+    /// Each repository's view (with its templates read once) and device config.
+    pub repos: Vec<(crate::state::RepoView, discovery::DeviceConfig)>,
+}
+
+/// One poll into a throwaway store, plus what the template watch would add: each
+/// target's templates, read once.
+pub async fn poll_once(settings: &Settings) -> anyhow::Result<Polled> {
     let (store, worker) = Store::open_in_memory()?;
     let store_thread = worker.spawn()?;
     let github = Arc::new(settings.github.clone());
@@ -312,33 +322,24 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
     poller.poll_cycle().await;
     drop(poller);
     state_task.await?;
+    drop(store);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     let snapshot = handle.snapshot();
     // Printing the bridge's "GitHub unreachable" picture would look like success to a
     // script; a wrong token or an unreachable GitHub is a failure of the command.
     if let Some(problem) = &snapshot.github.error {
         anyhow::bail!("GitHub did not answer the poll: {problem}");
     }
-
     let topics = Topics::new(&settings.mqtt);
-    let mut messages = vec![
-        (topics.bridge_availability(), serde_json::json!("online")),
-        (
-            topics.device_config(&topics.bridge_device_id()),
-            serde_json::to_value(discovery::bridge_config(
-                &topics,
-                discovery::Checks {
-                    config: settings.validate.path.is_some(),
-                    security: settings.validate.path.is_some() && settings.validate.security,
-                },
-            ))?,
-        ),
-        (
-            topics.bridge_state(),
-            serde_json::to_value(payload::bridge_state(&snapshot))?,
-        ),
-    ];
+    let bridge = discovery::bridge_config(
+        &topics,
+        discovery::Checks {
+            config: settings.validate.path.is_some(),
+            security: settings.validate.path.is_some() && settings.validate.security,
+        },
+    );
+    let mut repos = Vec::new();
     for view in snapshot.repos.values() {
-        // What the template watch would add: each target's templates, read once.
         let mut view = (**view).clone();
         if let Some(templates) = &settings.templates {
             match crate::deploy::watch::read(&gh, templates, &view.repo, None).await {
@@ -353,11 +354,41 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
                 Reading::NotTargeted | Reading::Unchanged => {}
             }
         }
-        let view = &view;
-        let config = discovery::repo_config(view, &topics);
+        let config = discovery::repo_config(&view, &topics);
+        repos.push((view, config));
+    }
+    Ok(Polled {
+        topics,
+        snapshot,
+        bridge,
+        repos,
+    })
+}
+
+/// `gitops-bridge discovery`: one poll, then every retained message the daemon would
+/// publish, as `# topic` lines followed by pretty JSON.
+pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Polled {
+        topics,
+        snapshot,
+        bridge,
+        repos,
+    } = poll_once(&settings).await?;
+    let mut messages = vec![
+        (topics.bridge_availability(), serde_json::json!("online")),
+        (
+            topics.device_config(&topics.bridge_device_id()),
+            serde_json::to_value(&bridge)?,
+        ),
+        (
+            topics.bridge_state(),
+            serde_json::to_value(payload::bridge_state(&snapshot))?,
+        ),
+    ];
+    for (view, config) in &repos {
         messages.push((
             topics.device_config(&config.device.identifiers[0]),
-            serde_json::to_value(&config)?,
+            serde_json::to_value(config)?,
         ));
         messages.push((
             topics.repo_availability(&view.repo),
@@ -372,7 +403,5 @@ pub async fn discovery(settings: Settings, out: &mut dyn Write) -> anyhow::Resul
         writeln!(out, "# {topic} (retained)")?;
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     }
-    drop(store);
-    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod commands;
 pub mod config_watch;
 pub mod deploy;
 pub mod github;
+pub mod lovelace;
 pub mod mcp;
 pub mod memory;
 pub mod metrics;

@@ -30,6 +30,8 @@ enum Verb {
     Serve(ConfigArg),
     /// Poll GitHub once and print every MQTT message the daemon would publish.
     Discovery(ConfigArg),
+    /// Poll GitHub once and print a Lovelace dashboard (YAML) for these repositories.
+    Dashboard(DashboardArgs),
     /// Validate a Home Assistant configuration directory.
     Check(gitops_bridge::validate::CheckArgs),
     /// Scan a repository for leaked secrets, risky HA settings and unsafe workflows.
@@ -38,6 +40,22 @@ enum Verb {
     Templates(gitops_bridge::deploy::TemplatesArgs),
     /// Exit 0 when the daemon's HTTP server answers `/healthz` (for Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DashboardArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The dashboard's title (and its view's).
+    #[arg(long, default_value = "GitOps")]
+    title: String,
+}
+
+/// What `daemon` runs once the settings are loaded.
+enum Job {
+    Serve,
+    Discovery,
+    Dashboard { title: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,8 +68,9 @@ struct HealthcheckArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.verb {
-        Verb::Serve(args) => daemon(args, true),
-        Verb::Discovery(args) => daemon(args, false),
+        Verb::Serve(args) => daemon(args, Job::Serve),
+        Verb::Discovery(args) => daemon(args, Job::Discovery),
+        Verb::Dashboard(args) => daemon(args.config, Job::Dashboard { title: args.title }),
         Verb::Check(args) if args.security => gitops_bridge::scan::check_cli(&args),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
         Verb::Scan(args) => gitops_bridge::scan::run(&args),
@@ -89,8 +108,8 @@ fn healthcheck(url: &str) -> ExitCode {
     }
 }
 
-/// Loads settings and runs `serve` or `discovery`.
-fn daemon(args: ConfigArg, serve: bool) -> ExitCode {
+/// Loads settings and runs `serve`, `discovery` or `dashboard`.
+fn daemon(args: ConfigArg, job: Job) -> ExitCode {
     // reqwest and rumqttc both use rustls: install one process-wide crypto provider up front.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let settings = match Settings::load(&Sources::from_process(args.config)) {
@@ -132,10 +151,18 @@ fn daemon(args: ConfigArg, serve: bool) -> ExitCode {
                 settings.mqtt.port
             );
         }
-        if serve {
-            gitops_bridge::app::serve(settings, shutdown_signal()).await
-        } else {
-            gitops_bridge::app::discovery(settings, &mut std::io::stdout().lock()).await
+        match job {
+            Job::Serve => gitops_bridge::app::serve(settings, shutdown_signal()).await,
+            Job::Discovery => {
+                gitops_bridge::app::discovery(settings, &mut std::io::stdout().lock()).await
+            }
+            Job::Dashboard { title } => {
+                let polled = gitops_bridge::app::poll_once(&settings).await?;
+                let dashboard =
+                    gitops_bridge::lovelace::dashboard(&title, &polled.bridge, &polled.repos);
+                print!("{}", gitops_bridge::lovelace::to_yaml(&dashboard));
+                Ok(())
+            }
         }
     });
     match result {

@@ -530,6 +530,7 @@ fn unsafe_free_sigterm(pid: u32) {
         .status();
 }
 
+pub mod lovelace;
 pub mod rig;
 pub mod webhook_load;
 pub mod world;

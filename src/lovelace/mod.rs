@@ -1,0 +1,260 @@
+//! A Lovelace dashboard for Home Assistant's own frontend, generated from the same
+//! discovery configs the daemon announces, so every entity it names is one the daemon
+//! creates (by its `default_entity_id`). Built-in cards only (sections view, heading,
+//! tile, markdown, conditional, history-graph): nothing to install.
+//!
+//! `gitops-bridge dashboard` prints it as YAML, to paste into a dashboard's raw
+//! configuration editor or to save as a YAML-mode dashboard.
+
+mod yaml;
+
+use serde_json::{Value, json};
+
+use crate::commands::buttons;
+use crate::mqtt::discovery::DeviceConfig;
+use crate::state::RepoView;
+
+pub use yaml::to_string as to_yaml;
+
+/// How long the trend graphs look back: a week, the default metrics window.
+const TREND_HOURS: u32 = 168;
+
+/// The dashboard: the bridge first, then one section per repository in the order given.
+pub fn dashboard(title: &str, bridge: &DeviceConfig, repos: &[(RepoView, DeviceConfig)]) -> Value {
+    let mut sections = vec![bridge_section(bridge)];
+    sections.extend(
+        repos
+            .iter()
+            .map(|(view, config)| repo_section(view, config)),
+    );
+    json!({
+        "title": title,
+        "views": [{
+            "title": title,
+            "path": "gitops",
+            "icon": "mdi:source-branch",
+            "type": "sections",
+            "max_columns": 4,
+            "badges": view_badges(bridge, repos),
+            "sections": sections,
+        }],
+    })
+}
+
+/// The entity id of a component, when the config has it.
+fn entity<'c>(config: &'c DeviceConfig, key: &str) -> Option<&'c str> {
+    config
+        .components
+        .get(key)
+        .map(|c| c.default_entity_id.as_str())
+}
+
+fn tile(entity: &str, name: Option<&str>) -> Value {
+    let mut card = json!({ "type": "tile", "entity": entity });
+    if let Some(name) = name {
+        card["name"] = json!(name);
+    }
+    card
+}
+
+fn half(mut card: Value) -> Value {
+    card["grid_options"] = json!({ "columns": 6 });
+    card
+}
+
+fn full(mut card: Value) -> Value {
+    card["grid_options"] = json!({ "columns": "full" });
+    card
+}
+
+/// A tile that presses its button when tapped, asking first when the action says so.
+fn button_tile(entity: &str, name: &str, confirm: Option<&str>) -> Value {
+    let mut press = json!({
+        "action": "perform-action",
+        "perform_action": "button.press",
+        "target": { "entity_id": entity },
+    });
+    if let Some(text) = confirm {
+        press["confirmation"] = json!({ "text": text });
+    }
+    let mut card = half(tile(entity, Some(name)));
+    // A button's state is when it was last pressed: noise on a dashboard.
+    card["hide_state"] = json!(true);
+    card["tap_action"] = press.clone();
+    card["icon_tap_action"] = press;
+    card
+}
+
+/// A heading badge shown only while a binary sensor is `on`.
+fn badge_while_on(entity: &str) -> Value {
+    json!({
+        "type": "entity",
+        "entity": entity,
+        "show_state": false,
+        "visibility": [{ "condition": "state", "entity": entity, "state": "on" }],
+    })
+}
+
+fn view_badges(bridge: &DeviceConfig, repos: &[(RepoView, DeviceConfig)]) -> Vec<Value> {
+    let mut badges: Vec<Value> = ["github", "github_requests_left"]
+        .iter()
+        .filter_map(|key| entity(bridge, key))
+        .map(|e| json!({ "type": "entity", "entity": e }))
+        .collect();
+    // Failing repositories stand out at the top, whatever the scroll position.
+    badges.extend(
+        repos
+            .iter()
+            .filter_map(|(_, config)| entity(config, "failing"))
+            .map(badge_while_on),
+    );
+    badges
+}
+
+fn bridge_section(bridge: &DeviceConfig) -> Value {
+    let mut cards = vec![json!({
+        "type": "heading",
+        "heading": bridge.device.name,
+        "icon": "mdi:source-branch-sync",
+    })];
+    if let Some(problem) = entity(bridge, "github_problem") {
+        cards.push(full(json!({
+            "type": "conditional",
+            "conditions": [{ "condition": "state", "entity": problem, "state": "on" }],
+            "card": {
+                "type": "markdown",
+                "content": format!(
+                    "**GitHub is not answering.** {{{{ state_attr('{problem}', 'error') or '' }}}}"
+                ),
+            },
+        })));
+    }
+    // Short names: a tile's default is the device name and the entity's, which the
+    // bridge section's heading already says.
+    for (key, label) in [
+        ("github", "GitHub"),
+        ("github_requests_left", "API budget"),
+        ("last_poll", "Last poll"),
+        ("repositories", "Repositories"),
+        ("configuration_valid", "Configuration"),
+        ("configuration_problems", "Configuration problems"),
+        ("security", "Security"),
+        ("security_problems", "Security problems"),
+    ] {
+        if let Some(e) = entity(bridge, key) {
+            cards.push(half(tile(e, Some(label))));
+        }
+    }
+    if let Some(e) = entity(bridge, "check_configuration") {
+        cards.push(button_tile(e, "Check configuration", None));
+    }
+    json!({ "type": "grid", "cards": cards })
+}
+
+fn repo_section(view: &RepoView, config: &DeviceConfig) -> Value {
+    let name = &config.device.name;
+    let mut badges = Vec::new();
+    if let Some(e) = entity(config, "health") {
+        badges
+            .push(json!({ "type": "entity", "entity": e, "show_state": true, "show_icon": true }));
+    }
+    badges.extend(
+        ["failing", "running"]
+            .iter()
+            .filter_map(|k| entity(config, k))
+            .map(badge_while_on),
+    );
+    let mut heading = json!({
+        "type": "heading",
+        "heading": name,
+        "icon": "mdi:source-repository",
+        "badges": badges,
+    });
+    if let Some(url) = &config.device.configuration_url {
+        heading["tap_action"] = json!({ "action": "url", "url_path": url });
+    }
+    let mut cards = vec![heading];
+    if let Some(e) = entity(config, "last_run_status") {
+        let mut last = full(tile(e, Some("Last run")));
+        last["state_content"] = json!(["state", "workflow", "branch"]);
+        cards.push(last);
+        cards.push(full(
+            json!({ "type": "markdown", "content": last_run_markdown(e) }),
+        ));
+    }
+    for (key, label) in [
+        ("success_rate", "Success rate"),
+        ("health_score", "Health score"),
+        ("median_run_duration", "Median duration"),
+        ("failure_streak", "Failure streak"),
+    ] {
+        if let Some(e) = entity(config, key) {
+            cards.push(half(tile(e, Some(label))));
+        }
+    }
+    if let Some(e) = entity(config, "success_rate") {
+        cards.push(full(json!({
+            "type": "history-graph",
+            "title": "Success rate",
+            "hours_to_show": TREND_HOURS,
+            "entities": [{ "entity": e, "name": "Success rate" }],
+        })));
+    }
+    let durations: Vec<Value> = [
+        ("median_run_duration", "Median"),
+        ("p95_run_duration", "95th percentile"),
+    ]
+    .iter()
+    .filter_map(|(k, name)| entity(config, k).map(|e| json!({ "entity": e, "name": name })))
+    .collect();
+    if !durations.is_empty() {
+        cards.push(full(json!({
+            "type": "history-graph",
+            "title": "Run duration",
+            "hours_to_show": TREND_HOURS,
+            "entities": durations,
+        })));
+    }
+    // The buttons the repository's settings allow, labelled as in its device.
+    for button in buttons(&view.policy) {
+        if let Some(e) = entity(config, &button.key) {
+            cards.push(button_tile(e, &button.label, button.confirm));
+        }
+    }
+    // Template updates, where a template target covers the repository (the components
+    // map is sorted, so their order is stable).
+    for c in config
+        .components
+        .values()
+        .filter(|c| c.platform == "update")
+    {
+        cards.push(full(tile(&c.default_entity_id, Some(&c.name))));
+    }
+    if let Some(e) = entity(config, "template_drift") {
+        cards.push(half(tile(e, Some("Template drift"))));
+    }
+    json!({ "type": "grid", "cards": cards })
+}
+
+/// The last run as a line with its link and failed jobs, from the status sensor's
+/// attributes (the run); "No runs yet" before the first.
+fn last_run_markdown(status: &str) -> String {
+    format!(
+        "{{% set run = states['{status}'].attributes if states['{status}'] is defined else {{}} %}}\n\
+         {{% if run.url is defined %}}[{{{{ run.workflow }}}} #{{{{ run.run_number }}}}]({{{{ run.url }}}}) on `{{{{ run.branch }}}}` by {{{{ run.actor or 'someone' }}}} — **{{{{ states('{status}') }}}}**\n\
+         {{% if run.failed_jobs %}}Failed: {{{{ run.failed_jobs | join(', ') }}}}{{% endif %}}\n\
+         {{% else %}}No runs yet.{{% endif %}}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_markdown_template_is_valid_jinja() {
+        let mut env = minijinja::Environment::new();
+        env.add_template("t", &last_run_markdown("sensor.a_b_last_run_status"))
+            .expect("the template parses");
+    }
+}
