@@ -183,6 +183,11 @@ pub async fn serve_with(
             validate_now,
             shutdown: cancel.clone(),
             tasks: tasks.health(),
+            topics: crate::mqtt::Topics::new(&settings.mqtt),
+            checks: discovery::Checks {
+                config: settings.validate.path.is_some(),
+                security: settings.validate.path.is_some() && settings.validate.security,
+            },
         });
         if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
             tracing::info!("webhooks are off until `github.webhook_secret` is set; polling only");

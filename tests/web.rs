@@ -658,3 +658,39 @@ impl Rig {
         rig
     }
 }
+
+/// `GET /api/lovelace`: the running daemon's dashboard YAML (what add-on users download from
+/// the ingress page), naming the entities of the repositories it watches now.
+#[tokio::test]
+async fn the_lovelace_dashboard_comes_from_the_running_daemon() {
+    let rig = Rig::start_github(false).await;
+    let r = rig
+        .http
+        .get(format!("{}/api/lovelace?title=Homelab", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/yaml")
+    );
+    let dashboard: Value = serde_yaml_ng::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(dashboard["title"], "Homelab");
+    let sections = dashboard["views"][0]["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 2, "the bridge and the one repository");
+    assert_eq!(sections[1]["cards"][0]["heading"], "octo-org/octo-repo");
+    let mut named = std::collections::BTreeSet::new();
+    support::lovelace::referenced(&dashboard, &mut named);
+    // `allow: [rerun]`: that button, and no other.
+    let buttons: Vec<&String> = named.iter().filter(|e| e.starts_with("button.")).collect();
+    assert_eq!(
+        buttons,
+        ["button.octo_org_octo_repo_rerun_latest_run"],
+        "{named:?}"
+    );
+    assert!(named.contains("sensor.octo_org_octo_repo_last_run_status"));
+    rig.stop().await;
+}

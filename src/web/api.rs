@@ -327,6 +327,38 @@ pub async fn command(
     (status, Json(result)).into_response()
 }
 
+#[derive(Debug, Deserialize)]
+pub struct LovelaceQuery {
+    title: Option<String>,
+}
+
+/// `GET /api/lovelace?title=`: the Lovelace dashboard (YAML) for the repositories watched
+/// now, as `gitops-bridge dashboard` prints it, for add-on users who have no command line.
+pub async fn lovelace(
+    State(ctx): State<Arc<WebContext>>,
+    Query(q): Query<LovelaceQuery>,
+) -> Response {
+    use crate::mqtt::discovery;
+    let snapshot = ctx.state.snapshot();
+    let bridge = discovery::bridge_config(&ctx.topics, ctx.checks);
+    let repos: Vec<(RepoView, discovery::DeviceConfig)> = snapshot
+        .repos
+        .values()
+        .map(|v| ((**v).clone(), discovery::repo_config(v, &ctx.topics)))
+        .collect();
+    let title = q.title.filter(|t| !t.trim().is_empty());
+    let dashboard =
+        crate::lovelace::dashboard(title.as_deref().unwrap_or("GitOps"), &bridge, &repos);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/yaml; charset=utf-8",
+        )],
+        crate::lovelace::to_yaml(&dashboard),
+    )
+        .into_response()
+}
+
 /// `GET /api/validation`: the latest validation report of the HA configuration.
 pub async fn validation(State(ctx): State<Arc<WebContext>>) -> Response {
     latest_pass(&ctx, |checked| Ok(Json(&checked.config).into_response()))

@@ -60,6 +60,10 @@ pub struct WebContext {
     pub shutdown: CancellationToken,
     /// Which of the daemon's tasks died; `/healthz` fails while any has.
     pub tasks: Arc<crate::supervise::TaskHealth>,
+    /// The MQTT topics and announced checks, so `/api/lovelace` names the entities the
+    /// bridge announces.
+    pub topics: crate::mqtt::Topics,
+    pub checks: crate::mqtt::discovery::Checks,
 }
 
 /// All routes.
@@ -90,6 +94,7 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
             get(api::validation).post(api::validate_now),
         )
         .route("/api/security", get(api::security))
+        .route("/api/lovelace", get(api::lovelace))
         .route("/metrics", get(prometheus::metrics))
         .route("/healthz", get(api::healthz))
         .route("/", get(ui::index))
