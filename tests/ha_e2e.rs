@@ -810,25 +810,7 @@ async fn the_dashboard_loads_in_home_assistants_frontend_with_every_entity_prese
         ha_config.display()
     ));
     std::fs::write(&config, text).unwrap();
-    // Off the test's runtime: the fake GitHub answers on it.
-    let out = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || {
-            support::bin()
-                .args(["dashboard", "--config"])
-                .arg(&config)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let yaml = String::from_utf8(out.stdout).unwrap();
+    let yaml = support::cli_stdout("dashboard", &config).await;
     let generated: Value = serde_yaml_ng::from_str(&yaml).unwrap();
     let sections = generated["views"][0]["sections"].as_array().unwrap().len();
 

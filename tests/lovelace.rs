@@ -31,21 +31,6 @@ const BUILT_IN: &[&str] = &[
     "sections",
 ];
 
-fn run(cfg: &std::path::Path, verb: &str) -> String {
-    let out = support::bin()
-        .arg(verb)
-        .arg("--config")
-        .arg(cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{verb} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// YAML → JSON the way HA reads it: PyYAML's safe loader.
 fn pyyaml(text: &str) -> Value {
     let mut child = Command::new("python3")
@@ -92,11 +77,8 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
         ha.path().display()
     );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &extra);
-    let path = cfg.path.clone();
-    let (yaml, discovery) =
-        tokio::task::spawn_blocking(move || (run(&path, "dashboard"), run(&path, "discovery")))
-            .await
-            .unwrap();
+    let yaml = support::cli_stdout("dashboard", &cfg.path).await;
+    let discovery = support::cli_stdout("discovery", &cfg.path).await;
 
     let announced: BTreeSet<String> = discovery
         .split("\n# ")
@@ -115,6 +97,10 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
     assert!(announced.len() > 40, "{announced:?}");
 
     let dashboard = pyyaml(&yaml);
+    // YAML 1.1 (PyYAML, HA) and YAML 1.2 read the same document: nothing bare that 1.1
+    // would turn into a boolean or a number.
+    let yaml_1_2: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(dashboard, yaml_1_2);
     let view = &dashboard["views"][0];
     assert_eq!(view["type"], "sections");
     let sections = view["sections"].as_array().unwrap();
@@ -201,11 +187,8 @@ async fn thirty_five_long_named_repositories_each_get_their_section() {
     }
     let gh = FakeGitHub::start(world).await;
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, &format!("    - {OWNER}/*\n"), "");
-    let path = cfg.path.clone();
-    let (yaml, discovery) =
-        tokio::task::spawn_blocking(move || (run(&path, "dashboard"), run(&path, "discovery")))
-            .await
-            .unwrap();
+    let yaml = support::cli_stdout("dashboard", &cfg.path).await;
+    let discovery = support::cli_stdout("discovery", &cfg.path).await;
     let dashboard = pyyaml(&yaml);
     let sections = dashboard["views"][0]["sections"].as_array().unwrap();
     assert_eq!(sections.len(), 36);

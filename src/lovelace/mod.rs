@@ -192,29 +192,19 @@ fn repo_section(view: &RepoView, config: &DeviceConfig) -> Value {
             cards.push(half(tile(e, Some(label))));
         }
     }
-    if let Some(e) = entity(config, "success_rate") {
-        cards.push(full(json!({
-            "type": "history-graph",
-            "title": "Success rate",
-            "hours_to_show": TREND_HOURS,
-            "entities": [{ "entity": e, "name": "Success rate" }],
-        })));
-    }
-    let durations: Vec<Value> = [
-        ("median_run_duration", "Median"),
-        ("p95_run_duration", "95th percentile"),
-    ]
-    .iter()
-    .filter_map(|(k, name)| entity(config, k).map(|e| json!({ "entity": e, "name": name })))
-    .collect();
-    if !durations.is_empty() {
-        cards.push(full(json!({
-            "type": "history-graph",
-            "title": "Run duration",
-            "hours_to_show": TREND_HOURS,
-            "entities": durations,
-        })));
-    }
+    cards.extend(history_graph(
+        config,
+        "Success rate",
+        &[("success_rate", "Success rate")],
+    ));
+    cards.extend(history_graph(
+        config,
+        "Run duration",
+        &[
+            ("median_run_duration", "Median"),
+            ("p95_run_duration", "95th percentile"),
+        ],
+    ));
     // The buttons the repository's settings allow, labelled as in its device.
     for button in buttons(&view.policy) {
         if let Some(e) = entity(config, &button.key) {
@@ -234,6 +224,22 @@ fn repo_section(view: &RepoView, config: &DeviceConfig) -> Value {
         cards.push(half(tile(e, Some("Template drift"))));
     }
     json!({ "type": "grid", "cards": cards })
+}
+
+/// A week of the `lines` (component key, legend) the config has, or nothing without any.
+fn history_graph(config: &DeviceConfig, title: &str, lines: &[(&str, &str)]) -> Option<Value> {
+    let entities: Vec<Value> = lines
+        .iter()
+        .filter_map(|(key, name)| entity(config, key).map(|e| json!({ "entity": e, "name": name })))
+        .collect();
+    (!entities.is_empty()).then(|| {
+        full(json!({
+            "type": "history-graph",
+            "title": title,
+            "hours_to_show": TREND_HOURS,
+            "entities": entities,
+        }))
+    })
 }
 
 /// The last run as a line with its link and failed jobs, from the status sensor's

@@ -16,7 +16,9 @@ pub fn to_string(value: &Value) -> String {
 fn block(out: &mut String, value: &Value, indent: usize) {
     match value {
         Value::Object(map) if !map.is_empty() => {
-            for (key, value) in map {
+            // `type` first, as HA's own editor writes cards; the rest in key order.
+            let typed = map.get_key_value("type").into_iter();
+            for (key, value) in typed.chain(map.iter().filter(|(k, _)| *k != "type")) {
                 pad(out, indent);
                 out.push_str(&scalar_string(key));
                 out.push(':');
@@ -139,7 +141,7 @@ mod tests {
         let text = to_string(&json!({"state": "on", "b": "No", "c": "1.0", "d": "~", "e": ""}));
         assert_eq!(
             text,
-            "state: \"on\"\nb: \"No\"\nc: \"1.0\"\nd: \"~\"\ne: \"\"\n"
+            "b: \"No\"\nc: \"1.0\"\nd: \"~\"\ne: \"\"\nstate: \"on\"\n"
         );
     }
 

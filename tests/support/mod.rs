@@ -18,7 +18,6 @@ use tokio::task::JoinHandle;
 pub const MQTT_USER: &str = "bridge";
 pub const MQTT_PASS: &str = "s3cret-mqtt-pass";
 
-/// A free TCP port on loopback (bound and released; the race is acceptable in tests).
 /// The `gitops-bridge` binary, with no Supervisor token or `RUST_LOG` leaking in from the
 /// environment that runs the tests.
 pub fn bin() -> std::process::Command {
@@ -27,6 +26,29 @@ pub fn bin() -> std::process::Command {
     c
 }
 
+/// `gitops-bridge VERB --config SETTINGS`'s standard output, run off the test's runtime (a
+/// fake GitHub on that runtime must answer it); a failure fails the test with its stderr.
+pub async fn cli_stdout(verb: &'static str, settings: &Path) -> String {
+    let settings = settings.to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .arg(verb)
+            .arg("--config")
+            .arg(settings)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{verb} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A free TCP port on loopback (bound and released; the race is acceptable in tests).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
