@@ -184,6 +184,7 @@ pub async fn serve_with(
             shutdown: cancel.clone(),
             tasks: tasks.health(),
             topics: crate::mqtt::Topics::new(&settings.mqtt),
+            mcp_trusted: settings.http.mcp_trusted_networks.clone(),
             checks: discovery::Checks {
                 config: settings.validate.path.is_some(),
                 security: settings.validate.path.is_some() && settings.validate.security,

@@ -893,7 +893,7 @@ fn every_option(ha_config: &Path) -> Value {
             "base_topic": "gitops",
             "discovery_prefix": "ha"
         },
-        "http": {"api_token": "api-secret"},
+        "http": {"api_token": "api-secret", "mcp_trusted_networks": ["172.30.32.1", "fd00::/8"]},
         "validate": {
             "path": ha_config,
             "watch": false,
@@ -956,6 +956,17 @@ fn every_option_lands_on_its_setting() {
     assert_eq!(
         s.http.api_token.as_ref().map(|x| x.expose()),
         Some("api-secret")
+    );
+    let trusted: Vec<String> = s
+        .http
+        .mcp_trusted_networks
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        trusted,
+        ["172.30.32.1/32", "fd00::/8"],
+        "an address is its own network"
     );
     assert_eq!(s.validate.path.as_deref(), Some(ha.path()));
     assert!(!s.validate.watch);

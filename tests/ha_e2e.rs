@@ -637,8 +637,8 @@ struct FrontendHa {
 }
 
 impl FrontendHa {
-    /// Starts it with `yaml_dashboard` as a YAML-mode dashboard at `/gitops-yaml`.
-    async fn start(lab: &Lab, yaml_dashboard: &str) -> FrontendHa {
+    /// Starts it, with `yaml_dashboard` as a YAML-mode dashboard at `/gitops-yaml`.
+    async fn start(lab: &Lab, yaml_dashboard: Option<&str>) -> FrontendHa {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
         let copied = Command::new("cp")
@@ -668,9 +668,15 @@ impl FrontendHa {
             })
             .collect::<Vec<_>>()
             .join("\n")
-            + "\nfrontend:\nrecorder:\n  purge_keep_days: 1\nhistory:\nlovelace:\n  dashboards:\n    gitops-yaml:\n      mode: yaml\n      title: GitOps\n      filename: gitops-dashboard.yaml\n      show_in_sidebar: true\n";
+            + "\nfrontend:\nrecorder:\n  purge_keep_days: 1\nhistory:\n";
+        let yaml = match yaml_dashboard {
+            Some(dashboard) => {
+                std::fs::write(config.join("gitops-dashboard.yaml"), dashboard).unwrap();
+                yaml + "lovelace:\n  dashboards:\n    gitops-yaml:\n      mode: yaml\n      title: GitOps\n      filename: gitops-dashboard.yaml\n      show_in_sidebar: true\n"
+            }
+            None => yaml,
+        };
         std::fs::write(config.join("configuration.yaml"), yaml).unwrap();
-        std::fs::write(config.join("gitops-dashboard.yaml"), yaml_dashboard).unwrap();
         // HA keeps the HTTP settings in storage once migrated from YAML.
         let http = config.join(".storage/http");
         if let Ok(text) = std::fs::read_to_string(&http) {
@@ -814,7 +820,7 @@ async fn the_dashboard_loads_in_home_assistants_frontend_with_every_entity_prese
     let generated: Value = serde_yaml_ng::from_str(&yaml).unwrap();
     let sections = generated["views"][0]["sections"].as_array().unwrap().len();
 
-    let front = FrontendHa::start(&lab, &yaml).await;
+    let front = FrontendHa::start(&lab, Some(&yaml)).await;
     let ha = front.lab(&lab);
     let _daemon = DaemonProcess::start(&config);
     ha.wait_state(
@@ -891,4 +897,144 @@ async fn the_dashboard_loads_in_home_assistants_frontend_with_every_entity_prese
     );
     assert!(shots.join("lovelace-phone.png").exists());
     assert!(shots.join("lovelace-desktop.png").exists());
+}
+
+/// HA's own *Model Context Protocol* integration connects to the daemon's MCP server (from
+/// a network `http.mcp_trusted_networks` trusts: the integration sends no token), and its
+/// diagnostics list our tools with their read-only marks: what Assist's LLM is offered.
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn home_assistants_mcp_integration_connects_and_sees_the_tools() {
+    let lab = Lab::from_env();
+    let github = FakeGitHub::start(world()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - name: octo/api\n      allow: [rerun]\n",
+        "gitops-bridge-e2e6",
+    );
+    let port = support::free_port();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "http:\n  listen: \"\"\n",
+        &format!("http:\n  listen: 127.0.0.1:{port}\n  mcp_trusted_networks: [127.0.0.1]\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let _daemon = DaemonProcess::start(&config);
+    let front = FrontendHa::start(&lab, None).await;
+    let ha = front.lab(&lab);
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        http.post(format!("{}{path}", ha.url))
+            .bearer_auth(&ha.token)
+            .json(&body)
+            .send()
+    };
+    // The daemon answers before HA is asked to connect.
+    let deadline = Instant::now() + LONG;
+    while http
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon's HTTP server never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The integration's config flow, as the UI runs it: pick the integration, give the URL.
+    let flow: Value = post(
+        "/api/config/config_entries/flow".into(),
+        serde_json::json!({"handler": "mcp", "show_advanced_options": false}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(flow["step_id"], "user", "{flow}");
+    let created: Value = post(
+        format!(
+            "/api/config/config_entries/flow/{}",
+            flow["flow_id"].as_str().unwrap()
+        ),
+        serde_json::json!({"url": format!("http://127.0.0.1:{port}/mcp")}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(created["type"], "create_entry", "{created}");
+    assert_eq!(
+        created["title"], "gitops-bridge",
+        "named after our server info"
+    );
+    let entry_id = created["result"]["entry_id"].as_str().unwrap().to_string();
+
+    let deadline = Instant::now() + LONG;
+    loop {
+        let entries: Value = http
+            .get(format!(
+                "{}/api/config/config_entries/entry?domain=mcp",
+                ha.url
+            ))
+            .bearer_auth(&ha.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let state = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["entry_id"] == entry_id.as_str())
+            .map(|e| e["state"].clone());
+        if state == Some(Value::from("loaded")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the MCP entry never loaded: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let diagnostics: Value = http
+        .get(format!(
+            "{}/api/diagnostics/config_entry/{entry_id}",
+            ha.url
+        ))
+        .bearer_auth(&ha.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tools = diagnostics["data"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{diagnostics}"));
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for wanted in [
+        "list_repositories",
+        "run_history",
+        "run_jobs",
+        "run_command",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} not offered: {names:?}");
+    }
+    let command = tools.iter().find(|t| t["name"] == "run_command").unwrap();
+    assert_eq!(command["annotations"]["read_only"], false, "{command}");
+    assert_eq!(command["annotations"]["destructive"], true, "{command}");
+    let listing = tools
+        .iter()
+        .find(|t| t["name"] == "list_repositories")
+        .unwrap();
+    assert_eq!(listing["annotations"]["read_only"], true, "{listing}");
 }

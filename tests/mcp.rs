@@ -79,9 +79,14 @@ fn client(url: &str, token: &str, calls: Value) -> Result<Value, String> {
 }
 
 async fn start(ha: &std::path::Path, token: Option<&str>) -> Rig {
+    start_with(ha, token, "").await
+}
+
+/// `http_extra`: more `http:` settings lines.
+async fn start_with(ha: &std::path::Path, token: Option<&str>, http_extra: &str) -> Rig {
     let http = match token {
-        Some(t) => format!("http:\n  listen: \"\"\n  api_token: {t}\n"),
-        None => "http:\n  listen: \"\"\n".to_string(),
+        Some(t) => format!("http:\n  listen: \"\"\n  api_token: {t}\n{http_extra}"),
+        None => format!("http:\n  listen: \"\"\n{http_extra}"),
     };
     let validate = format!("validate:\n  path: {}\n", ha.display());
     let rig = Rig::launch(
@@ -314,7 +319,7 @@ async fn an_assistant_reads_everything_and_may_only_command_what_the_repository_
 }
 
 #[tokio::test]
-async fn a_wrong_token_or_none_configured_is_refused() {
+async fn a_wrong_token_or_none_configured_is_refused_unless_the_network_is_trusted() {
     let ha = ha_config();
     let rig = start(ha.path(), Some(TOKEN)).await;
     let url = rig.url.clone();
@@ -335,5 +340,26 @@ async fn a_wrong_token_or_none_configured_is_refused() {
     .await
     .unwrap();
     assert_eq!(refused, Err("HTTP 403".to_string()));
+    rig.stop().await;
+
+    // A trusted network (what HA's own MCP integration, which sends no token, needs) gets
+    // in without one; commands from there still obey the allow-list.
+    let rig = start_with(ha.path(), None, "  mcp_trusted_networks: [127.0.0.0/8]\n").await;
+    let url = rig.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        client(
+            &url,
+            "",
+            json!([
+                ["list_repositories", {}],
+                ["run_command", {"owner": "octo", "repo": "web", "action": "rerun"}]
+            ]),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("a trusted network needs no token");
+    assert_eq!(result(&out, 0)["is_error"], false);
+    assert_eq!(result(&out, 1)["is_error"], true, "octo/web allows nothing");
     rig.stop().await;
 }

@@ -5,7 +5,9 @@
 //!
 //! The whole endpoint is behind the API's own rule ([`crate::web::auth`]): HA ingress or
 //! the `http.api_token` bearer token, even for reading — an assistant that can read can ask
-//! for commands, so there is no anonymous half. Commands go through the one executor with
+//! for commands, so there is no anonymous half. The one exception is opt-in:
+//! `http.mcp_trusted_networks`, for Home Assistant's own MCP integration, which can send no
+//! static token. Commands go through the one executor with
 //! [`CommandSource::Mcp`](crate::commands::CommandSource), so the allow-list, dedupe,
 //! audit and pacing are the same as for a button in HA.
 
@@ -52,14 +54,22 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
         .layer(middleware::from_fn_with_state(ctx, require_caller))
 }
 
-/// Lets only authorised callers through, and hands the tools who they are.
+/// Lets only authorised callers through, and hands the tools who they are. A trusted
+/// network (opt-in, for HA's own MCP integration) needs no token.
 async fn require_caller(
     State(ctx): State<Arc<WebContext>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match auth::authorize(&ctx, request.headers(), peer) {
+    // A dual-stack listener shows IPv4 callers as `::ffff:a.b.c.d`.
+    let ip = peer.ip().to_canonical();
+    let caller = if ctx.mcp_trusted.iter().any(|n| n.contains(&ip)) {
+        Ok(auth::Caller::TrustedNetwork)
+    } else {
+        auth::authorize(&ctx, request.headers(), peer)
+    };
+    match caller {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await

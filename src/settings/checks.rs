@@ -79,6 +79,14 @@ impl Settings {
                 None => Some(defaults::HTTP_LISTEN.to_string()),
             },
             api_token: raw.http.api_token.filter(|t| !t.is_empty()),
+            mcp_trusted_networks: raw
+                .http
+                .mcp_trusted_networks
+                .unwrap_or_default()
+                .iter()
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| parse_network(n.trim()))
+                .collect::<Result<_, _>>()?,
         };
         let validate = ValidateSettings {
             path: raw.validate.path.filter(|p| !p.as_os_str().is_empty()),
@@ -453,4 +461,16 @@ fn parse_http_url(text: &str, key: &str) -> Result<Url, SettingsError> {
         ));
     }
     Ok(url)
+}
+
+/// A network (`172.30.32.1/32`, `fd00::/8`) or a single address (`127.0.0.1`).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, SettingsError> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                "http.mcp_trusted_networks",
+                format!("`{text}` is not an address or a network like `172.30.32.1/32`"),
+            )
+        })
 }

@@ -153,6 +153,8 @@ pub struct RawHttp {
     pub listen: Option<String>,
     /// Bearer token required for mutating API calls from outside HA ingress.
     pub api_token: Option<Secret>,
+    /// Networks whose MCP requests need no token (HA's own MCP integration cannot send one).
+    pub mcp_trusted_networks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

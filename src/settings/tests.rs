@@ -64,6 +64,26 @@ fn wrong_type_names_the_key() {
 }
 
 #[test]
+fn a_trusted_mcp_network_that_is_not_one_is_named() {
+    let (_d, s) = sources(
+        &format!("{MINIMAL}http:\n  mcp_trusted_networks: [127.0.0.1, home-assistant]\n"),
+        &[],
+    );
+    let err = Settings::load(&s).unwrap_err().to_string();
+    assert!(err.contains("http.mcp_trusted_networks"), "{err}");
+    assert!(err.contains("`home-assistant` is not an address"), "{err}");
+    let (_d, s) = sources(MINIMAL, &[]);
+    assert!(
+        Settings::load(&s)
+            .unwrap()
+            .http
+            .mcp_trusted_networks
+            .is_empty(),
+        "nothing is trusted unless set"
+    );
+}
+
+#[test]
 fn missing_token_says_how_to_set_it() {
     let (_d, s) = sources("github:\n  repositories: [a/b]\n", &[]);
     let err = Settings::load(&s).unwrap_err().to_string();

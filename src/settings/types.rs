@@ -109,6 +109,9 @@ pub struct ValidateSettings {
 pub struct HttpSettings {
     pub listen: Option<String>,
     pub api_token: Option<Secret>,
+    /// Callers in these networks may use the MCP server without the token: for Home
+    /// Assistant's own MCP integration, which can only do OAuth or nothing.
+    pub mcp_trusted_networks: Vec<ipnet::IpNet>,
 }
 
 /// Validated settings. Build with [`Settings::load`] or [`Settings::from_raw`].

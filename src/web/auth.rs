@@ -20,13 +20,15 @@ pub enum Caller {
     Ingress { user: Option<String> },
     /// With the API token.
     Token,
+    /// From a network `http.mcp_trusted_networks` lets use the MCP server without a token.
+    TrustedNetwork,
 }
 
 impl Caller {
     pub fn user(&self) -> Option<String> {
         match self {
             Caller::Ingress { user } => user.clone(),
-            Caller::Token => None,
+            Caller::Token | Caller::TrustedNetwork => None,
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct WebContext {
     /// bridge announces.
     pub topics: crate::mqtt::Topics,
     pub checks: crate::mqtt::discovery::Checks,
+    /// Networks whose MCP requests need no token (`http.mcp_trusted_networks`).
+    pub mcp_trusted: Vec<ipnet::IpNet>,
 }
 
 /// All routes.

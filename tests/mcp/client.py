@@ -3,7 +3,8 @@
 
     client.py URL TOKEN CALLS_JSON
 
-Connects over Streamable HTTP with `Authorization: Bearer TOKEN`, initializes, lists the
+Connects over Streamable HTTP with `Authorization: Bearer TOKEN` (none when TOKEN is
+empty), initializes, lists the
 tools, then calls each `[name, arguments]` of CALLS_JSON in order. Prints one JSON object:
 the server's name, the tools (name, description, input schema, annotations) and each call's
 result (`is_error`, `structured`, `text`). A connection the server refuses prints
@@ -28,7 +29,9 @@ async def record_status(response: httpx2.Response) -> None:
 
 
 async def session(url: str, token: str, calls: list) -> dict:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    # An empty TOKEN sends no Authorization header at all, as HA's MCP integration does.
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = create_mcp_http_client(headers=headers)
     http.event_hooks["response"].append(record_status)
     async with http, streamable_http_client(url, http_client=http) as (read, write):
         async with ClientSession(read, write) as client:
