@@ -138,6 +138,24 @@ pub async fn serve_with(
         );
     }
 
+    // Bounded re-runs of transient failures, where a repository's settings ask for them.
+    if settings
+        .github
+        .repositories
+        .iter()
+        .any(|r| r.policy().auto_retry.is_some())
+    {
+        tasks.spawn(
+            "auto-retry",
+            crate::recovery::AutoRetry::new(
+                state_handle.clone(),
+                RunHistory::new(&store),
+                command_handle.clone(),
+            )
+            .run(cancel.clone()),
+        );
+    }
+
     let link = mqtt::CommandLink {
         commands: command_handle.clone(),
         results,

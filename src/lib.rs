@@ -31,6 +31,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod mqtt;
+pub mod recovery;
 pub mod scan;
 pub mod settings;
 pub mod state;

@@ -354,6 +354,9 @@ pub struct Job {
     pub completed_at: Option<DateTime<Utc>>,
     pub html_url: Option<String>,
     pub runner_name: Option<String>,
+    /// The first step that did not succeed, when the job failed: what tells a runner or
+    /// network problem (`Set up job`, checkout) from a real one (the tests).
+    pub failed_step: Option<String>,
 }
 
 /// GitHub's primary rate-limit budget as last reported in response headers.

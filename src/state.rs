@@ -6,7 +6,7 @@
 //! *what* changed from a `broadcast` of [`Change`]s; a sink that lags behind simply resyncs
 //! from the snapshot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::commands::RepoPolicy;
 use crate::deploy::status::TemplateReport;
 use crate::metrics::{self, Health, Window};
-use crate::model::{Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
+use crate::model::{Conclusion, Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
+use crate::recovery::Classification;
 use crate::settings::GitHubSettings;
 use crate::store::{Store, StoreError};
 
@@ -50,6 +51,11 @@ pub struct RunSummary {
     pub queue_s: Option<f64>,
     /// Names of failed jobs, once the jobs are known.
     pub failed_jobs: Vec<String>,
+    /// Why it failed (`crate::recovery::classify`), once its jobs are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<crate::recovery::FailureClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
 }
 
 impl RunSummary {
@@ -77,7 +83,18 @@ impl RunSummary {
             duration_s: run.duration_secs(),
             queue_s: run.queue_secs(),
             failed_jobs,
+            failure_class: None,
+            failure_reason: None,
         }
+    }
+
+    /// With its failure's class and reason.
+    pub fn with_failure(mut self, failure: Option<crate::recovery::Classification>) -> Self {
+        if let Some(f) = failure {
+            self.failure_class = Some(f.class);
+            self.failure_reason = Some(f.reason);
+        }
+        self
     }
 }
 
@@ -516,22 +533,33 @@ impl State {
                         .iter()
                         .filter_map(|w| latest.iter().copied().find(|r| r.workflow_id == w.id)),
                 );
-                let mut failed: HashMap<(u64, u32), Vec<String>> = HashMap::new();
+                // And why they failed, from those jobs and what passed on the commit before.
+                let mut failed: HashMap<(u64, u32), (Vec<String>, Option<Classification>)> =
+                    HashMap::new();
                 for run in wanted
                     .into_iter()
                     .filter(|r| r.outcome() == Some(Outcome::Fail))
                 {
-                    let names = db
-                        .jobs(run.id, run.attempt)?
-                        .into_iter()
+                    let jobs = db.jobs(run.id, run.attempt)?;
+                    let names = jobs
+                        .iter()
                         .filter(|j| {
                             j.conclusion
                                 .as_ref()
                                 .is_some_and(|c| c.outcome() == Outcome::Fail)
                         })
-                        .map(|j| j.name)
+                        .map(|j| j.name.clone())
                         .collect();
-                    failed.insert((run.id, run.attempt), names);
+                    let passed: HashSet<String> = db
+                        .jobs_passed_on_commit(repo_id, &run.head_sha, (run.id, run.attempt))?
+                        .into_iter()
+                        .collect();
+                    // Before its jobs are fetched, a failed run has no class yet.
+                    let class = (!jobs.is_empty()
+                        || run.conclusion == Some(Conclusion::StartupFailure))
+                    .then(|| crate::recovery::classify(run, &jobs, &passed))
+                    .flatten();
+                    failed.insert((run.id, run.attempt), (names, class));
                 }
                 Ok((runs, workflows, failed, synced))
             })
@@ -542,13 +570,11 @@ impl State {
             default_branch: &repo.default_branch,
         };
         let summary = |run: &Run| {
-            RunSummary::of(
-                run,
-                last_failed_jobs
-                    .get(&(run.id, run.attempt))
-                    .cloned()
-                    .unwrap_or_default(),
-            )
+            let (jobs, class) = last_failed_jobs
+                .get(&(run.id, run.attempt))
+                .cloned()
+                .unwrap_or_default();
+            RunSummary::of(run, jobs).with_failure(class)
         };
         let mut by_workflow: BTreeMap<u64, Vec<Run>> = BTreeMap::new();
         for run in &runs {

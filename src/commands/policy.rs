@@ -16,6 +16,9 @@ pub struct RepoPolicy {
     pub rollback: Option<Rollback>,
     /// The ref `dispatch` runs on by default (else the default branch).
     pub dispatch_ref: Option<String>,
+    /// Re-run failed jobs of transient failures by themselves (`rerun_failed` must be
+    /// allowed).
+    pub auto_retry: Option<crate::recovery::RetryPolicy>,
 }
 
 /// A workflow that rolls back when dispatched with the commit to return to.

@@ -202,6 +202,16 @@ pub struct ApiJob {
     pub html_url: Option<String>,
     #[serde(default)]
     pub runner_name: Option<String>,
+    #[serde(default)]
+    pub steps: Vec<ApiStep>,
+}
+
+/// One step of a job; only what classifying a failure needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiStep {
+    pub name: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
 }
 
 impl ApiJob {
@@ -217,6 +227,16 @@ impl ApiJob {
             completed_at: self.completed_at,
             html_url: self.html_url,
             runner_name: self.runner_name,
+            failed_step: self
+                .steps
+                .into_iter()
+                .find(|s| {
+                    matches!(
+                        s.conclusion.as_deref(),
+                        Some("failure" | "timed_out" | "cancelled" | "startup_failure")
+                    )
+                })
+                .map(|s| s.name),
         }
     }
 }

@@ -53,6 +53,11 @@ pub struct RunAttributes {
     pub duration_s: Option<i64>,
     pub queue_s: Option<i64>,
     pub failed_jobs: Vec<String>,
+    /// `infrastructure`, `timeout`, `flaky`, `real` or `unknown`, once the jobs are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
 }
 
 impl RunAttributes {
@@ -76,6 +81,11 @@ impl RunAttributes {
             duration_s: secs(run.duration_s),
             queue_s: secs(run.queue_s),
             failed_jobs: run.failed_jobs.clone(),
+            failure_class: run.failure_class.map(|c| c.as_str()),
+            failure_reason: run
+                .failure_reason
+                .as_deref()
+                .map(|r| truncate(r, MAX_STATE_LEN)),
         }
     }
 }

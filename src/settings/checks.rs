@@ -324,7 +324,12 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
             format!("`{r}` is not a git ref"),
         ));
     }
+    let auto_retry = match raw_policy.auto_retry {
+        None => None,
+        Some(raw) => Some(retry_policy(key, raw, &allow)?),
+    };
     let policy = RepoPolicy {
+        auto_retry,
         allow,
         dispatch: raw_policy.dispatch,
         deploy_workflow: raw_policy.deploy_workflow,
@@ -473,4 +478,50 @@ fn parse_network(text: &str) -> Result<ipnet::IpNet, SettingsError> {
                 format!("`{text}` is not an address or a network like `172.30.32.1/32`"),
             )
         })
+}
+
+/// A repository's `auto_retry:`, checked: known classes, never `real`, and the
+/// `rerun_failed` it needs allowed.
+fn retry_policy(
+    key: &str,
+    raw: super::schema::RawAutoRetry,
+    allow: &BTreeSet<Action>,
+) -> Result<crate::recovery::RetryPolicy, SettingsError> {
+    use crate::recovery::{FailureClass, RetryPolicy};
+    let defaults = RetryPolicy::default();
+    let classes = match raw.classes {
+        None => defaults.classes,
+        Some(list) => {
+            let mut classes = BTreeSet::new();
+            for (j, c) in list.iter().enumerate() {
+                let class = FailureClass::parse(c.trim()).ok_or_else(|| {
+                    invalid(
+                        &format!("{key}.auto_retry.classes[{j}]"),
+                        format!(
+                            "unknown class `{c}`; known: infrastructure, timeout, flaky, unknown"
+                        ),
+                    )
+                })?;
+                if class == FailureClass::Real {
+                    return Err(invalid(
+                        &format!("{key}.auto_retry.classes[{j}]"),
+                        "a `real` failure fails again on a re-run; it is never retried",
+                    ));
+                }
+                classes.insert(class);
+            }
+            classes
+        }
+    };
+    if !allow.contains(&Action::RerunFailed) {
+        return Err(invalid(
+            &format!("{key}.auto_retry"),
+            "re-runs failed jobs through `rerun_failed`, which is not in `allow`; add it there",
+        ));
+    }
+    Ok(RetryPolicy {
+        classes,
+        max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
+        backoff: raw.backoff.map(|d| d.0).unwrap_or(defaults.backoff),
+    })
 }

@@ -93,6 +93,20 @@ pub struct RawRepositoryPolicy {
     pub rollback: Option<RawRollback>,
     /// Git ref dispatches run on when a command names none (default: the default branch).
     pub dispatch_ref: Option<String>,
+    /// Re-run failed jobs by themselves when the failure looks transient.
+    pub auto_retry: Option<RawAutoRetry>,
+}
+
+/// `auto_retry:` of a repository.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoRetry {
+    /// Failure classes to re-run (default `infrastructure`, `timeout`, `flaky`).
+    pub classes: Option<Vec<String>>,
+    /// Re-runs of one run at most (default 2).
+    pub max_retries: Option<u32>,
+    /// Wait before the first re-run, doubled for each next one (default 30s).
+    pub backoff: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -381,8 +381,8 @@ impl Db {
         {
             let mut stmt = tx.prepare(
                 "INSERT OR REPLACE INTO jobs (id, run_id, attempt, repo_id, name, status, conclusion,
-                    started_at, completed_at, html_url, runner_name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    started_at, completed_at, html_url, runner_name, failed_step)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for j in jobs {
                 stmt.execute(params![
@@ -397,6 +397,7 @@ impl Db {
                     j.completed_at.map(ms),
                     j.html_url,
                     j.runner_name,
+                    j.failed_step,
                 ])?;
             }
         }
@@ -406,7 +407,7 @@ impl Db {
 
     pub fn jobs(&self, run_id: u64, attempt: u32) -> Result<Vec<Job>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, run_id, attempt, name, status, conclusion, started_at, completed_at, html_url, runner_name
+            "SELECT id, run_id, attempt, name, status, conclusion, started_at, completed_at, html_url, runner_name, failed_step
              FROM jobs WHERE run_id = ?1 AND attempt = ?2 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![run_id as i64, attempt], |r| {
@@ -424,8 +425,29 @@ impl Db {
                 completed_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
                 html_url: r.get(8)?,
                 runner_name: r.get(9)?,
+                failed_step: r.get(10)?,
             })
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Names of the jobs that passed on commit `sha` of the repository in any run or
+    /// attempt but `(run_id, attempt)`: a job failing there now that passed before is flaky.
+    pub fn jobs_passed_on_commit(
+        &self,
+        repo_id: u64,
+        sha: &str,
+        except: (u64, u32),
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT j.name FROM jobs j JOIN runs r ON r.id = j.run_id AND r.attempt = j.attempt
+             WHERE r.repo_id = ?1 AND r.head_sha = ?2 AND j.conclusion = 'success'
+               AND NOT (j.run_id = ?3 AND j.attempt = ?4)",
+        )?;
+        let rows = stmt.query_map(
+            params![repo_id as i64, sha, except.0 as i64, except.1],
+            |r| r.get::<_, String>(0),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -104,6 +104,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX deliveries_received ON deliveries(received_at);
     "#,
+    // 4: the step a failed job failed in, which classifies the failure.
+    r#"
+    ALTER TABLE jobs ADD COLUMN failed_step TEXT;
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.

@@ -1,0 +1,215 @@
+//! Recovery against a running daemon (real Mosquitto, fake GitHub): a failed run's class on
+//! MQTT from the step its job failed in, and the bounded automatic re-run — a set-up failure
+//! is re-run once through the executor (audited as `policy`), the same failure again is
+//! not, and a test failure never is.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use fake_github::{FakeGitHub, Job, Owner, Repo, Step, World};
+use serde_json::Value;
+use support::rig::Rig;
+
+const WAIT: Duration = Duration::from_secs(20);
+const API: &str = "gitops-bridge/repo/octo/api/state";
+const WEB: &str = "gitops-bridge/repo/octo/web/state";
+
+/// `octo/api` and `octo/web`, each with one CI run (1003, 2003) still running its `build`
+/// and `test` jobs.
+fn world() -> World {
+    let mut world = World::new("t").owner(Owner::user("octo", 1));
+    for (id, name, run_id) in [(1, "api", 1003u64), (2, "web", 2003)] {
+        let mut repo = support::world::octo_api(id, ["success", "success", "success"]);
+        repo.name = name.into();
+        for r in &mut repo.runs {
+            r.id += run_id - 1003;
+        }
+        let running = repo.runs.last_mut().unwrap();
+        running.status = "in_progress".into();
+        running.conclusion = None;
+        let running = running.clone();
+        repo = repo
+            .job(Job::for_run(run_id * 10, &running, "build"))
+            .job(Job::for_run(run_id * 10 + 1, &running, "test"));
+        world = world.repo(repo);
+    }
+    world
+}
+
+/// Finishes the latest attempt of `run_id` as failed: `test` fails in `step`, `build` passes.
+fn fail(gh: &FakeGitHub, repo: &str, run_id: u64, step: &str) {
+    gh.with_world(|w| {
+        let repo: &mut Repo = w.repo_mut(repo).unwrap();
+        let now = Utc::now();
+        let attempt = {
+            let run = repo.latest_run_mut(run_id).unwrap();
+            run.status = "completed".into();
+            run.conclusion = Some("failure".into());
+            run.updated_at = now;
+            run.attempt
+        };
+        for job in repo
+            .jobs
+            .iter_mut()
+            .filter(|j| j.run_id == run_id && j.attempt == attempt)
+        {
+            let failed = job.name == "test";
+            job.status = "completed".into();
+            job.conclusion = Some(if failed { "failure" } else { "success" }.into());
+            job.completed_at = Some(now);
+            job.steps = vec![
+                Step::new(
+                    "Set up job",
+                    "completed",
+                    Some("success"),
+                    Some(now),
+                    Some(now),
+                ),
+                Step::new(
+                    step,
+                    "completed",
+                    Some(if failed { "failure" } else { "success" }),
+                    Some(now),
+                    Some(now),
+                ),
+            ];
+        }
+    });
+}
+
+fn reruns(gh: &FakeGitHub, run_id: u64) -> usize {
+    let path = format!("/actions/runs/{run_id}/rerun-failed-jobs");
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with(&path))
+        .count()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n    - name: octo/web\n      allow: [rerun_failed]\n      auto_retry: {}\n",
+        "gitops-bridge/#",
+        |text| text,
+        false,
+    )
+    .await;
+    for topic in [API, WEB] {
+        rig.probe
+            .wait_for(topic, WAIT, |s| s.json()["running"] == true)
+            .await;
+    }
+
+    // octo/api fails while checking out: infrastructure, re-run after the 1 s backoff.
+    fail(&rig.gh, "octo/api", 1003, "Run actions/checkout@v4");
+    // octo/web fails in its tests: real, never re-run.
+    fail(&rig.gh, "octo/web", 2003, "Run cargo test");
+    let api = rig
+        .probe
+        .wait_for(API, WAIT, |s| {
+            !s.json()["last_run"]["failure_class"].is_null()
+        })
+        .await
+        .json();
+    assert_eq!(api["last_run"]["failure_class"], "infrastructure", "{api}");
+    assert!(
+        api["last_run"]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Run actions/checkout@v4"),
+        "{api}"
+    );
+    let web = rig
+        .probe
+        .wait_for(WEB, WAIT, |s| {
+            !s.json()["last_run"]["failure_class"].is_null()
+        })
+        .await
+        .json();
+    assert_eq!(web["last_run"]["failure_class"], "real", "{web}");
+    assert_eq!(
+        web["last_run"]["failure_reason"],
+        "step `Run cargo test` of job `test` failed"
+    );
+
+    wait_until("the set-up failure was re-run", || {
+        reruns(&rig.gh, 1003) == 1
+    })
+    .await;
+    // Attempt 2 runs, and fails the same way: not re-run again.
+    rig.probe
+        .wait_for(API, WAIT, |s| s.json()["last_run"]["attempt"] == 2)
+        .await;
+    fail(&rig.gh, "octo/api", 1003, "Run actions/checkout@v4");
+    rig.probe
+        .wait_for(API, WAIT, |s| {
+            let run = &s.json()["last_run"];
+            run["attempt"] == 2 && run["failure_class"] == "infrastructure"
+        })
+        .await;
+    // Longer than the doubled backoff (2 s) a second re-run would have waited.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        reruns(&rig.gh, 1003),
+        1,
+        "the same failure twice is not re-run"
+    );
+    assert_eq!(reruns(&rig.gh, 2003), 0, "a test failure is never re-run");
+
+    // The re-run went through the executor: audited as the policy's, with its request id.
+    let audit = rig
+        .probe
+        .all()
+        .into_iter()
+        .filter(|m| m.topic == "gitops-bridge/cmd/result")
+        .map(|m| m.json())
+        .collect::<Vec<Value>>();
+    let rerun = audit
+        .iter()
+        .find(|r| r["action"] == "rerun_failed")
+        .unwrap_or_else(|| panic!("no result for the re-run: {audit:?}"));
+    assert_eq!(rerun["ok"], true, "{rerun}");
+    assert_eq!(rerun["request_id"], "auto-retry-1003-1");
+    rig.stop().await;
+}
+
+#[test]
+fn auto_retry_without_rerun_failed_allowed_or_of_real_failures_is_refused() {
+    let cases = [
+        (
+            "    - name: octo/api\n      auto_retry: {}\n",
+            "`rerun_failed`, which is not in `allow`",
+        ),
+        (
+            "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        classes: [real]\n",
+            "never retried",
+        ),
+        (
+            "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        classes: [transient]\n",
+            "unknown class `transient`",
+        ),
+    ];
+    for (repos, message) in cases {
+        let cfg = support::Config::write("http://127.0.0.1:9", "t", 1, repos, "");
+        let err = gitops_bridge::settings::Settings::load(&gitops_bridge::settings::Sources {
+            file: Some(cfg.path.clone()),
+            addon_options: None,
+            env: vec![],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auto_retry"), "{err}");
+        assert!(err.contains(message), "{err}");
+    }
+}
