@@ -156,6 +156,24 @@ pub async fn serve_with(
         );
     }
 
+    // The rollback trigger, where a repository's settings ask for it.
+    if settings
+        .github
+        .repositories
+        .iter()
+        .any(|r| r.policy().auto_rollback.is_some())
+    {
+        tasks.spawn(
+            "auto-rollback",
+            crate::recovery::AutoRollback::new(
+                state_handle.clone(),
+                RunHistory::new(&store),
+                command_handle.clone(),
+            )
+            .run(cancel.clone()),
+        );
+    }
+
     let link = mqtt::CommandLink {
         commands: command_handle.clone(),
         results,

@@ -1,7 +1,7 @@
 //! Recovery against a running daemon (real Mosquitto, fake GitHub): a failed run's class on
-//! MQTT from the step its job failed in, and the bounded automatic re-run — a set-up failure
-//! is re-run once through the executor (audited as `policy`), the same failure again is
-//! not, and a test failure never is.
+//! MQTT from the step its job failed in; the bounded automatic re-run — a set-up failure is
+//! re-run once through the executor (audited as `policy`), the same failure again is not,
+//! and a test failure never is; and the rollback trigger, once per failure episode.
 
 mod support;
 
@@ -185,7 +185,7 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
 }
 
 #[test]
-fn auto_retry_without_rerun_failed_allowed_or_of_real_failures_is_refused() {
+fn recovery_settings_that_cannot_work_are_refused_with_the_key_named() {
     let cases = [
         (
             "    - name: octo/api\n      auto_retry: {}\n",
@@ -199,6 +199,14 @@ fn auto_retry_without_rerun_failed_allowed_or_of_real_failures_is_refused() {
             "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        classes: [transient]\n",
             "unknown class `transient`",
         ),
+        (
+            "    - name: octo/api\n      deploy_workflow: deploy.yml\n      auto_rollback: {}\n",
+            "`rollback`, which is not in `allow`",
+        ),
+        (
+            "    - name: octo/api\n      allow: [rollback]\n      rollback: {workflow: rollback.yml}\n      auto_rollback: {}\n",
+            "`deploy_workflow`, which is not set",
+        ),
     ];
     for (repos, message) in cases {
         let cfg = support::Config::write("http://127.0.0.1:9", "t", 1, repos, "");
@@ -209,7 +217,125 @@ fn auto_retry_without_rerun_failed_allowed_or_of_real_failures_is_refused() {
         })
         .unwrap_err()
         .to_string();
-        assert!(err.contains("auto_retry"), "{err}");
+        assert!(err.contains("auto_r"), "{err}");
         assert!(err.contains(message), "{err}");
     }
+}
+
+/// `octo/deploy`: a good deploy (3001), two failed ones (3002, 3003), one still running (3004).
+fn deploy_world() -> World {
+    let now = Utc::now();
+    let h = |n: i64| now - chrono::Duration::hours(n);
+    let minutes = chrono::Duration::minutes;
+    let mut repo = Repo::new(3, "octo", "deploy")
+        .workflow(fake_github::Workflow::new(
+            30,
+            "Deploy",
+            ".github/workflows/deploy.yml",
+        ))
+        .run(fake_github::Run::completed(
+            3001,
+            30,
+            "Deploy",
+            "success",
+            h(40),
+            minutes(2),
+        ))
+        .run(fake_github::Run::completed(
+            3002,
+            30,
+            "Deploy",
+            "failure",
+            h(30),
+            minutes(2),
+        ))
+        .run(fake_github::Run::completed(
+            3003,
+            30,
+            "Deploy",
+            "failure",
+            h(20),
+            minutes(2),
+        ))
+        .run(fake_github::Run::completed(
+            3004,
+            30,
+            "Deploy",
+            "failure",
+            h(1),
+            minutes(2),
+        ));
+    let running = repo.runs.last_mut().unwrap();
+    running.status = "in_progress".into();
+    running.conclusion = None;
+    World::new("t").owner(Owner::user("octo", 1)).repo(repo)
+}
+
+fn finish(gh: &FakeGitHub, run_id: u64, conclusion: &str) {
+    gh.with_world(|w| {
+        let run = w
+            .repo_mut("octo/deploy")
+            .unwrap()
+            .latest_run_mut(run_id)
+            .unwrap();
+        run.status = "completed".into();
+        run.conclusion = Some(conclusion.into());
+        run.updated_at = Utc::now();
+    });
+}
+
+#[tokio::test]
+async fn the_third_failed_deploy_in_a_row_rolls_back_once_per_episode() {
+    const DEPLOY: &str = "gitops-bridge/repo/octo/deploy/state";
+    let rig = Rig::launch(
+        deploy_world(),
+        "    - name: octo/deploy\n      allow: [rollback]\n      deploy_workflow: deploy.yml\n      auto_rollback:\n        after: 3\n        cooldown: 0s\n",
+        "gitops-bridge/#",
+        |text| text,
+        false,
+    )
+    .await;
+    rig.probe
+        .wait_for(DEPLOY, WAIT, |s| {
+            s.json()["running"] == true && s.json()["failure_streak"] == 2
+        })
+        .await;
+    let rollbacks = |gh: &FakeGitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST" && r.path == "/repos/octo/deploy/actions/runs/3001/rerun"
+            })
+            .count()
+    };
+    assert_eq!(rollbacks(&rig.gh), 0, "two failures are not enough");
+
+    // The third failure in a row: the last good deploy (3001) is run again.
+    finish(&rig.gh, 3004, "failure");
+    wait_until("the rollback re-ran the last good deploy", || {
+        rollbacks(&rig.gh) == 1
+    })
+    .await;
+
+    // The rollback itself fails: still the same episode, so no second rollback.
+    rig.probe
+        .wait_for(DEPLOY, WAIT, |s| s.json()["running"] == true)
+        .await;
+    finish(&rig.gh, 3001, "failure");
+    let results = || {
+        rig.probe
+            .all()
+            .into_iter()
+            .filter(|m| m.topic == "gitops-bridge/cmd/result")
+            .map(|m| m.json())
+            .filter(|r| r["action"] == "rollback")
+            .collect::<Vec<Value>>()
+    };
+    wait_until("the second trigger was answered", || results().len() == 2).await;
+    let results = results();
+    assert_eq!(results[0]["ok"], true, "{results:?}");
+    assert_eq!(results[0]["request_id"], "auto-rollback-3001");
+    assert_eq!(results[1]["duplicate"], true, "{results:?}");
+    assert_eq!(rollbacks(&rig.gh), 1, "one rollback per failure episode");
+    rig.stop().await;
 }

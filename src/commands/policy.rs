@@ -19,6 +19,8 @@ pub struct RepoPolicy {
     /// Re-run failed jobs of transient failures by themselves (`rerun_failed` must be
     /// allowed).
     pub auto_retry: Option<crate::recovery::RetryPolicy>,
+    /// Roll back after repeated failures of `deploy_workflow` (`rollback` must be allowed).
+    pub auto_rollback: Option<crate::recovery::RollbackPolicy>,
 }
 
 /// A workflow that rolls back when dispatched with the commit to return to.

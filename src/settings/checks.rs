@@ -328,7 +328,37 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         None => None,
         Some(raw) => Some(retry_policy(key, raw, &allow)?),
     };
+    let auto_rollback = match raw_policy.auto_rollback {
+        None => None,
+        Some(raw) => {
+            let defaults = crate::recovery::RollbackPolicy::default();
+            let after = raw.after.unwrap_or(defaults.after);
+            if after == 0 {
+                return Err(invalid(
+                    &format!("{key}.auto_rollback.after"),
+                    "must be at least 1 failed run",
+                ));
+            }
+            if !allow.contains(&Action::Rollback) {
+                return Err(invalid(
+                    &format!("{key}.auto_rollback"),
+                    "rolls back through `rollback`, which is not in `allow`; add it there",
+                ));
+            }
+            if raw_policy.deploy_workflow.is_none() {
+                return Err(invalid(
+                    &format!("{key}.auto_rollback"),
+                    "counts failures of `deploy_workflow`, which is not set; name the deploy workflow",
+                ));
+            }
+            Some(crate::recovery::RollbackPolicy {
+                after,
+                cooldown: raw.cooldown.map(|d| d.0).unwrap_or(defaults.cooldown),
+            })
+        }
+    };
     let policy = RepoPolicy {
+        auto_rollback,
         auto_retry,
         allow,
         dispatch: raw_policy.dispatch,

@@ -95,6 +95,18 @@ pub struct RawRepositoryPolicy {
     pub dispatch_ref: Option<String>,
     /// Re-run failed jobs by themselves when the failure looks transient.
     pub auto_retry: Option<RawAutoRetry>,
+    /// Roll back by itself after repeated deploy failures.
+    pub auto_rollback: Option<RawAutoRollback>,
+}
+
+/// `auto_rollback:` of a repository.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoRollback {
+    /// Failed runs of `deploy_workflow` in a row on the default branch (default 3).
+    pub after: Option<u32>,
+    /// The least time between two automatic rollbacks (default 1h).
+    pub cooldown: Option<HumanDuration>,
 }
 
 /// `auto_retry:` of a repository.
