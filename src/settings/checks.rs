@@ -252,7 +252,7 @@ fn is_repo_name(s: &str) -> bool {
 fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, SettingsError> {
     let (name, raw_policy) = match entry {
         RawRepository::Name(n) => (n, RawRepositoryPolicy::default()),
-        RawRepository::Detailed(p) => (p.name.clone(), p),
+        RawRepository::Detailed(p) => (p.name.clone(), *p),
     };
     let name = name.trim().to_string();
     let Some((owner, repo)) = name.split_once('/') else {

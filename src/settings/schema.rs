@@ -73,7 +73,7 @@ pub struct RawGitHub {
 #[serde(untagged)]
 pub enum RawRepository {
     Name(String),
-    Detailed(RawRepositoryPolicy),
+    Detailed(Box<RawRepositoryPolicy>),
 }
 
 #[derive(Debug, Default, Deserialize)]
