@@ -125,6 +125,7 @@ pub async fn serve_with(
         executor
             .with_validation(validate_now.clone())
             .with_templates(settings.templates.clone(), template_refresh)
+            .with_switches(events.clone())
             .run(cancel.clone()),
     );
 
@@ -191,7 +192,12 @@ pub async fn serve_with(
     let pump_stop = CancellationToken::new();
     // The pump outlives `cancel` by a moment, to flush the bridge's `offline`.
     let pump_task = tasks.spawn("MQTT pump", pump.run(pump_stop.clone()));
-    let bridge_task = tasks.spawn("MQTT bridge", bridge.run(cancel.clone()));
+    let bridge_task = tasks.spawn(
+        "MQTT bridge",
+        bridge
+            .with_automation(settings.has_automation())
+            .run(cancel.clone()),
+    );
 
     if let Some(listener) = listener {
         let stats = Arc::new(WebhookStats::default());
@@ -224,6 +230,7 @@ pub async fn serve_with(
             checks: discovery::Checks {
                 config: settings.validate.path.is_some(),
                 security: settings.validate.path.is_some() && settings.validate.security,
+                automation: settings.has_automation(),
             },
         });
         if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
@@ -378,6 +385,7 @@ pub async fn poll_once(settings: &Settings) -> anyhow::Result<Polled> {
         discovery::Checks {
             config: settings.validate.path.is_some(),
             security: settings.validate.path.is_some() && settings.validate.security,
+            automation: settings.has_automation(),
         },
     );
     let mut repos = Vec::new();

@@ -423,6 +423,12 @@ pub enum Event {
         repo_id: u64,
         report: Option<std::sync::Arc<crate::deploy::status::TemplateReport>>,
     },
+    /// HA turned a policy's switch on or off (through the executor).
+    Switch {
+        scope: crate::recovery::Scope,
+        switch: crate::recovery::Switch,
+        on: bool,
+    },
 }
 
 /// Checks a git ref name the way `git check-ref-format` does (branch, tag, or `refs/…`).

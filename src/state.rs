@@ -19,7 +19,7 @@ use crate::commands::RepoPolicy;
 use crate::deploy::status::TemplateReport;
 use crate::metrics::{self, Health, Window};
 use crate::model::{Conclusion, Event, GitHubStatus, Outcome, Repository, Run, RunState, Workflow};
-use crate::recovery::Classification;
+use crate::recovery::{Classification, Scope, Switch};
 use crate::settings::GitHubSettings;
 use crate::store::{Store, StoreError};
 
@@ -127,6 +127,18 @@ pub struct RepoView {
     /// watch has read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub templates: Option<Arc<TemplateReport>>,
+    /// The policy switches HA set for this repository (unset ones are at their default).
+    pub switches: BTreeMap<Switch, bool>,
+}
+
+impl RepoView {
+    /// Whether `switch` lets its policy act here.
+    pub fn switch_on(&self, switch: Switch) -> bool {
+        self.switches
+            .get(&switch)
+            .copied()
+            .unwrap_or(switch.default_on())
+    }
 }
 
 /// The current picture.
@@ -139,6 +151,8 @@ pub struct Snapshot {
     /// The watched set has been resolved against GitHub at least once since start, so a
     /// repository missing from it is really gone (and its entities may be removed).
     pub resolved: bool,
+    /// *Automation paused*: no policy acts while it is on.
+    pub automation_paused: bool,
 }
 
 /// What changed, for sinks that act on changes (MQTT, SSE).
@@ -180,6 +194,7 @@ impl StateHandle {
                 .collect(),
             github: GitHubStatus::default(),
             resolved: true,
+            automation_paused: false,
         };
         let (_tx, rx) = watch::channel(Arc::new(snapshot));
         let (changes, _) = broadcast::channel(1);
@@ -209,6 +224,7 @@ impl RepoView {
             policy,
             synced: false,
             templates: None,
+            switches: BTreeMap::new(),
         }
     }
 }
@@ -227,6 +243,8 @@ pub struct State {
     changes: broadcast::Sender<Change>,
     /// The template watch's last report per repository, kept across recomputes.
     templates: HashMap<u64, Arc<TemplateReport>>,
+    /// Switch states by scope, as stored.
+    switches: HashMap<Scope, BTreeMap<Switch, bool>>,
 }
 
 impl State {
@@ -253,12 +271,22 @@ impl State {
             snapshot_tx,
             changes,
             templates: HashMap::new(),
+            switches: HashMap::new(),
         };
         (state, handle, events_tx)
     }
 
     /// Loads what the store knows, so entities show history before GitHub answers.
     pub async fn load(&mut self) -> Result<(), StoreError> {
+        for (scope, key, on) in self.store.call(|db| db.switches()).await? {
+            if let Some(switch) = Switch::parse(&key) {
+                self.switches
+                    .entry(Scope::from_id(scope))
+                    .or_default()
+                    .insert(switch, on);
+            }
+        }
+        self.current.automation_paused = self.bridge_switch(Switch::AutomationPaused);
         let repos = self.store.call(|db| db.watched_repositories()).await?;
         for repo in repos {
             let id = repo.id;
@@ -386,6 +414,27 @@ impl State {
                 {
                     Arc::make_mut(view).templates = report;
                     self.changed(repo_id);
+                }
+            }
+            Event::Switch { scope, switch, on } => {
+                let key = switch.key();
+                self.store
+                    .call(move |db| db.set_switch(scope.as_id(), key, on))
+                    .await?;
+                self.switches.entry(scope).or_default().insert(switch, on);
+                match scope {
+                    Scope::Bridge => {
+                        self.current.automation_paused =
+                            self.bridge_switch(Switch::AutomationPaused);
+                        self.publish_snapshot();
+                        let _ = self.changes.send(Change::GitHub);
+                    }
+                    Scope::Repo(repo_id) => {
+                        if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                            Arc::make_mut(view).switches.insert(switch, on);
+                            self.changed(repo_id);
+                        }
+                    }
                 }
             }
             Event::GitHub(status) => {
@@ -631,7 +680,21 @@ impl State {
             policy,
             synced,
             templates: self.templates.get(&repo_id).cloned(),
+            switches: self
+                .switches
+                .get(&Scope::Repo(repo_id))
+                .cloned()
+                .unwrap_or_default(),
         };
         Ok((view, due))
+    }
+
+    /// A bridge switch's state, its default when never set.
+    fn bridge_switch(&self, switch: Switch) -> bool {
+        self.switches
+            .get(&Scope::Bridge)
+            .and_then(|s| s.get(&switch))
+            .copied()
+            .unwrap_or(switch.default_on())
     }
 }

@@ -19,6 +19,8 @@ const REPOS: &str = "    - name: homelab-demo/ha-config
       allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template]
       dispatch: [deploy.yml]
       deploy_workflow: deploy.yml
+      auto_retry: {}
+      auto_rollback: {}
     - homelab-demo/*
 ";
 
@@ -126,7 +128,7 @@ fn parse_discovery(text: &str) -> Vec<(String, Value)> {
 }
 
 /// A concrete topic in the docs' placeholders: `<base>`, `<prefix>`, `<owner>/<repo>`,
-/// `<action>`, `<node>_repo_<id>`, `<node>_bridge`.
+/// `<action>`, `<switch>`, `<node>_repo_<id>`, `<node>_bridge`.
 fn generalise(topic: &str, topics: &Topics) -> String {
     if let Some(rest) = topic.strip_prefix(&format!("{}/", topics.prefix)) {
         let parts: Vec<&str> = rest.split('/').collect();
@@ -149,6 +151,7 @@ fn generalise(topic: &str, topics: &Topics) -> String {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["repo", _owner, _repo, "cmd", _action] => "<base>/repo/<owner>/<repo>/cmd/<action>".into(),
+        ["repo", _owner, _repo, "set", _switch] => "<base>/repo/<owner>/<repo>/set/<switch>".into(),
         ["repo", _owner, _repo, tail] => format!("<base>/repo/<owner>/<repo>/{tail}"),
         _ => format!("<base>/{rest}"),
     }

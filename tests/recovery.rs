@@ -339,3 +339,158 @@ async fn the_third_failed_deploy_in_a_row_rolls_back_once_per_episode() {
     assert_eq!(rollbacks(&rig.gh), 1, "one rollback per failure episode");
     rig.stop().await;
 }
+
+/// HA's *Auto-retry* switch: announced with the repository, `OFF` leaves a set-up failure
+/// alone, the state survives a restart of the daemon, and `ON` lets the policy act again;
+/// the bridge's *Automation paused* switch is announced beside it.
+#[tokio::test]
+async fn the_auto_retry_switch_turns_the_policy_off_and_on_and_survives_a_restart() {
+    let mut rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n",
+        "#",
+        |text| text,
+        false,
+    )
+    .await;
+    let config = rig
+        .probe
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_1/config",
+            WAIT,
+            |_| true,
+        )
+        .await
+        .json();
+    let switch = &config["components"]["auto_retry"];
+    assert_eq!(switch["platform"], "switch", "{config}");
+    assert_eq!(switch["name"], "Auto-retry");
+    assert_eq!(
+        switch["command_topic"],
+        "gitops-bridge/repo/octo/api/set/auto_retry"
+    );
+    let bridge = rig
+        .probe
+        .wait_for(
+            "homeassistant/device/gitops_bridge_bridge/config",
+            WAIT,
+            |_| true,
+        )
+        .await
+        .json();
+    assert_eq!(
+        bridge["components"]["automation_paused"]["command_topic"],
+        "gitops-bridge/bridge/set/automation_paused"
+    );
+    rig.probe
+        .wait_for(API, WAIT, |s| {
+            s.json()["running"] == true && s.json()["switches"]["auto_retry"] == "ON"
+        })
+        .await;
+
+    rig.probe
+        .publish("gitops-bridge/repo/octo/api/set/auto_retry", "OFF", false)
+        .await;
+    rig.probe
+        .wait_for(API, WAIT, |s| s.json()["switches"]["auto_retry"] == "OFF")
+        .await;
+    let answer = rig
+        .probe
+        .wait_for("gitops-bridge/cmd/result", WAIT, |s| {
+            s.json()["action"] == "set_auto_retry"
+        })
+        .await
+        .json();
+    assert_eq!(answer["ok"], true, "{answer}");
+
+    // Off: the set-up failure is classified, and left alone.
+    fail(&rig.gh, "octo/api", 1003, "Run actions/checkout@v4");
+    rig.probe
+        .wait_for(API, WAIT, |s| {
+            s.json()["last_run"]["failure_class"] == "infrastructure"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reruns(&rig.gh, 1003), 0, "switched off: not re-run");
+
+    // A restart keeps it off: what the new process announces when HA (re)starts says so.
+    rig.daemon.take().unwrap().stop().await.unwrap();
+    let started = Instant::now();
+    rig.daemon = Some(support::Daemon::start(rig.cfg.settings()));
+    rig.probe
+        .wait_for("gitops-bridge/bridge/availability", WAIT, |s| {
+            s.at >= started && s.payload == b"online"
+        })
+        .await;
+    let restarted = Instant::now();
+    rig.probe
+        .publish("homeassistant/status", "online", false)
+        .await;
+    rig.probe
+        .wait_for(API, WAIT, |s| {
+            s.at >= restarted && s.json()["switches"]["auto_retry"] == "OFF"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reruns(&rig.gh, 1003), 0, "still off after the restart");
+
+    // On again: the newest failure is re-run.
+    rig.probe
+        .publish("gitops-bridge/repo/octo/api/set/auto_retry", "ON", false)
+        .await;
+    wait_until("re-run once switched on", || reruns(&rig.gh, 1003) == 1).await;
+
+    // A switch the settings do not configure is refused, and so is a bad payload.
+    rig.probe
+        .publish("gitops-bridge/repo/octo/api/set/auto_rollback", "ON", false)
+        .await;
+    let refused = rig
+        .probe
+        .wait_for("gitops-bridge/cmd/result", WAIT, |s| {
+            s.json()["action"] == "set_auto_rollback"
+        })
+        .await
+        .json();
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("no `auto_rollback`"),
+        "{refused}"
+    );
+    rig.stop().await;
+}
+
+/// *Automation paused* on the bridge stops the auto-retry of every repository.
+#[tokio::test]
+async fn automation_paused_stops_every_automatic_re_run() {
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n",
+        "gitops-bridge/#",
+        |text| text,
+        false,
+    )
+    .await;
+    rig.probe
+        .wait_for(API, WAIT, |s| s.json()["running"] == true)
+        .await;
+    rig.probe
+        .publish("gitops-bridge/bridge/set/automation_paused", "ON", false)
+        .await;
+    rig.probe
+        .wait_for("gitops-bridge/bridge/state", WAIT, |s| {
+            s.json()["automation_paused"] == "ON"
+        })
+        .await;
+    fail(&rig.gh, "octo/api", 1003, "Set up job");
+    rig.probe
+        .wait_for(API, WAIT, |s| {
+            s.json()["last_run"]["failure_class"] == "infrastructure"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(reruns(&rig.gh, 1003), 0, "paused: not re-run");
+    rig.stop().await;
+}

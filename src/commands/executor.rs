@@ -91,6 +91,8 @@ pub struct Executor {
     /// Asks the template watch to read a repository again after we wrote to it.
     template_refresh: Option<crate::deploy::watch::Refresh>,
     last_write: HashMap<u64, Instant>,
+    /// Where switch changes go: the state task, which stores and announces them.
+    state_events: Option<mpsc::Sender<crate::model::Event>>,
 }
 
 /// Builds the executor and the handle every source submits through. Results go out on
@@ -118,6 +120,7 @@ pub fn executor(
         templates: None,
         template_refresh: None,
         last_write: HashMap::new(),
+        state_events: None,
     };
     (
         executor,
@@ -148,6 +151,12 @@ impl Executor {
         self
     }
 
+    /// Lets HA's switches turn policies on and off (the state task stores them).
+    pub fn with_switches(mut self, state_events: mpsc::Sender<crate::model::Event>) -> Self {
+        self.state_events = Some(state_events);
+        self
+    }
+
     pub async fn run(mut self, cancel: CancellationToken) {
         loop {
             tokio::select! {
@@ -164,6 +173,11 @@ impl Executor {
                         }
                         Request::Repo(command) => self.execute(command).await,
                         Request::Bridge { action, request_id } => self.bridge_command(&action, request_id),
+                        Request::Switch { repo, key, on } => {
+                            let result = self.set_switch(repo, &key, on).await;
+                            self.audit_switch(&result).await;
+                            result
+                        }
                     };
                     let _ = self.results.send(result).await;
                 }
@@ -176,6 +190,96 @@ impl Executor {
             }
         }
         tracing::debug!("command executor stopped");
+    }
+
+    /// Turns a policy switch on or off, when the repository's settings configure that policy
+    /// (a switch for a policy that is not set would switch nothing).
+    async fn set_switch(
+        &self,
+        repo: Option<(String, String)>,
+        key: &str,
+        on: bool,
+    ) -> CommandResult {
+        use crate::recovery::{Scope, Switch};
+        let target = repo
+            .as_ref()
+            .map_or("bridge".to_string(), |(o, n)| format!("{o}/{n}"));
+        let mut result = CommandResult::rejected(None, target.clone(), format!("set_{key}"), "");
+        let Some(switch) = Switch::parse(key) else {
+            result.message = format!(
+                "unknown switch `{key}`; known: auto_retry, auto_rollback (repositories), automation_paused (bridge)"
+            );
+            return result;
+        };
+        let scope = match &repo {
+            None if switch.is_bridge() => Scope::Bridge,
+            Some((owner, name)) if !switch.is_bridge() => {
+                let snapshot = self.state.snapshot();
+                let Some(view) = snapshot.repos.values().find(|v| v.repo.is(owner, name)) else {
+                    result.message = format!("{target} is not a watched repository");
+                    return result;
+                };
+                let configured = match switch {
+                    Switch::AutoRetry => view.policy.auto_retry.is_some(),
+                    Switch::AutoRollback => view.policy.auto_rollback.is_some(),
+                    Switch::AutomationPaused => false,
+                };
+                if !configured {
+                    result.message =
+                        format!("{target} has no `{key}` in its settings; set it there first");
+                    return result;
+                }
+                Scope::Repo(view.repo.id)
+            }
+            _ => {
+                result.message = format!(
+                    "`{key}` is a {} switch",
+                    if switch.is_bridge() {
+                        "bridge"
+                    } else {
+                        "repository"
+                    }
+                );
+                return result;
+            }
+        };
+        let Some(events) = &self.state_events else {
+            result.message = "switches are not available in this mode".into();
+            return result;
+        };
+        if events
+            .send(crate::model::Event::Switch { scope, switch, on })
+            .await
+            .is_err()
+        {
+            result.message = "the state task has stopped".into();
+            return result;
+        }
+        result.ok = true;
+        result.message = format!(
+            "{} is {} for {target}",
+            switch.name(),
+            if on { "on" } else { "off" }
+        );
+        result
+    }
+
+    /// Every switch change, as for commands (HA's user is not known over MQTT).
+    async fn audit_switch(&self, r: &CommandResult) {
+        let record = CommandRecord {
+            request_id: None,
+            received_at: Utc::now(),
+            source: CommandSource::Mqtt.label(),
+            repo: r.repo.clone(),
+            action: r.action.clone(),
+            params: "{}".into(),
+            ok: r.ok,
+            message: r.message.clone(),
+            run_id: None,
+            url: None,
+            finished_at: Utc::now(),
+        };
+        let _ = self.audit.record(record).await;
     }
 
     /// Commands to the bridge itself.

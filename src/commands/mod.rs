@@ -99,6 +99,13 @@ pub enum Request {
         action: String,
         request_id: Option<String>,
     },
+    /// Turn a policy switch on or off: a repository's (`Some((owner, name))`) or the
+    /// bridge's.
+    Switch {
+        repo: Option<(String, String)>,
+        key: String,
+        on: bool,
+    },
     /// Refused by the source before it became a command (a retained MQTT message, say):
     /// the executor audits it and publishes the answer like any other.
     Refused {
@@ -122,6 +129,13 @@ impl Request {
             Request::Bridge { action, request_id } => {
                 CommandResult::rejected(request_id.clone(), "bridge".into(), action.clone(), BUSY)
             }
+            Request::Switch { repo, key, .. } => CommandResult::rejected(
+                None,
+                repo.as_ref()
+                    .map_or("bridge".into(), |(o, n)| format!("{o}/{n}")),
+                format!("set_{key}"),
+                BUSY,
+            ),
             Request::Refused { result, .. } => result.clone(),
         }
     }

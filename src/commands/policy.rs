@@ -32,6 +32,11 @@ pub struct Rollback {
 }
 
 impl RepoPolicy {
+    /// Whether any automatic policy acts on this repository.
+    pub fn has_automation(&self) -> bool {
+        self.auto_retry.is_some() || self.auto_rollback.is_some()
+    }
+
     /// Each allowed action's requirement on the rest of the policy; the first unmet one.
     pub fn unmet_requirement(&self) -> Option<(Action, &'static str)> {
         self.allow.iter().find_map(|a| {

@@ -143,6 +143,10 @@ impl TemplateWatch {
             return;
         }
         let snapshot = self.state.snapshot();
+        // The bridge's *Automation paused* switch stops this policy too.
+        if snapshot.automation_paused {
+            return;
+        }
         let candidates: Vec<auto_update::Candidate> = snapshot
             .repos
             .values()

@@ -16,6 +16,7 @@ use crate::commands::Action;
 use crate::deploy::status::TemplateReport;
 use crate::metrics::HealthLevel;
 use crate::model::RunState;
+use crate::recovery::Switch;
 use crate::state::RepoView;
 
 /// The `origin` block HA logs with every discovered item.
@@ -424,6 +425,30 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
             },
         );
     }
+    // A switch for each automatic policy the settings configure.
+    for (switch, configured) in [
+        (Switch::AutoRetry, view.policy.auto_retry.is_some()),
+        (Switch::AutoRollback, view.policy.auto_rollback.is_some()),
+    ] {
+        if configured {
+            let key = switch.key();
+            components.insert(
+                key.into(),
+                Component {
+                    platform: "switch",
+                    name: switch.name().into(),
+                    unique_id: format!("{device_id}_{key}"),
+                    default_entity_id: format!("switch.{entity_prefix}_{key}"),
+                    icon: Some(switch.icon()),
+                    entity_category: Some("config"),
+                    state_topic: Some(state_topic.clone()),
+                    value_template: Some(format!("{{{{ value_json.switches.{key} }}}}").into()),
+                    command_topic: Some(topics.repo_switch_set(repo, key)),
+                    ..Component::default()
+                },
+            );
+        }
+    }
     if let Some(report) = &view.templates {
         template_components(view, report, topics, &device_id, &entity_prefix)
             .into_iter()
@@ -576,6 +601,8 @@ pub struct Checks {
     pub config: bool,
     /// The security scan with it (`validate.security`): its sensors.
     pub security: bool,
+    /// Some repository has an automatic policy: the *Automation paused* switch.
+    pub automation: bool,
 }
 
 /// The bridge device's discovery config, with the entities of the `checks` that run.
@@ -599,6 +626,24 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
                 component(spec, &device_id, &topics.node, &security_topic),
             );
         }
+    }
+    if checks.automation {
+        let key = Switch::AutomationPaused.key();
+        components.insert(
+            key.into(),
+            Component {
+                platform: "switch",
+                name: Switch::AutomationPaused.name().into(),
+                unique_id: format!("{device_id}_{key}"),
+                default_entity_id: format!("switch.{}_{key}", topics.node),
+                icon: Some(Switch::AutomationPaused.icon()),
+                entity_category: Some("config"),
+                state_topic: Some(state_topic.clone()),
+                value_template: Some(format!("{{{{ value_json.{key} }}}}").into()),
+                command_topic: Some(topics.bridge_switch_set(key)),
+                ..Component::default()
+            },
+        );
     }
     if checks.config {
         let validation_topic = topics.bridge_validation();
@@ -708,6 +753,7 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
         policy: Default::default(),
         synced: true,
         templates: None,
+        switches: Default::default(),
     }
 }
 
@@ -870,6 +916,7 @@ mod tests {
             Checks {
                 config: true,
                 security: true,
+                automation: true,
             },
         );
         for c in cfg.components.values() {

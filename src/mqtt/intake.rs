@@ -1,5 +1,6 @@
 //! Command topics: an MQTT message on `<base>/repo/<owner>/<name>/cmd/<action>` or
-//! `<base>/bridge/cmd/<action>` becomes a [`Request`] for the command executor, submitted
+//! `<base>/bridge/cmd/<action>` — or a switch's `…/set/<key>` — becomes a [`Request`] for
+//! the command executor, submitted
 //! like the HTTP API submits its own. Retained messages are refused here, always: a command
 //! must never fire again because the broker replays it.
 
@@ -18,6 +19,13 @@ pub enum Intake {
     Bridge {
         action: String,
         request_id: Option<String>,
+    },
+    /// A policy switch turned on or off (`<base>/repo/<owner>/<name>/set/<key>`,
+    /// `<base>/bridge/set/<key>`, payload `ON`/`OFF`).
+    Switch {
+        repo: Option<(String, String)>,
+        key: String,
+        on: bool,
     },
     /// Refused before anything else; answer with this.
     Rejected(CommandResult),
@@ -40,6 +48,37 @@ pub fn intake(topics: &Topics, inbound: &Inbound) -> Intake {
         return Intake::Bridge {
             action: action.to_string(),
             request_id,
+        };
+    }
+    let switch = match inbound
+        .topic
+        .strip_prefix(&format!("{}/bridge/set/", topics.base))
+    {
+        Some(key) => Some((None, key)),
+        None => topics
+            .parse_repo_switch_set(&inbound.topic)
+            .map(|(o, n, key)| (Some((o.to_string(), n.to_string())), key)),
+    };
+    if let Some((repo, key)) = switch {
+        let target = repo
+            .as_ref()
+            .map_or("bridge".to_string(), |(o, n)| format!("{o}/{n}"));
+        let action = format!("set_{key}");
+        if inbound.retained {
+            return Intake::Rejected(retained(None, target, action));
+        }
+        return match crate::recovery::switches::parse_payload(&inbound.payload) {
+            Some(on) => Intake::Switch {
+                repo,
+                key: key.to_string(),
+                on,
+            },
+            None => Intake::Rejected(CommandResult::rejected(
+                None,
+                target,
+                action,
+                "a switch takes `ON` or `OFF`",
+            )),
         };
     }
     let Some((owner, name, action)) = topics.parse_repo_cmd(&inbound.topic) else {
@@ -72,6 +111,7 @@ impl Intake {
             Intake::Ignore => None,
             Intake::Repo(c) => Some(Request::Repo(c)),
             Intake::Bridge { action, request_id } => Some(Request::Bridge { action, request_id }),
+            Intake::Switch { repo, key, on } => Some(Request::Switch { repo, key, on }),
             Intake::Rejected(result) => Some(Request::Refused {
                 source: CommandSource::Mqtt,
                 result,
@@ -220,5 +260,60 @@ mod tests {
         let huge = format!(r#"{{"request_id":"{}"}}"#, "x".repeat(MAX_PAYLOAD));
         let r = rejection(intake(&t, &inbound("gb/repo/o/r/cmd/rerun", &huge, false)));
         assert!(r.message.contains("limit"), "{}", r.message);
+    }
+}
+
+#[cfg(test)]
+mod switch_tests {
+    use super::*;
+
+    fn topics() -> Topics {
+        Topics {
+            base: "gb".into(),
+            prefix: "homeassistant".into(),
+            birth: "homeassistant/status".into(),
+            node: "gb".into(),
+        }
+    }
+
+    fn inbound(topic: &str, payload: &str, retained: bool) -> Inbound {
+        Inbound {
+            topic: topic.into(),
+            payload: payload.as_bytes().to_vec(),
+            retained,
+        }
+    }
+
+    #[test]
+    fn switch_topics_become_switch_requests_and_bad_ones_are_refused() {
+        let t = topics();
+        assert_eq!(
+            intake(
+                &t,
+                &inbound("gb/repo/octo/api/set/auto_retry", "OFF", false)
+            ),
+            Intake::Switch {
+                repo: Some(("octo".into(), "api".into())),
+                key: "auto_retry".into(),
+                on: false
+            }
+        );
+        assert_eq!(
+            intake(&t, &inbound("gb/bridge/set/automation_paused", "on", false)),
+            Intake::Switch {
+                repo: None,
+                key: "automation_paused".into(),
+                on: true
+            }
+        );
+        for (topic, payload, retained) in [
+            ("gb/repo/octo/api/set/auto_retry", "maybe", false),
+            ("gb/repo/octo/api/set/auto_retry", "ON", true),
+        ] {
+            assert!(matches!(
+                intake(&t, &inbound(topic, payload, retained)),
+                Intake::Rejected(_)
+            ));
+        }
     }
 }

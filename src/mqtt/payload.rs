@@ -105,6 +105,8 @@ pub struct WorkflowAttributes {
 /// The retained JSON on `<base>/repo/<owner>/<repo>/state`.
 #[derive(Debug, Serialize)]
 pub struct RepoState {
+    /// The policy switches (`auto_retry`, `auto_rollback`) its settings configure: `ON`/`OFF`.
+    pub switches: BTreeMap<&'static str, &'static str>,
     pub status: Option<&'static str>,
     pub finished_at: Option<String>,
     pub duration_s: Option<i64>,
@@ -212,11 +214,26 @@ fn template_updates(view: &RepoView) -> TemplatePayloads {
     (updates, attributes, drift)
 }
 
+/// `ON`/`OFF` of each policy switch the repository's settings configure.
+fn switch_states(view: &RepoView) -> BTreeMap<&'static str, &'static str> {
+    use crate::recovery::{Switch, switches::payload};
+    let configured = [
+        (Switch::AutoRetry, view.policy.auto_retry.is_some()),
+        (Switch::AutoRollback, view.policy.auto_rollback.is_some()),
+    ];
+    configured
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(s, _)| (s.key(), payload(view.switch_on(s))))
+        .collect()
+}
+
 pub fn repo_state(view: &RepoView) -> RepoState {
     let h = &view.health;
     let last = view.last_run.as_ref();
     let (templates, template_attributes, template_drift) = template_updates(view);
     RepoState {
+        switches: switch_states(view),
         templates,
         template_attributes,
         template_drift,
@@ -304,6 +321,8 @@ pub struct BridgeState {
     pub version: &'static str,
     pub repositories: usize,
     pub github: GitHubAttributes,
+    /// The *Automation paused* switch: `ON` stops every automatic action.
+    pub automation_paused: &'static str,
 }
 
 pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
@@ -311,6 +330,7 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
     BridgeState {
         version: env!("CARGO_PKG_VERSION"),
         repositories: snapshot.repos.len(),
+        automation_paused: crate::recovery::switches::payload(snapshot.automation_paused),
         github: GitHubAttributes {
             reachable: g.reachable,
             error: g.error.as_deref().map(|e| truncate(e, MAX_STATE_LEN)),

@@ -129,6 +129,8 @@ pub struct MqttBridge {
     republish_at: Option<Instant>,
     /// Bounds of the random delay before re-publishing after HA's birth message.
     birth_delay: (Duration, Duration),
+    /// Something acts by itself: announce the bridge's *Automation paused* switch.
+    automation: bool,
 }
 
 /// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
@@ -195,6 +197,7 @@ pub fn session(
         sweep_due: false,
         republish_at: None,
         birth_delay: (Duration::from_secs(2), Duration::from_secs(6)),
+        automation: false,
     };
     let pump = MqttPump {
         eventloop,
@@ -305,6 +308,12 @@ fn describe(e: &rumqttc::v5::ConnectionError, host: &str) -> String {
 }
 
 impl MqttBridge {
+    /// Announces the *Automation paused* switch (`Settings::has_automation`).
+    pub fn with_automation(mut self, automation: bool) -> Self {
+        self.automation = automation;
+        self
+    }
+
     /// Runs until cancelled; then publishes `offline` and disconnects cleanly.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut last_error: Option<String> = None;
@@ -389,7 +398,13 @@ impl MqttBridge {
             Filter::new(self.topics.device_config_filter(), QoS::AtLeastOnce),
         ];
         if self.commands.is_some() {
-            for topic in [self.topics.repo_cmd_filter(), self.topics.bridge_cmd("+")] {
+            let [repo_switches, bridge_switches] = self.topics.switch_set_filters();
+            for topic in [
+                self.topics.repo_cmd_filter(),
+                self.topics.bridge_cmd("+"),
+                repo_switches,
+                bridge_switches,
+            ] {
                 let mut filter = Filter::new(topic, QoS::AtLeastOnce);
                 // Keep the retain flag of live-forwarded messages, so retained commands are
                 // recognised (and refused) even when published while we are connected.
@@ -571,6 +586,7 @@ impl MqttBridge {
             discovery::Checks {
                 config: self.validation.is_some(),
                 security: self.validation.is_some() && self.security,
+                automation: self.automation,
             },
         )
         .to_message(&self.topics);

@@ -66,6 +66,28 @@ impl Topics {
             action.as_str()
         )
     }
+    /// Where HA turns a repository's policy switch on or off.
+    pub fn repo_switch_set(&self, repo: &Repository, key: &str) -> String {
+        format!("{}/set/{key}", self.repo_root(&repo.owner, &repo.name))
+    }
+    /// Where HA turns a bridge switch on or off.
+    pub fn bridge_switch_set(&self, key: &str) -> String {
+        format!("{}/bridge/set/{key}", self.base)
+    }
+    /// Subscription filters for every switch's set topic.
+    pub fn switch_set_filters(&self) -> [String; 2] {
+        [
+            format!("{}/repo/+/+/set/+", self.base),
+            format!("{}/bridge/set/+", self.base),
+        ]
+    }
+    /// `(owner, name, key)` of a repository switch's set topic.
+    pub fn parse_repo_switch_set<'t>(&self, topic: &'t str) -> Option<(&'t str, &'t str, &'t str)> {
+        let rest = topic.strip_prefix(&self.base)?.strip_prefix("/repo/")?;
+        let mut parts = rest.split('/');
+        let (owner, name, set, key) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        (set == "set" && parts.next().is_none()).then_some((owner, name, key))
+    }
     /// Subscription filter for every repository's commands.
     pub fn repo_cmd_filter(&self) -> String {
         format!("{}/repo/+/+/cmd/+", self.base)

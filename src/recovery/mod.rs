@@ -6,7 +6,9 @@
 pub mod classify;
 pub mod retry;
 pub mod rollback;
+pub mod switches;
 
 pub use classify::{Classification, FailureClass, classify};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
+pub use switches::{Scope, Switch};

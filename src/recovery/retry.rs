@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::FailureClass;
+use super::{FailureClass, Switch};
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
 use crate::model::{Conclusion, Job};
 use crate::state::{Change, RepoView, RunSummary, StateHandle};
@@ -165,6 +165,11 @@ impl AutoRetry {
         let Some(policy) = &view.policy.auto_retry else {
             return;
         };
+        // Switched off (or everything paused): failures now are left; turned on again, the
+        // newest failure is considered at the next change.
+        if !self.may_act(view) {
+            return;
+        }
         for run in view.workflows.iter().filter_map(|w| w.last_run.as_ref()) {
             if run.failure_class.is_none() || !self.seen.insert((run.id, run.attempt)) {
                 continue;
@@ -193,6 +198,11 @@ impl AutoRetry {
                 ),
             }
         }
+    }
+
+    /// The repository's *Auto-retry* switch is on and automation is not paused.
+    fn may_act(&self, view: &RepoView) -> bool {
+        !self.state.snapshot().automation_paused && view.switch_on(Switch::AutoRetry)
     }
 
     /// How this attempt and the one before failed, from the stored jobs.
@@ -227,6 +237,13 @@ impl AutoRetry {
             .iter()
             .filter_map(|w| w.last_run.as_ref())
             .find(|r| r.id == run_id);
+        if !self.may_act(view) {
+            tracing::info!(
+                "auto-retry: {} run {run_id}: switched off or paused during the backoff; not re-run",
+                view.repo.full_name()
+            );
+            return;
+        }
         let Some(run) = current.filter(|r| r.attempt == attempt && r.failure_class.is_some())
         else {
             tracing::info!(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::Switch;
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
 use crate::model::Outcome;
 use crate::state::{Change, RepoView, RunSummary, StateHandle};
@@ -99,6 +100,12 @@ impl AutoRollback {
         let streak = workflow.health.failure_streak;
         let name = view.repo.full_name();
         if streak < policy.after {
+            return;
+        }
+        if self.state.snapshot().automation_paused || !view.switch_on(Switch::AutoRollback) {
+            tracing::info!(
+                "auto-rollback: {name}: {deploy} failed {streak} times in a row; not rolling back: switched off or automation paused"
+            );
             return;
         }
         if let Some(at) = self.last.get(&view.repo.id)

@@ -50,6 +50,13 @@ pub struct GitHubSettings {
 }
 
 impl GitHubSettings {
+    /// Whether any repository has an automatic policy (`auto_retry`, `auto_rollback`).
+    pub fn has_automation(&self) -> bool {
+        self.repositories
+            .iter()
+            .any(|r| r.policy().has_automation())
+    }
+
     /// The policy of a repository: an exact entry wins over its `owner/*` entry.
     pub fn policy_for(&self, owner: &str, name: &str) -> Option<&RepoPolicy> {
         let exact = self.repositories.iter().find_map(|s| match s {
@@ -126,6 +133,14 @@ pub struct Settings {
     /// `None` when no `templates:` are set.
     pub templates: Option<std::sync::Arc<crate::deploy::TemplateSettings>>,
     pub log_level: String,
+}
+
+impl Settings {
+    /// Whether anything acts by itself: a repository's `auto_retry` / `auto_rollback`, or
+    /// `templates.auto_update`. Then the bridge offers the *Automation paused* switch.
+    pub fn has_automation(&self) -> bool {
+        self.github.has_automation() || self.templates.as_ref().is_some_and(|t| t.auto_update)
+    }
 }
 
 /// The history database's file name when `store.path` is not set.

@@ -451,6 +451,32 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    // -- switches ---------------------------------------------------------------------------
+
+    /// Every switch HA has set: `(scope, key, on)`.
+    pub fn switches(&self) -> Result<Vec<(u64, String, bool)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT scope, key, is_on FROM switches ORDER BY scope, key")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get(1)?,
+                r.get::<_, i64>(2)? != 0,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_switch(&mut self, scope: u64, key: &str, on: bool) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO switches (scope, key, is_on) VALUES (?1, ?2, ?3)
+             ON CONFLICT (scope, key) DO UPDATE SET is_on = excluded.is_on",
+            params![scope as i64, key, on as i64],
+        )?;
+        Ok(())
+    }
+
     /// The latest stored attempt of a run.
     pub fn latest_attempt(&self, run_id: u64) -> Result<Option<Run>, StoreError> {
         Ok(self

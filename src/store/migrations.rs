@@ -108,6 +108,15 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE jobs ADD COLUMN failed_step TEXT;
     "#,
+    // 5: the policies' switches as HA set them (scope 0 is the bridge, else a repository).
+    r#"
+    CREATE TABLE switches (
+        scope INTEGER NOT NULL,
+        key   TEXT NOT NULL,
+        is_on INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.
