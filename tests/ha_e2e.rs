@@ -1038,3 +1038,81 @@ async fn home_assistants_mcp_integration_connects_and_sees_the_tools() {
         .unwrap();
     assert_eq!(listing["annotations"]["read_only"], true, "{listing}");
 }
+
+/// The policies' switches in a real HA: *Auto-retry* appears on the repository's device and
+/// *Automation paused* on the bridge; turning Auto-retry off from HA is what HA then shows
+/// (HA's MQTT switch shows only the state we publish back) and leaves a set-up failure alone,
+/// across a restart of the daemon; turning it on from HA lets the failure be re-run.
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn a_policy_switch_toggled_in_home_assistant_changes_what_the_daemon_does() {
+    let lab = Lab::from_env();
+    let world = World::new("e2e-token")
+        .owner(Owner::user("octo", 1))
+        .repo(support::world::octo_api_running(4747));
+    let github = FakeGitHub::start(world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n",
+        "gitops-bridge-e2e7",
+    );
+    let mut daemon = DaemonProcess::start(&config);
+    let switch = "switch.octo_api_auto_retry";
+    lab.wait_state(switch, LONG, |s| s["state"] == "on").await;
+    lab.wait_state("switch.gitops_bridge_e2e7_automation_paused", LONG, |s| {
+        s["state"] == "off"
+    })
+    .await;
+
+    lab.call(
+        "switch.turn_off",
+        serde_json::json!({ "entity_id": switch }),
+    )
+    .await;
+    lab.wait_state(switch, LONG, |s| s["state"] == "off").await;
+    support::world::fail_run(&github, "octo/api", 1003, "Run actions/checkout@v4");
+    // Other tests' `octo/api` devices took the plain ids: find this device's status sensor.
+    let status = lab
+        .template(&format!(
+            "{{{{ device_entities(device_id('{switch}')) | select('search', 'last_run_status') | first }}}}"
+        ))
+        .await;
+    lab.wait_state(status.trim(), LONG, |s| {
+        s["attributes"]["failure_class"] == "infrastructure"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        support::world::reruns_of(&github, 1003),
+        0,
+        "off: not re-run"
+    );
+
+    // A restart of the daemon keeps it off, in HA and in what the daemon does.
+    assert!(daemon.terminate().success());
+    let mut daemon = DaemonProcess::start(&config);
+    lab.wait_state(switch, LONG, |s| s["state"] == "off").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        support::world::reruns_of(&github, 1003),
+        0,
+        "still off after a restart"
+    );
+
+    lab.call("switch.turn_on", serde_json::json!({ "entity_id": switch }))
+        .await;
+    lab.wait_state(switch, LONG, |s| s["state"] == "on").await;
+    let deadline = Instant::now() + LONG;
+    while support::world::reruns_of(&github, 1003) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "switched on, the failure was never re-run; daemon log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    daemon.kill();
+}

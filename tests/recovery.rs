@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Job, Owner, Repo, Step, World};
+use fake_github::{FakeGitHub, Owner, Repo, World};
 use serde_json::Value;
 use support::rig::Rig;
 
@@ -19,72 +19,27 @@ const WEB: &str = "gitops-bridge/repo/octo/web/state";
 /// `octo/api` and `octo/web`, each with one CI run (1003, 2003) still running its `build`
 /// and `test` jobs.
 fn world() -> World {
-    let mut world = World::new("t").owner(Owner::user("octo", 1));
-    for (id, name, run_id) in [(1, "api", 1003u64), (2, "web", 2003)] {
-        let mut repo = support::world::octo_api(id, ["success", "success", "success"]);
-        repo.name = name.into();
-        for r in &mut repo.runs {
-            r.id += run_id - 1003;
-        }
-        let running = repo.runs.last_mut().unwrap();
-        running.status = "in_progress".into();
-        running.conclusion = None;
-        let running = running.clone();
-        repo = repo
-            .job(Job::for_run(run_id * 10, &running, "build"))
-            .job(Job::for_run(run_id * 10 + 1, &running, "test"));
-        world = world.repo(repo);
+    let mut web = support::world::octo_api_running(2);
+    web.name = "web".into();
+    for run in &mut web.runs {
+        run.id += 1000;
     }
-    world
+    for job in &mut web.jobs {
+        job.run_id += 1000;
+        job.id += 10_000;
+    }
+    World::new("t")
+        .owner(Owner::user("octo", 1))
+        .repo(support::world::octo_api_running(1))
+        .repo(web)
 }
 
-/// Finishes the latest attempt of `run_id` as failed: `test` fails in `step`, `build` passes.
 fn fail(gh: &FakeGitHub, repo: &str, run_id: u64, step: &str) {
-    gh.with_world(|w| {
-        let repo: &mut Repo = w.repo_mut(repo).unwrap();
-        let now = Utc::now();
-        let attempt = {
-            let run = repo.latest_run_mut(run_id).unwrap();
-            run.status = "completed".into();
-            run.conclusion = Some("failure".into());
-            run.updated_at = now;
-            run.attempt
-        };
-        for job in repo
-            .jobs
-            .iter_mut()
-            .filter(|j| j.run_id == run_id && j.attempt == attempt)
-        {
-            let failed = job.name == "test";
-            job.status = "completed".into();
-            job.conclusion = Some(if failed { "failure" } else { "success" }.into());
-            job.completed_at = Some(now);
-            job.steps = vec![
-                Step::new(
-                    "Set up job",
-                    "completed",
-                    Some("success"),
-                    Some(now),
-                    Some(now),
-                ),
-                Step::new(
-                    step,
-                    "completed",
-                    Some(if failed { "failure" } else { "success" }),
-                    Some(now),
-                    Some(now),
-                ),
-            ];
-        }
-    });
+    support::world::fail_run(gh, repo, run_id, step);
 }
 
 fn reruns(gh: &FakeGitHub, run_id: u64) -> usize {
-    let path = format!("/actions/runs/{run_id}/rerun-failed-jobs");
-    gh.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with(&path))
-        .count()
+    support::world::reruns_of(gh, run_id)
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

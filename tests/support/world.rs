@@ -1,7 +1,7 @@
 //! Fake-GitHub worlds the tests share: the `octo/api` repository most tests start from.
 
 use chrono::Utc;
-use fake_github::{Repo, Run, Workflow};
+use fake_github::{FakeGitHub, Job, Repo, Run, Step, Workflow};
 
 /// `octo/api` (GitHub id `id`) with its `CI` workflow (id 10) and three completed runs,
 /// 1001–1003, started 30, 20 and 10 hours ago, 4, 5 and 6 minutes long, ending as
@@ -22,4 +22,63 @@ pub fn octo_api(id: u64, conclusions: [&str; 3]) -> Repo {
         ));
     }
     repo
+}
+
+/// `octo/api` as [`octo_api`] gives it, but its last run (1003) still running its `build`
+/// and `test` jobs: what [`fail_run`] then finishes.
+pub fn octo_api_running(id: u64) -> Repo {
+    let mut repo = octo_api(id, ["success", "success", "success"]);
+    let running = repo.runs.last_mut().unwrap();
+    running.status = "in_progress".into();
+    running.conclusion = None;
+    let running = running.clone();
+    let first_job = running.id * 10;
+    repo.job(Job::for_run(first_job, &running, "build"))
+        .job(Job::for_run(first_job + 1, &running, "test"))
+}
+
+/// Finishes the latest attempt of `run_id` of `repo` as failed: its `test` job fails in
+/// `step`, every other job passes (each after a passing `Set up job`).
+pub fn fail_run(gh: &FakeGitHub, repo: &str, run_id: u64, step: &str) {
+    gh.with_world(|w| {
+        let repo: &mut Repo = w.repo_mut(repo).unwrap();
+        let now = Utc::now();
+        let attempt = {
+            let run = repo.latest_run_mut(run_id).unwrap();
+            run.status = "completed".into();
+            run.conclusion = Some("failure".into());
+            run.updated_at = now;
+            run.attempt
+        };
+        for job in repo
+            .jobs
+            .iter_mut()
+            .filter(|j| j.run_id == run_id && j.attempt == attempt)
+        {
+            let failed = job.name == "test";
+            let outcome = if failed { "failure" } else { "success" };
+            job.status = "completed".into();
+            job.conclusion = Some(outcome.into());
+            job.completed_at = Some(now);
+            job.steps = vec![
+                Step::new(
+                    "Set up job",
+                    "completed",
+                    Some("success"),
+                    Some(now),
+                    Some(now),
+                ),
+                Step::new(step, "completed", Some(outcome), Some(now), Some(now)),
+            ];
+        }
+    });
+}
+
+/// How many times `rerun-failed-jobs` of `run_id` reached the fake GitHub.
+pub fn reruns_of(gh: &FakeGitHub, run_id: u64) -> usize {
+    let path = format!("/actions/runs/{run_id}/rerun-failed-jobs");
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with(&path))
+        .count()
 }
