@@ -167,6 +167,11 @@ pub enum Change {
     GitHub,
     /// The watched set was resolved (see [`Snapshot::resolved`]).
     Resolved,
+    /// A recovery policy acted on a repository.
+    Recovery {
+        repo_id: u64,
+        event: Box<crate::recovery::RecoveryEvent>,
+    },
 }
 
 /// Read side of the state, cloned into every sink.
@@ -177,6 +182,14 @@ pub struct StateHandle {
 }
 
 impl StateHandle {
+    /// Tells the sinks what a recovery policy did (it changes no state).
+    pub fn announce_recovery(&self, repo_id: u64, event: crate::recovery::RecoveryEvent) {
+        let _ = self.changes.send(Change::Recovery {
+            repo_id,
+            event: Box::new(event),
+        });
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.borrow().clone()
     }

@@ -144,6 +144,18 @@ impl Lab {
     }
 }
 
+/// Copies our blueprints into the lab HA's configuration, as a user would install them.
+fn install_blueprints() {
+    let target = lab_dir().join("config/blueprints/automation/gitops_bridge");
+    std::fs::create_dir_all(&target).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("blueprints/automation/gitops_bridge");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+    }
+}
+
 fn lab_dir() -> std::path::PathBuf {
     std::env::var("HALAB_DIR")
         .map(Into::into)
@@ -421,19 +433,13 @@ async fn buttons_and_blueprints_reach_github() {
     .await;
 
     // The blueprints import, and automations made from them are valid.
-    let target = lab_dir().join("config/blueprints/automation/gitops_bridge");
-    std::fs::create_dir_all(&target).unwrap();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("blueprints/automation/gitops_bridge");
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
-    }
+    install_blueprints();
     let listed = lab.ws(serde_json::json!({"type": "blueprint/list", "domain": "automation"}));
     for name in [
         "notify_on_failed_run",
         "retry_failed_run",
         "rollback_after_failures",
+        "notify_on_recovery",
     ] {
         let entry = &listed[format!("gitops_bridge/{name}.yaml")];
         assert!(
@@ -1062,6 +1068,16 @@ async fn a_policy_switch_toggled_in_home_assistant_changes_what_the_daemon_does(
     let mut daemon = DaemonProcess::start(&config);
     let switch = "switch.octo_api_auto_retry";
     lab.wait_state(switch, LONG, |s| s["state"] == "on").await;
+    // The notify-on-recovery blueprint, on this repository's Recovery event entity.
+    install_blueprints();
+    std::fs::write(
+        lab_dir().join("config/automations.yaml"),
+        "- id: gb_e2e_recovery\n  alias: gb e2e recovery\n  use_blueprint:\n    path: gitops_bridge/notify_on_recovery.yaml\n    input:\n      recovery_event: event.octo_api_recovery\n      notify_action: notify.persistent_notification\n",
+    )
+    .unwrap();
+    lab.call("automation.reload", serde_json::json!({})).await;
+    lab.wait_state("automation.gb_e2e_recovery", LONG, |s| s["state"] == "on")
+        .await;
     lab.wait_state("switch.gitops_bridge_e2e7_automation_paused", LONG, |s| {
         s["state"] == "off"
     })
@@ -1113,6 +1129,27 @@ async fn a_policy_switch_toggled_in_home_assistant_changes_what_the_daemon_does(
             daemon.log()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The Recovery event reached HA, and the blueprint told the user why.
+    let deadline = Instant::now() + LONG;
+    loop {
+        let notes = lab.ws(serde_json::json!({"type": "persistent_notification/get"}));
+        let found = notes.as_array().into_iter().flatten().any(|n| {
+            n["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("octo/api: re-ran failed jobs"))
+                && n["message"].as_str().is_some_and(|m| {
+                    m.contains("actions/checkout") && m.contains("/actions/runs/1003")
+                })
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery notification; have: {notes}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     daemon.kill();
 }

@@ -102,6 +102,22 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
         reruns(&rig.gh, 1003) == 1
     })
     .await;
+    // HA's *Recovery* event entity hears of it, with the reason.
+    let event = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/api/recovery", WAIT, |_| true)
+        .await;
+    assert!(!event.retain, "events are never retained");
+    let event = event.json();
+    assert_eq!(event["event_type"], "re_run", "{event}");
+    assert_eq!(event["run_id"], 1003);
+    assert!(
+        event["reason"]
+            .as_str()
+            .unwrap()
+            .contains("actions/checkout"),
+        "{event}"
+    );
     // Attempt 2 runs, and fails the same way: not re-run again.
     rig.probe
         .wait_for(API, WAIT, |s| s.json()["last_run"]["attempt"] == 2)
@@ -271,6 +287,17 @@ async fn the_third_failed_deploy_in_a_row_rolls_back_once_per_episode() {
         rollbacks(&rig.gh) == 1
     })
     .await;
+    let event = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/deploy/recovery", WAIT, |_| true)
+        .await
+        .json();
+    assert_eq!(event["event_type"], "rolled_back", "{event}");
+    assert_eq!(event["run_id"], 3004, "the failure that triggered it");
+    assert_eq!(
+        event["reason"],
+        "deploy.yml failed 3 times in a row on main"
+    );
 
     // The rollback itself fails: still the same episode, so no second rollback.
     rig.probe
@@ -292,6 +319,13 @@ async fn the_third_failed_deploy_in_a_row_rolls_back_once_per_episode() {
     assert_eq!(results[0]["request_id"], "auto-rollback-3001");
     assert_eq!(results[1]["duplicate"], true, "{results:?}");
     assert_eq!(rollbacks(&rig.gh), 1, "one rollback per failure episode");
+    let events = rig
+        .probe
+        .all()
+        .iter()
+        .filter(|m| m.topic == "gitops-bridge/repo/octo/deploy/recovery")
+        .count();
+    assert_eq!(events, 1, "the duplicate is not announced as a rollback");
     rig.stop().await;
 }
 

@@ -425,6 +425,22 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
             },
         );
     }
+    // What the policies do, as an event entity, where any is configured.
+    if view.policy.has_automation() {
+        components.insert(
+            "recovery".into(),
+            Component {
+                platform: "event",
+                name: "Recovery".into(),
+                unique_id: format!("{device_id}_recovery"),
+                default_entity_id: format!("event.{entity_prefix}_recovery"),
+                icon: Some("mdi:lifebuoy"),
+                event_types: Some(crate::recovery::RECOVERY_EVENT_TYPES.to_vec()),
+                state_topic: Some(topics.repo_recovery(repo)),
+                ..Component::default()
+            },
+        );
+    }
     // A switch for each automatic policy the settings configure.
     for (switch, configured) in [
         (Switch::AutoRetry, view.policy.auto_retry.is_some()),

@@ -517,6 +517,20 @@ impl MqttBridge {
                     }
                 }
             }
+            Change::Recovery { repo_id, event } => {
+                if let Some(view) = snapshot.repos.get(&repo_id) {
+                    let topic = self.topics.repo_recovery(&view.repo);
+                    let body = serde_json::to_vec(&event).unwrap_or_default();
+                    // An event, like a run's: never retained.
+                    if let Err(e) = self
+                        .client
+                        .publish(topic, QoS::AtLeastOnce, false, body)
+                        .await
+                    {
+                        tracing::warn!("publishing a recovery event: {e}");
+                    }
+                }
+            }
             Change::GitHub => self.publish_bridge_state().await,
             Change::Resolved => {
                 self.publish_bridge_state().await;

@@ -56,6 +56,10 @@ impl Topics {
     pub fn repo_events(&self, repo: &Repository) -> String {
         format!("{}/events", self.repo_root(&repo.owner, &repo.name))
     }
+    /// What the recovery policies did (events, never retained).
+    pub fn repo_recovery(&self, repo: &Repository) -> String {
+        format!("{}/recovery", self.repo_root(&repo.owner, &repo.name))
+    }
     pub fn repo_availability(&self, repo: &Repository) -> String {
         format!("{}/availability", self.repo_root(&repo.owner, &repo.name))
     }

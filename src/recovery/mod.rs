@@ -12,3 +12,22 @@ pub use classify::{Classification, FailureClass, classify};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
 pub use switches::{Scope, Switch};
+
+/// What a policy did, for HA's *Recovery* event entity and the API's event stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecoveryEvent {
+    /// `re_run` (auto-retry) or `rolled_back` (auto-rollback).
+    pub event_type: &'static str,
+    pub repository: String,
+    /// The run acted on: the failed run re-run, or the run whose failure triggered the rollback.
+    pub run_id: u64,
+    pub attempt: u32,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The command's answer.
+    pub message: String,
+    pub url: Option<String>,
+}
+
+/// The event types of the *Recovery* entity.
+pub const RECOVERY_EVENT_TYPES: [&str; 2] = ["re_run", "rolled_back"];

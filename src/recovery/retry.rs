@@ -270,6 +270,23 @@ impl AutoRetry {
             if result.ok { "re-run" } else { "not re-run" },
             result.message
         );
+        if result.ok && !result.duplicate {
+            self.state.announce_recovery(
+                repo_id,
+                super::RecoveryEvent {
+                    event_type: "re_run",
+                    repository: view.repo.full_name(),
+                    run_id,
+                    attempt,
+                    reason: run
+                        .failure_reason
+                        .clone()
+                        .unwrap_or_else(|| "a transient failure".into()),
+                    message: result.message.clone(),
+                    url: Some(run.url.clone()),
+                },
+            );
+        }
     }
 }
 

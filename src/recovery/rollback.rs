@@ -138,6 +138,23 @@ impl AutoRollback {
             },
         };
         let result = self.commands.execute(command).await;
+        if result.ok && !result.duplicate {
+            self.state.announce_recovery(
+                view.repo.id,
+                super::RecoveryEvent {
+                    event_type: "rolled_back",
+                    repository: name.clone(),
+                    run_id: completed.id,
+                    attempt: completed.attempt,
+                    reason: format!(
+                        "{deploy} failed {streak} times in a row on {}",
+                        view.repo.default_branch
+                    ),
+                    message: result.message.clone(),
+                    url: result.url.clone().or_else(|| Some(completed.url.clone())),
+                },
+            );
+        }
         tracing::info!(
             "auto-rollback: {name}: {deploy} failed {streak} times in a row on {}: {}{}",
             view.repo.default_branch,

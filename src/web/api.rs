@@ -510,6 +510,7 @@ fn change_event(ctx: &WebContext, change: Change) -> Option<SseEvent> {
                 json!({ "repository": repo.repo.full_name(), "run": run }).to_string(),
             )
         }
+        Change::Recovery { event, .. } => ("recovery", serde_json::to_string(&event).ok()?),
         Change::GitHub | Change::Resolved => {
             ("github", serde_json::to_string(&snapshot.github).ok()?)
         }
