@@ -285,6 +285,44 @@ const REPO_ENTITIES: &[Spec] = &[
         value_template: "{{ 'ON' if value_json.running else 'OFF' }}",
         ..SPEC
     },
+    // The plan's success metrics as service-level objectives: on = breached, unknown (HA's
+    // `None`) while nothing is measured. The measured value and the target are attributes.
+    Spec {
+        key: "slo_success_rate",
+        platform: "binary_sensor",
+        name: "Success rate SLO",
+        device_class: Some("problem"),
+        category: Some("diagnostic"),
+        value_template: "{{ 'None' if value_json.success_rate is none else ('ON' if value_json.success_rate < 95 else 'OFF') }}",
+        attributes_template: Some(
+            "{{ {'value': value_json.success_rate, 'target': '>= 95 %'} | tojson }}",
+        ),
+        ..SPEC
+    },
+    Spec {
+        key: "slo_duration",
+        platform: "binary_sensor",
+        name: "Duration SLO",
+        device_class: Some("problem"),
+        category: Some("diagnostic"),
+        value_template: "{{ 'None' if value_json.duration_p95_s is none else ('ON' if value_json.duration_p95_s >= 300 else 'OFF') }}",
+        attributes_template: Some(
+            "{{ {'value': value_json.duration_p95_s, 'target': 'p95 < 300 s'} | tojson }}",
+        ),
+        ..SPEC
+    },
+    Spec {
+        key: "slo_recovery_time",
+        platform: "binary_sensor",
+        name: "Recovery time SLO",
+        device_class: Some("problem"),
+        category: Some("diagnostic"),
+        value_template: "{{ 'None' if value_json.mttr_s is none else ('ON' if value_json.mttr_s >= 3600 else 'OFF') }}",
+        attributes_template: Some(
+            "{{ {'value': value_json.mttr_s, 'target': 'MTTR < 3600 s'} | tojson }}",
+        ),
+        ..SPEC
+    },
 ];
 
 /// The bridge device's entities (all read `<base>/bridge/state`).
@@ -946,5 +984,38 @@ mod tests {
             cfg.components["github"].default_entity_id,
             "binary_sensor.gitops_bridge_github"
         );
+    }
+}
+
+#[cfg(test)]
+mod slo_tests {
+    use super::*;
+
+    /// What HA would show for the SLO sensors of a repository state.
+    fn slo_states(state: serde_json::Value) -> Vec<String> {
+        let env = minijinja::Environment::new();
+        ["slo_success_rate", "slo_duration", "slo_recovery_time"]
+            .iter()
+            .map(|key| {
+                let spec = REPO_ENTITIES.iter().find(|s| s.key == *key).unwrap();
+                env.render_str(
+                    spec.value_template,
+                    minijinja::value::Serde(&serde_json::json!({ "value_json": state })),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slos_are_breached_met_or_unknown() {
+        let breached =
+            serde_json::json!({"success_rate": 80.0, "duration_p95_s": 300, "mttr_s": 7200});
+        assert_eq!(slo_states(breached), ["ON", "ON", "ON"]);
+        let met = serde_json::json!({"success_rate": 95.0, "duration_p95_s": 299, "mttr_s": 3599});
+        assert_eq!(slo_states(met), ["OFF", "OFF", "OFF"]);
+        let unknown =
+            serde_json::json!({"success_rate": null, "duration_p95_s": null, "mttr_s": null});
+        assert_eq!(slo_states(unknown), ["None", "None", "None"]);
     }
 }
