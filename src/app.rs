@@ -157,6 +157,20 @@ pub async fn serve_with(
         );
     }
 
+    // Health checks, where a repository's settings give any.
+    if settings
+        .github
+        .repositories
+        .iter()
+        .any(|r| r.policy().health.is_some())
+    {
+        tasks.spawn(
+            "health checks",
+            crate::recovery::HealthWatch::new(state_handle.clone(), events.clone())
+                .run(cancel.clone()),
+        );
+    }
+
     // The rollback trigger, where a repository's settings ask for it.
     if settings
         .github

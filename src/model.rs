@@ -423,6 +423,11 @@ pub enum Event {
         repo_id: u64,
         report: Option<std::sync::Arc<crate::deploy::status::TemplateReport>>,
     },
+    /// A repository's health checks ran.
+    HealthCheck {
+        repo_id: u64,
+        report: std::sync::Arc<crate::recovery::HealthReport>,
+    },
     /// HA turned a policy's switch on or off (through the executor).
     Switch {
         scope: crate::recovery::Scope,

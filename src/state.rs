@@ -127,6 +127,8 @@ pub struct RepoView {
     /// watch has read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub templates: Option<Arc<TemplateReport>>,
+    /// The latest run of its health checks, when it has any.
+    pub health_check: Option<Arc<crate::recovery::HealthReport>>,
     /// The policy switches HA set for this repository (unset ones are at their default).
     pub switches: BTreeMap<Switch, bool>,
 }
@@ -237,6 +239,7 @@ impl RepoView {
             policy,
             synced: false,
             templates: None,
+            health_check: None,
             switches: BTreeMap::new(),
         }
     }
@@ -258,6 +261,8 @@ pub struct State {
     templates: HashMap<u64, Arc<TemplateReport>>,
     /// Switch states by scope, as stored.
     switches: HashMap<Scope, BTreeMap<Switch, bool>>,
+    /// The latest health-check report per repository, kept across recomputes.
+    health_checks: HashMap<u64, Arc<crate::recovery::HealthReport>>,
 }
 
 impl State {
@@ -285,6 +290,7 @@ impl State {
             changes,
             templates: HashMap::new(),
             switches: HashMap::new(),
+            health_checks: HashMap::new(),
         };
         (state, handle, events_tx)
     }
@@ -426,6 +432,13 @@ impl State {
                     && view.templates != report
                 {
                     Arc::make_mut(view).templates = report;
+                    self.changed(repo_id);
+                }
+            }
+            Event::HealthCheck { repo_id, report } => {
+                self.health_checks.insert(repo_id, report.clone());
+                if let Some(view) = self.current.repos.get_mut(&repo_id) {
+                    Arc::make_mut(view).health_check = Some(report);
                     self.changed(repo_id);
                 }
             }
@@ -693,6 +706,7 @@ impl State {
             policy,
             synced,
             templates: self.templates.get(&repo_id).cloned(),
+            health_check: self.health_checks.get(&repo_id).cloned(),
             switches: self
                 .switches
                 .get(&Scope::Repo(repo_id))

@@ -21,6 +21,8 @@ const REPOS: &str = "    - name: homelab-demo/ha-config
       deploy_workflow: deploy.yml
       auto_retry: {}
       auto_rollback: {}
+      health_checks:
+        - url: http://127.0.0.1:9/health
     - homelab-demo/*
 ";
 

@@ -178,6 +178,14 @@ fn recovery_settings_that_cannot_work_are_refused_with_the_key_named() {
             "    - name: octo/api\n      allow: [rollback]\n      rollback: {workflow: rollback.yml}\n      auto_rollback: {}\n",
             "`deploy_workflow`, which is not set",
         ),
+        (
+            "    - name: octo/api\n      health_checks:\n        - url: ftp://nas.lan/health\n",
+            "`ftp://nas.lan/health` is not an http(s) URL",
+        ),
+        (
+            "    - name: octo/api\n      health_check_every: 1m\n",
+            "`health_checks` lists no check",
+        ),
     ];
     for (repos, message) in cases {
         let cfg = support::Config::write("http://127.0.0.1:9", "t", 1, repos, "");
@@ -188,7 +196,10 @@ fn recovery_settings_that_cannot_work_are_refused_with_the_key_named() {
         })
         .unwrap_err()
         .to_string();
-        assert!(err.contains("auto_r"), "{err}");
+        assert!(
+            err.contains("auto_r") || err.contains("health_check"),
+            "{err}"
+        );
         assert!(err.contains(message), "{err}");
     }
 }
@@ -481,5 +492,76 @@ async fn automation_paused_stops_every_automatic_re_run() {
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(reruns(&rig.gh, 1003), 0, "paused: not re-run");
+    rig.stop().await;
+}
+
+/// A repository's HTTP health check: healthy at start, then a successful deploy run is
+/// followed by a check at once, which finds the service answering 503: the *Health check*
+/// sensor's state says so, with the URL and the status.
+#[tokio::test]
+async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let status = Arc::new(AtomicU16::new(200));
+    let served = status.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let served = served.clone();
+            async move { axum::http::StatusCode::from_u16(served.load(Ordering::SeqCst)).unwrap() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let rig = Rig::launch(
+        world(),
+        &format!(
+            "    - name: octo/api\n      deploy_workflow: ci.yml\n      health_checks:\n        - url: http://127.0.0.1:{port}/health\n          timeout: 2s\n      health_check_every: 1h\n"
+        ),
+        "#",
+        |text| text,
+        false,
+    )
+    .await;
+    let config = rig
+        .probe
+        .wait_for(
+            "homeassistant/device/gitops_bridge_repo_1/config",
+            WAIT,
+            |_| true,
+        )
+        .await
+        .json();
+    assert_eq!(
+        config["components"]["health_check"]["device_class"],
+        "problem"
+    );
+    rig.probe
+        .wait_for(API, WAIT, |s| s.json()["health_check"]["ok"] == true)
+        .await;
+
+    status.store(503, Ordering::SeqCst);
+    rig.gh.with_world(|w| {
+        let run = w
+            .repo_mut("octo/api")
+            .unwrap()
+            .latest_run_mut(1003)
+            .unwrap();
+        run.status = "completed".into();
+        run.conclusion = Some("success".into());
+        run.updated_at = Utc::now();
+    });
+    let state = rig
+        .probe
+        .wait_for(API, WAIT, |s| s.json()["health_check"]["ok"] == false)
+        .await
+        .json();
+    let failure = state["health_check"]["failures"][0].as_str().unwrap();
+    assert!(
+        failure.contains(&format!("127.0.0.1:{port}/health")) && failure.contains("answered 503"),
+        "{state}"
+    );
     rig.stop().await;
 }

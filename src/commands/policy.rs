@@ -21,6 +21,8 @@ pub struct RepoPolicy {
     pub auto_retry: Option<crate::recovery::RetryPolicy>,
     /// Roll back after repeated failures of `deploy_workflow` (`rollback` must be allowed).
     pub auto_rollback: Option<crate::recovery::RollbackPolicy>,
+    /// HTTP checks of what the repository deploys.
+    pub health: Option<crate::recovery::HealthPolicy>,
 }
 
 /// A workflow that rolls back when dispatched with the commit to return to.

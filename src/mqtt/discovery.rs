@@ -463,6 +463,30 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
             },
         );
     }
+    // The health checks' problem sensor, where the settings give any.
+    if view.policy.health.is_some() {
+        components.insert(
+            "health_check".into(),
+            Component {
+                platform: "binary_sensor",
+                name: "Health check".into(),
+                unique_id: format!("{device_id}_health_check"),
+                default_entity_id: format!("binary_sensor.{entity_prefix}_health_check"),
+                device_class: Some("problem"),
+                icon: Some("mdi:heart-pulse"),
+                state_topic: Some(state_topic.clone()),
+                value_template: Some(
+                    "{{ 'None' if value_json.health_check is none else ('OFF' if value_json.health_check.ok else 'ON') }}"
+                        .into(),
+                ),
+                json_attributes_topic: Some(state_topic.clone()),
+                json_attributes_template: Some(
+                    "{{ (value_json.health_check or {}) | tojson }}".into(),
+                ),
+                ..Component::default()
+            },
+        );
+    }
     // What the policies do, as an event entity, where any is configured.
     if view.policy.has_automation() {
         components.insert(
@@ -807,6 +831,7 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
         policy: Default::default(),
         synced: true,
         templates: None,
+        health_check: None,
         switches: Default::default(),
     }
 }

@@ -105,6 +105,10 @@ pub struct WorkflowAttributes {
 /// The retained JSON on `<base>/repo/<owner>/<repo>/state`.
 #[derive(Debug, Serialize)]
 pub struct RepoState {
+    /// The latest health-check run (`ok`, `checked_at`, `failures`); only with
+    /// `health_checks`, `null` until the first has run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Option<HealthCheckState>>,
     /// The policy switches (`auto_retry`, `auto_rollback`) its settings configure: `ON`/`OFF`.
     pub switches: BTreeMap<&'static str, &'static str>,
     pub status: Option<&'static str>,
@@ -214,6 +218,14 @@ fn template_updates(view: &RepoView) -> TemplatePayloads {
     (updates, attributes, drift)
 }
 
+/// A health-check run as the *Health check* sensor reads it.
+#[derive(Debug, Serialize)]
+pub struct HealthCheckState {
+    pub ok: bool,
+    pub checked_at: String,
+    pub failures: Vec<String>,
+}
+
 /// `ON`/`OFF` of each policy switch the repository's settings configure.
 fn switch_states(view: &RepoView) -> BTreeMap<&'static str, &'static str> {
     use crate::recovery::{Switch, switches::payload};
@@ -233,6 +245,18 @@ pub fn repo_state(view: &RepoView) -> RepoState {
     let last = view.last_run.as_ref();
     let (templates, template_attributes, template_drift) = template_updates(view);
     RepoState {
+        health_check: view.policy.health.as_ref().map(|_| {
+            view.health_check.as_ref().map(|r| HealthCheckState {
+                ok: r.ok,
+                checked_at: ts(r.checked_at),
+                failures: r
+                    .failures
+                    .iter()
+                    .take(10)
+                    .map(|f| truncate(f, MAX_STATE_LEN))
+                    .collect(),
+            })
+        }),
         switches: switch_states(view),
         templates,
         template_attributes,

@@ -4,11 +4,13 @@
 //! MCP); every re-run is a command through the one executor.
 
 pub mod classify;
+pub mod health;
 pub mod retry;
 pub mod rollback;
 pub mod switches;
 
 pub use classify::{Classification, FailureClass, classify};
+pub use health::{HealthPolicy, HealthReport, HealthWatch, HttpCheck};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
 pub use switches::{Scope, Switch};

@@ -357,7 +357,13 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
             })
         }
     };
+    let health = health_policy(
+        key,
+        &raw_policy.health_checks,
+        raw_policy.health_check_every,
+    )?;
     let policy = RepoPolicy {
+        health,
         auto_rollback,
         auto_retry,
         allow,
@@ -554,4 +560,55 @@ fn retry_policy(
         max_retries: raw.max_retries.unwrap_or(defaults.max_retries),
         backoff: raw.backoff.map(|d| d.0).unwrap_or(defaults.backoff),
     })
+}
+
+/// A repository's `health_checks:`, checked: http(s) URLs, a real status, a timeout.
+fn health_policy(
+    key: &str,
+    raw: &[super::schema::RawHttpCheck],
+    every: Option<super::schema::HumanDuration>,
+) -> Result<Option<crate::recovery::HealthPolicy>, SettingsError> {
+    use crate::recovery::{HealthPolicy, HttpCheck};
+    if raw.is_empty() {
+        if every.is_some() {
+            return Err(invalid(
+                &format!("{key}.health_check_every"),
+                "is set but `health_checks` lists no check",
+            ));
+        }
+        return Ok(None);
+    }
+    let mut checks = Vec::new();
+    for (j, c) in raw.iter().enumerate() {
+        let at = format!("{key}.health_checks[{j}]");
+        let url = Url::parse(c.url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                invalid(
+                    &format!("{at}.url"),
+                    format!("`{}` is not an http(s) URL", c.url),
+                )
+            })?;
+        let expect_status = c.expect_status.unwrap_or(200);
+        if !(100..=599).contains(&expect_status) {
+            return Err(invalid(
+                &format!("{at}.expect_status"),
+                format!("{expect_status} is not an HTTP status"),
+            ));
+        }
+        checks.push(HttpCheck {
+            url,
+            expect_status,
+            timeout: c.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
+        });
+    }
+    let every = every.map(|d| d.0).unwrap_or(Duration::from_secs(300));
+    if every < Duration::from_secs(10) {
+        return Err(invalid(
+            &format!("{key}.health_check_every"),
+            "must be at least 10s",
+        ));
+    }
+    Ok(Some(HealthPolicy { checks, every }))
 }

@@ -97,6 +97,22 @@ pub struct RawRepositoryPolicy {
     pub auto_retry: Option<RawAutoRetry>,
     /// Roll back by itself after repeated deploy failures.
     pub auto_rollback: Option<RawAutoRollback>,
+    /// HTTP checks of what the repository deploys.
+    #[serde(default)]
+    pub health_checks: Vec<RawHttpCheck>,
+    /// How often the health checks run (default 5m); also after each successful deploy.
+    pub health_check_every: Option<HumanDuration>,
+}
+
+/// One entry of `health_checks:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpCheck {
+    pub url: String,
+    /// The status that means healthy (default 200).
+    pub expect_status: Option<u16>,
+    /// How long the answer may take (default 10s).
+    pub timeout: Option<HumanDuration>,
 }
 
 /// `auto_rollback:` of a repository.

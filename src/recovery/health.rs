@@ -1,0 +1,172 @@
+//! Health checks: a repository's optional HTTP checks (what it deploys answers with the
+//! expected status within a timeout), run on a schedule and right after each successful run
+//! of its `deploy_workflow`. The result is the repository's *Health check* problem sensor.
+//!
+//! Only HTTP checks for now; checks against an HA entity need HA's API from the daemon.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{Event, RunState};
+use crate::state::{Change, RepoView, StateHandle};
+
+/// One HTTP check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheck {
+    pub url: url::Url,
+    pub expect_status: u16,
+    pub timeout: Duration,
+}
+
+/// A repository's `health_checks:` and how often they run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthPolicy {
+    pub checks: Vec<HttpCheck>,
+    pub every: Duration,
+}
+
+/// The latest run of a repository's checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub ok: bool,
+    pub checked_at: DateTime<Utc>,
+    /// One line per failed check: the URL and what went wrong.
+    pub failures: Vec<String>,
+}
+
+/// Runs one check: `None` when it passed, else what went wrong.
+pub async fn run_check(http: &reqwest::Client, check: &HttpCheck) -> Option<String> {
+    let answer = http
+        .get(check.url.clone())
+        .timeout(check.timeout)
+        .send()
+        .await;
+    match answer {
+        Ok(r) if r.status().as_u16() == check.expect_status => None,
+        Ok(r) => Some(format!(
+            "{} answered {} (expected {})",
+            check.url,
+            r.status().as_u16(),
+            check.expect_status
+        )),
+        Err(e) if e.is_timeout() => Some(format!(
+            "{} did not answer within {:?}",
+            check.url, check.timeout
+        )),
+        Err(e) => Some(format!("{}: {}", check.url, without_url(&e))),
+    }
+}
+
+/// reqwest's error text without the URL it repeats (we say it first).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = e.to_string();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
+}
+
+/// Runs every check of a policy.
+pub async fn run_checks(http: &reqwest::Client, policy: &HealthPolicy) -> HealthReport {
+    let mut failures = Vec::new();
+    for check in &policy.checks {
+        if let Some(failure) = run_check(http, check).await {
+            failures.push(failure);
+        }
+    }
+    HealthReport {
+        ok: failures.is_empty(),
+        checked_at: Utc::now(),
+        failures,
+    }
+}
+
+/// The task: each repository's checks on their schedule and after each successful deploy.
+pub struct HealthWatch {
+    state: StateHandle,
+    events: mpsc::Sender<Event>,
+    http: reqwest::Client,
+}
+
+impl HealthWatch {
+    pub fn new(state: StateHandle, events: mpsc::Sender<Event>) -> HealthWatch {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                "gitops-bridge/",
+                env!("CARGO_PKG_VERSION"),
+                " health check"
+            ))
+            .build()
+            .unwrap_or_default();
+        HealthWatch {
+            state,
+            events,
+            http,
+        }
+    }
+
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut changes = self.state.subscribe();
+        let mut last: HashMap<u64, tokio::time::Instant> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    let snapshot = self.state.snapshot();
+                    for view in snapshot.repos.values() {
+                        let Some(policy) = &view.policy.health else { continue };
+                        let due = last.get(&view.repo.id).is_none_or(|at| at.elapsed() >= policy.every);
+                        if due {
+                            last.insert(view.repo.id, tokio::time::Instant::now());
+                            self.check(view, policy).await;
+                        }
+                    }
+                }
+                change = changes.recv() => match change {
+                    Ok(Change::RunCompleted { repo_id, run }) => {
+                        let snapshot = self.state.snapshot();
+                        let Some(view) = snapshot.repos.get(&repo_id) else { continue };
+                        let Some(policy) = &view.policy.health else { continue };
+                        let deploy = view.policy.deploy_workflow.as_deref();
+                        let deployed = deploy.is_some()
+                            && run.workflow_file.as_deref() == deploy
+                            && run.status == RunState::Success;
+                        if deployed {
+                            last.insert(repo_id, tokio::time::Instant::now());
+                            self.check(view, policy).await;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+
+    async fn check(&self, view: &Arc<RepoView>, policy: &HealthPolicy) {
+        let report = run_checks(&self.http, policy).await;
+        if !report.ok {
+            tracing::warn!(
+                "health check of {} failed: {}",
+                view.repo.full_name(),
+                report.failures.join("; ")
+            );
+        }
+        let _ = self
+            .events
+            .send(Event::HealthCheck {
+                repo_id: view.repo.id,
+                report: Arc::new(report),
+            })
+            .await;
+    }
+}
