@@ -1011,21 +1011,34 @@ async fn home_assistants_mcp_integration_connects_and_sees_the_tools() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let diagnostics: Value = http
-        .get(format!(
-            "{}/api/diagnostics/config_entry/{entry_id}",
-            ha.url
-        ))
-        .bearer_auth(&ha.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tools = diagnostics["data"]["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{diagnostics}"));
+    // HA registers the integration's diagnostics platform a moment after the entry loads
+    // (404 until then): ask until it answers.
+    let deadline = Instant::now() + LONG;
+    let diagnostics: Value = loop {
+        let answer = http
+            .get(format!(
+                "{}/api/diagnostics/config_entry/{entry_id}",
+                ha.url
+            ))
+            .bearer_auth(&ha.token)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let body = answer.text().await.unwrap_or_default();
+        if status.is_success()
+            && let Ok(v) = serde_json::from_str::<Value>(&body)
+            && v["data"]["tools"].is_array()
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no diagnostics for the MCP entry: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let tools = diagnostics["data"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     for wanted in [
         "list_repositories",
