@@ -1,0 +1,105 @@
+//! Recovery policy benchmark (`cargo bench --bench recovery`): what deciding about one
+//! completed, failed run costs the daemon — classifying it from its jobs and steps, then the
+//! auto-retry decision — over 1,000 runs of four jobs each, in every failure class. No I/O:
+//! the jobs are the ones the state task already read. Results in docs/benchmarks.md.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use gitops_bridge::model::{Conclusion, Job, Run, Status};
+use gitops_bridge::recovery::classify;
+use gitops_bridge::recovery::retry::{RetryPolicy, decide, failure_of};
+use gitops_bridge::state::RunSummary;
+
+const RUNS: u64 = 1_000;
+const ROUNDS: usize = 50;
+
+fn run(id: u64, conclusion: &str) -> Run {
+    Run {
+        id,
+        attempt: 1 + (id % 3) as u32,
+        repo_id: 1,
+        workflow_id: 2,
+        workflow_name: "CI".into(),
+        workflow_path: Some(".github/workflows/ci.yml".into()),
+        head_branch: Some("main".into()),
+        head_sha: format!("{id:040x}"),
+        event: "push".into(),
+        status: Status::Completed,
+        conclusion: Some(Conclusion::parse(conclusion)),
+        run_number: id,
+        display_title: None,
+        actor: None,
+        html_url: format!("https://github.com/octo/api/actions/runs/{id}"),
+        created_at: Utc::now(),
+        run_started_at: Some(Utc::now()),
+        updated_at: Utc::now(),
+    }
+}
+
+/// Four jobs; the last fails in a step chosen by `id`, so every class comes up.
+fn jobs(id: u64) -> Vec<Job> {
+    let failing_step = [
+        "Run cargo test",
+        "Set up job",
+        "Run actions/checkout@v4",
+        "Run clippy",
+    ][(id % 4) as usize];
+    (0..4)
+        .map(|n| Job {
+            id: id * 10 + n,
+            run_id: id,
+            attempt: 1,
+            name: format!("job-{n}"),
+            status: Status::Completed,
+            conclusion: Some(Conclusion::parse(if n == 3 {
+                if id % 7 == 0 { "timed_out" } else { "failure" }
+            } else {
+                "success"
+            })),
+            started_at: None,
+            completed_at: None,
+            html_url: None,
+            runner_name: Some("runner".into()),
+            failed_step: (n == 3).then(|| failing_step.to_string()),
+        })
+        .collect()
+}
+
+fn main() {
+    let runs: Vec<(Run, Vec<Job>)> = (1..=RUNS)
+        .map(|id| (run(id, "failure"), jobs(id)))
+        .collect();
+    let passed: HashSet<String> = ["job-0", "job-1"].iter().map(|s| s.to_string()).collect();
+    let policy = RetryPolicy::default();
+    let mut per_run = Vec::new();
+    let mut retried = 0;
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        retried = 0;
+        for (run, jobs) in &runs {
+            let class = classify(run, jobs, &passed);
+            let summary = RunSummary::of(run, Vec::new()).with_failure(class);
+            let now = failure_of(jobs);
+            if matches!(
+                decide(&policy, &summary, &now, None),
+                gitops_bridge::recovery::retry::Decision::Retry { .. }
+            ) {
+                retried += 1;
+            }
+        }
+        per_run.push(started.elapsed() / RUNS as u32);
+    }
+    per_run.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| classify + auto-retry decision, per failed run ({RUNS} runs × {ROUNDS} rounds) | min {:.2} µs, median {:.2} µs, max {:.2} µs | < 1 ms |",
+        us(per_run[0]),
+        us(per_run[per_run.len() / 2]),
+        us(per_run[per_run.len() - 1])
+    );
+    println!("| runs the policy would re-run, of {RUNS} | {retried} | |");
+}
