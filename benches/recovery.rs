@@ -54,7 +54,11 @@ fn jobs(id: u64) -> Vec<Job> {
             name: format!("job-{n}"),
             status: Status::Completed,
             conclusion: Some(Conclusion::parse(if n == 3 {
-                if id % 7 == 0 { "timed_out" } else { "failure" }
+                if id.is_multiple_of(7) {
+                    "timed_out"
+                } else {
+                    "failure"
+                }
             } else {
                 "success"
             })),
