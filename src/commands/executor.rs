@@ -219,12 +219,7 @@ impl Executor {
                     result.message = format!("{target} is not a watched repository");
                     return result;
                 };
-                let configured = match switch {
-                    Switch::AutoRetry => view.policy.auto_retry.is_some(),
-                    Switch::AutoRollback => view.policy.auto_rollback.is_some(),
-                    Switch::AutomationPaused => false,
-                };
-                if !configured {
+                if !view.policy.switches().contains(&switch) {
                     result.message =
                         format!("{target} has no `{key}` in its settings; set it there first");
                     return result;

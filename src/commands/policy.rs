@@ -36,7 +36,21 @@ pub struct Rollback {
 impl RepoPolicy {
     /// Whether any automatic policy acts on this repository.
     pub fn has_automation(&self) -> bool {
-        self.auto_retry.is_some() || self.auto_rollback.is_some()
+        !self.switches().is_empty()
+    }
+
+    /// The switches of the automatic policies these settings configure: what HA shows and
+    /// may turn on and off for this repository.
+    pub fn switches(&self) -> Vec<crate::recovery::Switch> {
+        use crate::recovery::Switch;
+        let configured = [
+            (Switch::AutoRetry, self.auto_retry.is_some()),
+            (Switch::AutoRollback, self.auto_rollback.is_some()),
+        ];
+        configured
+            .into_iter()
+            .filter_map(|(switch, set)| set.then_some(switch))
+            .collect()
     }
 
     /// Each allowed action's requirement on the rest of the policy; the first unmet one.

@@ -504,28 +504,18 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
         );
     }
     // A switch for each automatic policy the settings configure.
-    for (switch, configured) in [
-        (Switch::AutoRetry, view.policy.auto_retry.is_some()),
-        (Switch::AutoRollback, view.policy.auto_rollback.is_some()),
-    ] {
-        if configured {
-            let key = switch.key();
-            components.insert(
-                key.into(),
-                Component {
-                    platform: "switch",
-                    name: switch.name().into(),
-                    unique_id: format!("{device_id}_{key}"),
-                    default_entity_id: format!("switch.{entity_prefix}_{key}"),
-                    icon: Some(switch.icon()),
-                    entity_category: Some("config"),
-                    state_topic: Some(state_topic.clone()),
-                    value_template: Some(format!("{{{{ value_json.switches.{key} }}}}").into()),
-                    command_topic: Some(topics.repo_switch_set(repo, key)),
-                    ..Component::default()
-                },
-            );
-        }
+    for switch in view.policy.switches() {
+        let key = switch.key();
+        components.insert(
+            key.into(),
+            switch_component(
+                switch,
+                (&device_id, &entity_prefix),
+                &state_topic,
+                format!("{{{{ value_json.switches.{key} }}}}"),
+                topics.repo_switch_set(repo, key),
+            ),
+        );
     }
     if let Some(report) = &view.templates {
         template_components(view, report, topics, &device_id, &entity_prefix)
@@ -672,6 +662,31 @@ const SECURITY_ENTITIES: &[Spec] = &[
     },
 ];
 
+/// A policy switch (entity category *config*): `ids` are the device id and the entity id
+/// prefix; HA sends `ON`/`OFF` to `command_topic` and shows what `value_template` reads.
+fn switch_component(
+    switch: Switch,
+    ids: (&str, &str),
+    state_topic: &str,
+    value_template: String,
+    command_topic: String,
+) -> Component {
+    let (device_id, entity_prefix) = ids;
+    let key = switch.key();
+    Component {
+        platform: "switch",
+        name: switch.name().into(),
+        unique_id: format!("{device_id}_{key}"),
+        default_entity_id: format!("switch.{entity_prefix}_{key}"),
+        icon: Some(switch.icon()),
+        entity_category: Some("config"),
+        state_topic: Some(state_topic.to_string()),
+        value_template: Some(value_template.into()),
+        command_topic: Some(command_topic),
+        ..Component::default()
+    }
+}
+
 /// Which of the configuration folder's passes run, so their entities are announced.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Checks {
@@ -709,18 +724,13 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
         let key = Switch::AutomationPaused.key();
         components.insert(
             key.into(),
-            Component {
-                platform: "switch",
-                name: Switch::AutomationPaused.name().into(),
-                unique_id: format!("{device_id}_{key}"),
-                default_entity_id: format!("switch.{}_{key}", topics.node),
-                icon: Some(Switch::AutomationPaused.icon()),
-                entity_category: Some("config"),
-                state_topic: Some(state_topic.clone()),
-                value_template: Some(format!("{{{{ value_json.{key} }}}}").into()),
-                command_topic: Some(topics.bridge_switch_set(key)),
-                ..Component::default()
-            },
+            switch_component(
+                Switch::AutomationPaused,
+                (&device_id, &topics.node),
+                &state_topic,
+                format!("{{{{ value_json.{key} }}}}"),
+                topics.bridge_switch_set(key),
+            ),
         );
     }
     if checks.config {

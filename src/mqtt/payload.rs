@@ -228,15 +228,11 @@ pub struct HealthCheckState {
 
 /// `ON`/`OFF` of each policy switch the repository's settings configure.
 fn switch_states(view: &RepoView) -> BTreeMap<&'static str, &'static str> {
-    use crate::recovery::{Switch, switches::payload};
-    let configured = [
-        (Switch::AutoRetry, view.policy.auto_retry.is_some()),
-        (Switch::AutoRollback, view.policy.auto_rollback.is_some()),
-    ];
-    configured
+    use crate::recovery::switches::payload;
+    view.policy
+        .switches()
         .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(s, _)| (s.key(), payload(view.switch_on(s))))
+        .map(|s| (s.key(), payload(view.switch_on(s))))
         .collect()
 }
 
