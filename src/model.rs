@@ -359,6 +359,16 @@ pub struct Job {
     pub failed_step: Option<String>,
 }
 
+impl Job {
+    /// Failed, timed out or cancelled: a job that kept its run from passing.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.conclusion,
+            Some(Conclusion::Failure | Conclusion::TimedOut | Conclusion::Cancelled)
+        )
+    }
+}
+
 /// GitHub's primary rate-limit budget as last reported in response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateLimit {

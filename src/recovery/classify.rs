@@ -124,15 +124,7 @@ pub fn classify(
             "the run never started its jobs (an invalid workflow file or missing permissions); a re-run fails the same way",
         ));
     }
-    let failed: Vec<&Job> = jobs
-        .iter()
-        .filter(|j| {
-            matches!(
-                j.conclusion,
-                Some(Conclusion::Failure | Conclusion::TimedOut | Conclusion::Cancelled)
-            )
-        })
-        .collect();
+    let failed: Vec<&Job> = jobs.iter().filter(|j| j.failed()).collect();
     if run.conclusion == Some(Conclusion::TimedOut)
         || failed
             .iter()

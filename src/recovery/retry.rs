@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{FailureClass, Switch};
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
-use crate::model::{Conclusion, Job};
+use crate::model::Job;
 use crate::state::{Change, RepoView, RunSummary, StateHandle};
 use crate::store::RunHistory;
 
@@ -62,12 +62,7 @@ pub type Failure = BTreeSet<(String, Option<String>)>;
 /// How an attempt's jobs failed.
 pub fn failure_of(jobs: &[Job]) -> Failure {
     jobs.iter()
-        .filter(|j| {
-            matches!(
-                j.conclusion,
-                Some(Conclusion::Failure | Conclusion::TimedOut | Conclusion::Cancelled)
-            )
-        })
+        .filter(|j| j.failed())
         .map(|j| (j.name.clone(), j.failed_step.clone()))
         .collect()
 }
@@ -293,7 +288,7 @@ impl AutoRetry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Run, Status};
+    use crate::model::{Conclusion, Run, Status};
     use chrono::Utc;
 
     fn failed(attempt: u32, class: Option<FailureClass>) -> RunSummary {

@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::Switch;
+use crate::commands::actions::is_deploy_run;
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
 use crate::model::Outcome;
 use crate::state::{Change, RepoView, RunSummary, StateHandle};
@@ -119,7 +120,7 @@ impl AutoRollback {
             return;
         }
         // The episode is named by the deploy it returns to: the last good one.
-        let Some(good) = self.last_good(view, deploy).await else {
+        let Some(good) = self.last_good(view).await else {
             tracing::warn!(
                 "auto-rollback: {name}: {deploy} failed {streak} times in a row, but no successful {deploy} run on {} is known to return to",
                 view.repo.default_branch
@@ -167,16 +168,14 @@ impl AutoRollback {
         );
     }
 
-    /// The id of the newest successful run of `deploy` on the default branch.
-    async fn last_good(&self, view: &RepoView, deploy: &str) -> Option<u64> {
+    /// The id of the newest deploy run on the default branch with a successful attempt.
+    /// Every attempt counts, unlike the rollback itself (latest attempts): a rollback that
+    /// re-ran that run and failed must not move the episode to an older deploy, or each
+    /// failed rollback would start another.
+    async fn last_good(&self, view: &RepoView) -> Option<u64> {
         let runs = self.history.recent_runs(view.repo.id, 500).await.ok()?;
         runs.iter()
-            .filter(|r| r.head_branch.as_deref() == Some(view.repo.default_branch.as_str()))
-            .filter(|r| {
-                r.workflow_path
-                    .as_deref()
-                    .is_some_and(|p| p.rsplit('/').next() == Some(deploy))
-            })
+            .filter(|r| is_deploy_run(&view.policy, &view.repo.default_branch, r))
             .find(|r| r.outcome() == Some(Outcome::Pass))
             .map(|r| r.id)
     }

@@ -15,6 +15,7 @@ mod rollback;
 mod rollback_template;
 mod template_commit;
 
+pub use rollback::is_deploy_run;
 pub use template_commit::PR_BRANCH;
 
 use std::fmt;

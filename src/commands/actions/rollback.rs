@@ -34,6 +34,21 @@ fn knows_how(policy: &RepoPolicy) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Whether `run` is a run of the deploy workflow (`deploy_workflow`, or any workflow without
+/// one) on `branch` (any branch when it is unknown): what a rollback returns to, and what
+/// the rollback trigger (`recovery::rollback`) counts.
+pub fn is_deploy_run(policy: &RepoPolicy, branch: &str, run: &Run) -> bool {
+    let on_branch = branch.is_empty() || run.head_branch.as_deref() == Some(branch);
+    let of_deploy = match &policy.deploy_workflow {
+        Some(file) => run
+            .workflow_path
+            .as_deref()
+            .is_some_and(|p| p.rsplit('/').next() == Some(file)),
+        None => true,
+    };
+    on_branch && of_deploy
+}
+
 pub(super) async fn run(
     x: &mut Executor,
     c: &Command,
@@ -42,17 +57,9 @@ pub(super) async fn run(
     let policy = &view.policy;
     let runs = x.recent_runs(view.repo.id).await?;
     let branch = &view.repo.default_branch;
-    let is_deploy = |r: &&Run| match &policy.deploy_workflow {
-        Some(file) => r
-            .workflow_path
-            .as_deref()
-            .is_some_and(|p| p.rsplit('/').next() == Some(file)),
-        None => true,
-    };
     let last_good = runs
         .iter()
-        .filter(|r| branch.is_empty() || r.head_branch.as_deref() == Some(branch))
-        .filter(is_deploy)
+        .filter(|r| is_deploy_run(policy, branch, r))
         .find(|r| r.outcome() == Some(Outcome::Pass))
         .cloned();
     let Some(good) = last_good else {
