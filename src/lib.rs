@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod commands;
+pub mod config_deploy;
 pub mod config_watch;
 pub mod deploy;
 pub mod github;

@@ -38,6 +38,8 @@ enum Verb {
     Scan(gitops_bridge::scan::ScanArgs),
     /// Workflow templates: list, render, plan, deploy, status, rollback.
     Templates(gitops_bridge::deploy::TemplatesArgs),
+    /// Deploy the Home Assistant configuration from its repository once (`config_deploy:`).
+    DeployConfig(DeployConfigArgs),
     /// Exit 0 when the daemon's HTTP server answers `/healthz` (for Docker's HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
 }
@@ -51,11 +53,21 @@ struct DashboardArgs {
     title: String,
 }
 
+#[derive(Debug, clap::Args)]
+struct DeployConfigArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Deploy exactly this commit (default: the branch head).
+    #[arg(long)]
+    commit: Option<String>,
+}
+
 /// What `daemon` runs once the settings are loaded.
 enum Job {
     Serve,
     Discovery,
     Dashboard { title: String },
+    DeployConfig { commit: Option<String> },
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +83,12 @@ fn main() -> ExitCode {
         Verb::Serve(args) => daemon(args, Job::Serve),
         Verb::Discovery(args) => daemon(args, Job::Discovery),
         Verb::Dashboard(args) => daemon(args.config, Job::Dashboard { title: args.title }),
+        Verb::DeployConfig(args) => daemon(
+            args.config,
+            Job::DeployConfig {
+                commit: args.commit,
+            },
+        ),
         Verb::Check(args) if args.security => gitops_bridge::scan::check_cli(&args),
         Verb::Check(args) => gitops_bridge::validate::run(&args),
         Verb::Scan(args) => gitops_bridge::scan::run(&args),
@@ -163,16 +181,35 @@ fn daemon(args: ConfigArg, job: Job) -> ExitCode {
                 print!("{}", gitops_bridge::lovelace::to_yaml(&dashboard));
                 Ok(())
             }
+            Job::DeployConfig { commit } => {
+                match gitops_bridge::config_deploy::cli::run(&settings, commit.as_deref()).await? {
+                    true => Ok(()),
+                    false => Err(NotDeployed.into()),
+                }
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<NotDeployed>() => ExitCode::from(1),
         Err(e) => {
             eprintln!("gitops-bridge: {e:#}");
             ExitCode::from(2)
         }
     }
 }
+
+/// `deploy-config` ran, and the deployment did not succeed (its line says why): exit 1.
+#[derive(Debug)]
+struct NotDeployed;
+
+impl std::fmt::Display for NotDeployed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not deployed")
+    }
+}
+
+impl std::error::Error for NotDeployed {}
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")

@@ -6,6 +6,9 @@
 
 mod support;
 
+#[path = "ha_e2e/config_deploy.rs"]
+mod config_deploy;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

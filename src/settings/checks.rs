@@ -116,6 +116,17 @@ impl Settings {
                 .map_err(|(key, message)| invalid(&key, message))?;
             Some(std::sync::Arc::new(t))
         };
+        let store_dir = match store.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let config_deploy = crate::config_deploy::ConfigDeploySettings::from_raw(
+            raw.config_deploy,
+            github.api_url.as_str(),
+            &store_dir,
+        )
+        .map_err(|(key, message)| invalid(&key, message))?
+        .map(std::sync::Arc::new);
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
@@ -128,6 +139,7 @@ impl Settings {
             http,
             validate,
             templates,
+            config_deploy,
             log_level,
         })
     }

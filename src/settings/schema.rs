@@ -33,6 +33,9 @@ pub struct RawSettings {
     /// Workflow templates and the repositories they are deployed to.
     #[serde(default)]
     pub templates: crate::deploy::RawTemplates,
+    /// Deploying the Home Assistant configuration from its repository.
+    #[serde(default)]
+    pub config_deploy: crate::config_deploy::RawConfigDeploy,
     /// Log filter (`info`, `debug`, `gitops_bridge=debug,rumqttc=warn`, …).
     #[serde(default)]
     pub log_level: Option<String>,

@@ -132,6 +132,8 @@ pub struct Settings {
     pub validate: ValidateSettings,
     /// `None` when no `templates:` are set.
     pub templates: Option<std::sync::Arc<crate::deploy::TemplateSettings>>,
+    /// `None` when `config_deploy.repository` is not set.
+    pub config_deploy: Option<std::sync::Arc<crate::config_deploy::ConfigDeploySettings>>,
     pub log_level: String,
 }
 

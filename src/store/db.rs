@@ -14,7 +14,7 @@ const STORE_CACHE_KIB: i64 = -512;
 
 /// An open, migrated database.
 pub struct Db {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// A run attempt that is new or changed, with what the store knew before.

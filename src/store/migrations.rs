@@ -117,6 +117,18 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, key)
     );
     "#,
+    // 6: deployments of the Home Assistant configuration, each with its whole record
+    // (JSON) and the columns the daemon looks them up by.
+    r#"
+    CREATE TABLE config_deployments (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        commit_sha  TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        record      TEXT NOT NULL
+    );
+    CREATE INDEX config_deployments_commit ON config_deployments(commit_sha);
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.

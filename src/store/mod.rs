@@ -8,9 +8,10 @@
 //! [`Store::call`] runs any closure on the database: it is for the tables' owner, the state
 //! task (which writes runs, workflows, jobs and repositories in its own transactions), and
 //! for maintenance (pruning). Everyone else gets a narrow door by table: [`RunHistory`]
-//! (read-only), [`CommandLog`], [`Deliveries`], [`Etags`].
+//! (read-only), [`CommandLog`], [`Deliveries`], [`Etags`], [`ConfigDeployments`].
 
 mod audit;
+mod config_deployments;
 mod db;
 mod deliveries;
 mod etags;
@@ -18,6 +19,7 @@ mod history;
 mod migrations;
 
 pub use audit::CommandLog;
+pub use config_deployments::{ConfigDeployments, StoredDeployment};
 pub use db::{CommandRecord, Db, HistoryFilter, RunChange};
 pub use deliveries::Deliveries;
 pub use etags::Etags;
