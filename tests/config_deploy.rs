@@ -155,11 +155,14 @@ async fn a_commit_equal_to_the_folder_succeeds_without_asking_ha() {
     assert_eq!(site.snapshot(), before);
 }
 
+/// A change to the work tree.
+type Change = dyn Fn(&Path);
+
 #[tokio::test]
 async fn unsafe_commits_are_refused_and_the_folder_is_left_as_it_was() {
     let site = Site::new();
     let before = site.snapshot();
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Box<Change>, &str)> = vec![
         (
             "a symlink out of the folder",
             Box::new(|w: &Path| {
