@@ -120,9 +120,28 @@ pub async fn serve_with(
         poll_now.clone(),
         results_tx,
     );
+    // The configuration deployer records its deployments on GitHub through the executor,
+    // and `deploy_config` reaches it through its handle.
+    let config_deploy = settings.config_deploy.clone().map(|cd| {
+        let html = crate::config_deploy::settings::html_base(settings.github.api_url.as_str());
+        crate::config_deploy::config_deploy_task(
+            cd,
+            settings.github.token.clone(),
+            &html,
+            &store,
+            state_handle.clone(),
+            events.clone(),
+            command_handle.clone(),
+        )
+    });
+    let config_deploy_handle = config_deploy.as_ref().map(|(_, h)| h.clone());
+    if let Some((task, _)) = config_deploy {
+        tasks.spawn("config deployer", task.run(cancel.clone()));
+    }
     tasks.spawn(
         "command executor",
         executor
+            .with_config_deploy(config_deploy_handle.clone())
             .with_validation(validate_now.clone())
             .with_templates(settings.templates.clone(), template_refresh)
             .with_switches(events.clone())
@@ -210,6 +229,10 @@ pub async fn serve_with(
         "MQTT bridge",
         bridge
             .with_automation(settings.has_automation())
+            .with_config_deploy(discovery::ConfigDeployEntities::of(
+                &settings,
+                &crate::mqtt::Topics::new(&settings.mqtt),
+            ))
             .run(cancel.clone()),
     );
 
@@ -222,7 +245,12 @@ pub async fn serve_with(
             stats.clone(),
             WEBHOOK_BACKLOG,
         );
-        tasks.spawn("webhook processor", processor.run(cancel.clone()));
+        tasks.spawn(
+            "webhook processor",
+            processor
+                .with_config_deploy(config_deploy_handle.clone())
+                .run(cancel.clone()),
+        );
         let context = Arc::new(WebContext {
             state: state_handle.clone(),
             history: RunHistory::new(&store),
@@ -241,11 +269,7 @@ pub async fn serve_with(
             tasks: tasks.health(),
             topics: crate::mqtt::Topics::new(&settings.mqtt),
             mcp_trusted: settings.http.mcp_trusted_networks.clone(),
-            checks: discovery::Checks {
-                config: settings.validate.path.is_some(),
-                security: settings.validate.path.is_some() && settings.validate.security,
-                automation: settings.has_automation(),
-            },
+            checks: discovery::Checks::of(&settings, &crate::mqtt::Topics::new(&settings.mqtt)),
         });
         if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
             tracing::info!("webhooks are off until `github.webhook_secret` is set; polling only");
@@ -394,14 +418,7 @@ pub async fn poll_once(settings: &Settings) -> anyhow::Result<Polled> {
         anyhow::bail!("GitHub did not answer the poll: {problem}");
     }
     let topics = Topics::new(&settings.mqtt);
-    let bridge = discovery::bridge_config(
-        &topics,
-        discovery::Checks {
-            config: settings.validate.path.is_some(),
-            security: settings.validate.path.is_some() && settings.validate.security,
-            automation: settings.has_automation(),
-        },
-    );
+    let bridge = discovery::bridge_config(&topics, discovery::Checks::of(settings, &topics));
     let mut repos = Vec::new();
     for view in snapshot.repos.values() {
         let mut view = (**view).clone();

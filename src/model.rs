@@ -438,6 +438,12 @@ pub enum Event {
         repo_id: u64,
         report: std::sync::Arc<crate::recovery::HealthReport>,
     },
+    /// The configuration deployer's picture changed (a deployment moved on, the branch
+    /// head moved); `finished` carries a deployment that just ended.
+    ConfigDeploy {
+        view: std::sync::Arc<crate::config_deploy::ConfigDeployView>,
+        finished: Option<Box<crate::config_deploy::ConfigDeployment>>,
+    },
     /// HA turned a policy's switch on or off (through the executor).
     Switch {
         scope: crate::recovery::Scope,

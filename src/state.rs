@@ -155,6 +155,10 @@ pub struct Snapshot {
     pub resolved: bool,
     /// *Automation paused*: no policy acts while it is on.
     pub automation_paused: bool,
+    /// *Configuration auto-deploy*: new commits of the configuration are deployed.
+    pub config_auto_deploy: bool,
+    /// The configuration deployer's picture, once it has one.
+    pub config_deploy: Option<Arc<crate::config_deploy::ConfigDeployView>>,
 }
 
 /// What changed, for sinks that act on changes (MQTT, SSE).
@@ -173,6 +177,10 @@ pub enum Change {
     Recovery {
         repo_id: u64,
         event: Box<crate::recovery::RecoveryEvent>,
+    },
+    /// The configuration deployer's picture changed; `finished`: a deployment that ended.
+    ConfigDeploy {
+        finished: Option<Box<crate::config_deploy::ConfigDeployment>>,
     },
 }
 
@@ -210,6 +218,8 @@ impl StateHandle {
             github: GitHubStatus::default(),
             resolved: true,
             automation_paused: false,
+            config_auto_deploy: true,
+            config_deploy: None,
         };
         let (_tx, rx) = watch::channel(Arc::new(snapshot));
         let (changes, _) = broadcast::channel(1);
@@ -306,6 +316,7 @@ impl State {
             }
         }
         self.current.automation_paused = self.bridge_switch(Switch::AutomationPaused);
+        self.current.config_auto_deploy = self.bridge_switch(Switch::ConfigAutoDeploy);
         let repos = self.store.call(|db| db.watched_repositories()).await?;
         for repo in repos {
             let id = repo.id;
@@ -452,6 +463,8 @@ impl State {
                     Scope::Bridge => {
                         self.current.automation_paused =
                             self.bridge_switch(Switch::AutomationPaused);
+                        self.current.config_auto_deploy =
+                            self.bridge_switch(Switch::ConfigAutoDeploy);
                         self.publish_snapshot();
                         let _ = self.changes.send(Change::GitHub);
                     }
@@ -462,6 +475,11 @@ impl State {
                         }
                     }
                 }
+            }
+            Event::ConfigDeploy { view, finished } => {
+                self.current.config_deploy = Some(view);
+                self.publish_snapshot();
+                let _ = self.changes.send(Change::ConfigDeploy { finished });
             }
             Event::GitHub(status) => {
                 if status != self.current.github {

@@ -322,7 +322,7 @@ fn maps() -> Vec<(String, bool, Option<String>)> {
 }
 
 #[test]
-fn maps_are_current_and_the_ha_config_is_read_only() {
+fn maps_are_current_and_the_ha_config_is_writable_only_for_config_deploy() {
     let maps = maps();
     let valid = [
         "data",
@@ -346,7 +346,12 @@ fn maps_are_current_and_the_ha_config_is_read_only() {
         .iter()
         .find(|m| m.0 == "homeassistant_config")
         .expect("homeassistant_config is mapped (the validator reads it)");
-    assert!(ha.1, "homeassistant_config must be read-only");
+    // Read-write for `config_deploy`, the one part that writes there; the manifest says so
+    // where it maps it, and DOCS.md where the feature is described.
+    assert!(!ha.1, "homeassistant_config is writable for config_deploy");
+    let manifest = read(&addon().join("config.yaml"));
+    assert!(manifest.contains("written only when `config_deploy`"));
+    assert!(read(&addon().join("DOCS.md")).contains("written only by `config_deploy`"));
     assert_eq!(ha.2, None, "mounted at the default /homeassistant");
     let own = maps
         .iter()
@@ -819,6 +824,25 @@ fn load(
     .map_err(|e| e.to_string())
 }
 
+/// DOCS.md's advanced settings file with `options`. `/homeassistant` exists only in the
+/// add-on, and so does the Supervisor's token `config_deploy` reaches HA with: a stand-in
+/// folder and the token's variables.
+fn load_advanced(options: &Value, ha_config: &Path) -> Settings {
+    let advanced = docs_yaml_after("## Advanced settings")
+        .replace("/homeassistant", &ha_config.display().to_string());
+    let env = [
+        (
+            "GITOPS_BRIDGE__CONFIG_DEPLOY__HOME_ASSISTANT__TOKEN".to_string(),
+            "supervisor-token".to_string(),
+        ),
+        (
+            "GITOPS_BRIDGE__CONFIG_DEPLOY__HOME_ASSISTANT__URL".to_string(),
+            "http://supervisor/core".to_string(),
+        ),
+    ];
+    load(options, Some(&advanced), &env).unwrap()
+}
+
 /// `/homeassistant` exists only inside the add-on; the tests validate a stand-in folder.
 fn ha_config_stand_in() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -1061,11 +1085,16 @@ fn the_options_example_in_the_docs_matches_the_schema() {
 #[test]
 fn the_advanced_file_in_the_docs_loads_with_the_options() {
     let ha = ha_config_stand_in();
-    let advanced = docs_yaml_after("## Advanced settings");
     // As documented: the Repositories option stays empty when the file lists them.
     let mut o = supervisor_options(ha.path());
     o["github"]["repositories"] = json!([]);
-    let s = load(&o, Some(&advanced), &[]).unwrap();
+    let s = load_advanced(&o, ha.path());
+    let cd = s
+        .config_deploy
+        .as_ref()
+        .expect("the example deploys the configuration");
+    assert_eq!(cd.repository(), "my-user/ha-config");
+    assert_eq!(cd.ha_url, "http://supervisor/core");
     assert_eq!(s.github.repositories.len(), 2);
     let p = s.github.policy_for("my-user", "ha-config").unwrap();
     assert_eq!(p.allow.len(), Action::ALL.len());
@@ -1097,8 +1126,7 @@ fn a_repositories_option_adds_to_the_files_list() {
     // DOCS.md describes this: the file's entries (with their policy) stay, the option's
     // names are added, and a name in both keeps the file's entry.
     let ha = ha_config_stand_in();
-    let advanced = docs_yaml_after("## Advanced settings");
-    let s = load(&supervisor_options(ha.path()), Some(&advanced), &[]).unwrap();
+    let s = load_advanced(&supervisor_options(ha.path()), ha.path());
     assert!(
         s.github.repositories.len() > 1,
         "{:?}",

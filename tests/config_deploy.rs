@@ -389,3 +389,248 @@ async fn a_deployment_interrupted_part_way_is_undone_at_the_next_start() {
     );
     assert!(next.recover().await.is_none(), "undone once");
 }
+
+// -- in the daemon ------------------------------------------------------------------------
+
+mod support;
+
+use fake_github::{Owner, World};
+use support::rig::Rig;
+
+const SECRET: &str = "config-deploy-webhook-secret";
+
+impl Rig {
+    async fn webhook(&self, event: &str, body: &serde_json::Value) {
+        let body = serde_json::to_vec(body).unwrap();
+        let r = self
+            .http
+            .post(format!("{}/webhook/github", self.url))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", format!("d-{}", rand::random::<u64>()))
+            .header(
+                "x-hub-signature-256",
+                gitops_bridge::github::webhook::sign(SECRET.as_bytes(), &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "webhook {event}: {}", r.status());
+    }
+
+    /// GitHub's deployments of the configuration repository, oldest first, with the states
+    /// posted on each.
+    fn github_deployments(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .gh
+            .deployments("home/ha-config")
+            .iter()
+            .map(|d| {
+                let id = d["id"].as_u64().unwrap();
+                (
+                    d["sha"].as_str().unwrap().to_string(),
+                    self.gh.deployment_statuses("home/ha-config", id),
+                )
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    async fn wait_deployments(
+        &self,
+        n: usize,
+        settled: impl Fn(&[(String, Vec<String>)]) -> bool,
+    ) -> Vec<(String, Vec<String>)> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let d = self.github_deployments();
+            if d.len() == n && settled(&d) {
+                return d;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "GitHub has {d:?}, expected {n} deployments"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn push(sha: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": sha,
+        "repository": {"id": 4242, "full_name": "home/ha-config", "name": "ha-config"},
+    })
+}
+
+fn finished(states: &[String]) -> bool {
+    states.len() >= 2
+}
+
+/// The deployer in the daemon: its start-up fetch deploys the branch, pushes deploy (once
+/// per commit), the pause switch stops automatic deployments but not a command, a GitHub
+/// deployment for the environment is deployed and answered on GitHub, and every deployment
+/// is recorded there (in_progress, then its outcome) and shown in HA.
+#[tokio::test]
+async fn the_daemon_deploys_on_push_and_request_records_on_github_and_honours_the_pause() {
+    let site = Site::new();
+    let before = site.snapshot();
+    let world = World::new("test-token")
+        .owner(Owner::user("home", 7))
+        .repo(fake_github::Repo::new(4242, "home", "ha-config"));
+    let extra = format!(
+        "config_deploy:\n  repository: home/ha-config\n  git_url: {}\n  path: {}\n  staging: {}\n  poll_interval: 1h\n  home_assistant:\n    url: {}\n    token: t\n",
+        site.remote(),
+        site.target().display(),
+        site.staging().display(),
+        nowhere()
+    );
+    let rig = Rig::launch(
+        world,
+        "    - name: home/ha-config\n      allow: [deploy_config]\n",
+        "gitops-bridge/#",
+        move |s| {
+            s.replace("http:\n  listen: \"\"\n", "").replace(
+                "github:\n",
+                &format!("github:\n  webhook_secret: {SECRET}\n"),
+            ) + &extra
+        },
+        true,
+    )
+    .await;
+    let first = git(&site.work(), &["rev-parse", "HEAD"]);
+
+    // Start-up: the safety-net fetch deploys the branch head (already in the folder).
+    let d = rig.wait_deployments(1, |d| finished(&d[0].1)).await;
+    assert_eq!(
+        d[0],
+        (
+            first.clone(),
+            vec!["in_progress".to_string(), "success".to_string()]
+        )
+    );
+    let state = rig
+        .probe
+        .wait_for(
+            "gitops-bridge/bridge/configuration",
+            Duration::from_secs(10),
+            |s| s.json()["update"]["installed_version"] == first[..7],
+        )
+        .await
+        .json();
+    assert_eq!(state["update"]["latest_version"], first[..7]);
+    assert_eq!(state["outcome"], "succeeded");
+
+    // A push of the same commit again: deployed before, so nothing.
+    rig.webhook("push", &push(&first)).await;
+    // A new commit: deployed on push; HA does not answer, so it fails and nothing changes.
+    std::fs::write(
+        site.work().join("automations.yaml"),
+        AUTOMATIONS.replace("alias: A", "alias: B"),
+    )
+    .unwrap();
+    let second = site.commit("second");
+    rig.webhook("push", &push(&second)).await;
+    let d = rig.wait_deployments(2, |d| finished(&d[1].1)).await;
+    assert_eq!(
+        d[1],
+        (
+            second.clone(),
+            vec!["in_progress".to_string(), "error".to_string()]
+        )
+    );
+    let event = rig
+        .probe
+        .wait_for(
+            "gitops-bridge/bridge/configuration/events",
+            Duration::from_secs(10),
+            |s| s.json()["commit"] == second[..7],
+        )
+        .await
+        .json();
+    assert_eq!(event["event_type"], "failed");
+    assert!(
+        event["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer"),
+        "{event}"
+    );
+    assert_eq!(site.snapshot(), before);
+
+    // Paused from HA: a push is not deployed; the command still is (a person asked).
+    rig.probe
+        .publish("gitops-bridge/bridge/set/config_auto_deploy", "OFF", false)
+        .await;
+    rig.probe
+        .wait_for("gitops-bridge/bridge/state", Duration::from_secs(10), |s| {
+            s.json()["config_auto_deploy"] == "OFF"
+        })
+        .await;
+    std::fs::write(
+        site.work().join("automations.yaml"),
+        AUTOMATIONS.replace("alias: A", "alias: C"),
+    )
+    .unwrap();
+    let third = site.commit("third");
+    rig.webhook("push", &push(&third)).await;
+    rig.probe
+        .publish(
+            "gitops-bridge/repo/home/ha-config/cmd/deploy_config",
+            format!("{{\"request_id\": \"cfg-1\", \"commit\": \"{first}\"}}"),
+            false,
+        )
+        .await;
+    let result = rig
+        .probe
+        .wait_for("gitops-bridge/cmd/result", Duration::from_secs(10), |s| {
+            s.json()["request_id"] == "cfg-1"
+        })
+        .await
+        .json();
+    assert_eq!(result["ok"], true, "{result}");
+    // Requests are taken in order: the command's deployment is the third, the push made none.
+    let d = rig.wait_deployments(3, |d| finished(&d[2].1)).await;
+    assert_eq!(
+        d[2],
+        (
+            first.clone(),
+            vec!["in_progress".to_string(), "success".to_string()]
+        )
+    );
+
+    // A GitHub deployment created for the environment, while paused: refused on GitHub.
+    let id = rig
+        .gh
+        .create_deployment("home/ha-config", &first, "home-assistant");
+    rig.webhook(
+        "deployment",
+        &rig.gh.deployment_webhook("home/ha-config", id),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rig.gh.deployment_statuses("home/ha-config", id).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no status on deployment {id}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        rig.gh.deployment_statuses("home/ha-config", id),
+        vec!["failure"]
+    );
+
+    // Every GitHub write came through the executor's audit trail.
+    let audit = gitops_bridge::store::Db::open(&rig.cfg.dir.path().join("store.db"))
+        .unwrap()
+        .recent_commands(50)
+        .unwrap();
+    rig.stop().await;
+    let recorded = audit.iter().filter(|c| c.source == "config-deploy").count();
+    assert_eq!(recorded, 3 + 6 + 1, "{audit:?}");
+}

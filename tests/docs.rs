@@ -16,7 +16,7 @@ use serde_json::Value;
 /// ha-config allows every action and offers one workflow to dispatch, so every kind of
 /// button is there; the rest of the demo owners are watched with no actions.
 const REPOS: &str = "    - name: homelab-demo/ha-config
-      allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template]
+      allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template, deploy_config]
       dispatch: [deploy.yml]
       deploy_workflow: deploy.yml
       auto_retry: {}
@@ -165,8 +165,9 @@ async fn discovery_output() -> (Vec<(String, Value)>, Topics) {
     let ha = tempfile::tempdir().unwrap();
     std::fs::write(ha.path().join("configuration.yaml"), "homeassistant:\n").unwrap();
     // Templates on one repository, so its device shows the template entities too.
+    // And the configuration deployed from ha-config, so the bridge shows its entities.
     let validate = format!(
-        "validate:\n  path: {}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\n",
+        "validate:\n  path: {0}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\n",
         ha.path().display()
     );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &validate);
@@ -396,6 +397,29 @@ async fn every_value_template_renders_against_its_state_payload() {
     let validation =
         gitops_bridge::mqtt::payload::validation_state(&both.check.unwrap(), Utc::now());
     let security = gitops_bridge::mqtt::payload::validation_state(&both.scan.unwrap(), Utc::now());
+    // The configuration deployer's state comes from its deployments: one that succeeded and
+    // a newer commit waiting.
+    let configuration = {
+        use gitops_bridge::config_deploy::{ConfigDeployView, ConfigDeployment, Status, Trigger};
+        let mut d = ConfigDeployment::new(Trigger::Push);
+        d.id = 3;
+        d.commit = "0123456789abcdef0123456789abcdef01234567".into();
+        d.status = Status::Succeeded;
+        d.message = "deployed 1 files: reload automation.reload".into();
+        d.files = vec!["automations.yaml".into()];
+        d.finished_at = Some(Utc::now());
+        let view = ConfigDeployView {
+            repository: "homelab-demo/ha-config".into(),
+            branch: "main".into(),
+            html_url: "https://github.com/homelab-demo/ha-config".into(),
+            deployed: Some(d.clone()),
+            last: Some(d),
+            head: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+            pending: vec!["Add a morning automation".into()],
+            fetch_error: None,
+        };
+        serde_json::to_value(gitops_bridge::mqtt::payload::configuration_state(&view)).unwrap()
+    };
     for (_, config) in &messages {
         for c in config["components"]
             .as_object()
@@ -409,6 +433,8 @@ async fn every_value_template_renders_against_its_state_payload() {
                 payloads.insert(t.to_string(), serde_json::to_value(&validation).unwrap());
             } else if t.ends_with("/bridge/security") {
                 payloads.insert(t.to_string(), serde_json::to_value(&security).unwrap());
+            } else if t.ends_with("/bridge/configuration") {
+                payloads.insert(t.to_string(), configuration.clone());
             }
         }
     }

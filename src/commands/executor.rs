@@ -39,6 +39,36 @@ pub struct CommandHandle {
     tx: mpsc::Sender<(Command, oneshot::Sender<CommandResult>)>,
     /// Fire-and-forget submissions; their results go out on the results channel.
     submissions: mpsc::Sender<Request>,
+    /// The configuration deployer's records of its deployments on GitHub.
+    deployments: mpsc::Sender<DeploymentJob>,
+}
+
+/// A deployment record to write, and where its answer (the deployment's id) goes.
+type DeploymentJob = (
+    DeploymentWrite,
+    oneshot::Sender<Result<Option<u64>, String>>,
+);
+
+/// What the configuration deployer records on GitHub: a deployment of a commit to its
+/// environment, and that deployment's statuses. Sent through the executor like every
+/// other write (pacing, audit), answered with the deployment's id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeploymentWrite {
+    Create {
+        owner: String,
+        name: String,
+        sha: String,
+        environment: String,
+        description: String,
+    },
+    Status {
+        owner: String,
+        name: String,
+        id: u64,
+        state: &'static str,
+        description: String,
+        log_url: Option<String>,
+    },
 }
 
 impl CommandHandle {
@@ -51,6 +81,16 @@ impl CommandHandle {
                 Box::new(r)
             }
         })
+    }
+
+    /// Records a deployment (or one of its statuses) on GitHub; the deployment's id.
+    pub async fn record_deployment(&self, write: DeploymentWrite) -> Result<Option<u64>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.deployments
+            .send((write, tx))
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())?
     }
 
     pub async fn execute(&self, command: Command) -> CommandResult {
@@ -82,6 +122,9 @@ pub struct Executor {
     poll_now: Arc<Notify>,
     submissions: mpsc::Receiver<Request>,
     requests: mpsc::Receiver<(Command, oneshot::Sender<CommandResult>)>,
+    deployments: mpsc::Receiver<DeploymentJob>,
+    /// Where `deploy_config` hands its deployments, when `config_deploy` is set.
+    config_deploy: Option<crate::config_deploy::ConfigDeployHandle>,
     /// Results for MQTT (`<base>/cmd/result`).
     results: mpsc::Sender<CommandResult>,
     /// Starts a configuration check, when validation is on.
@@ -106,7 +149,10 @@ pub fn executor(
 ) -> (Executor, CommandHandle) {
     let (submissions_tx, submissions) = mpsc::channel(COMMAND_QUEUE);
     let (tx, requests) = mpsc::channel(COMMAND_QUEUE);
+    let (deployments_tx, deployments) = mpsc::channel(COMMAND_QUEUE);
     let executor = Executor {
+        deployments,
+        config_deploy: None,
         writer: GitHubWriter::new(&gh, super::WriteAccess(())),
         gh,
         audit: CommandLog::new(&store),
@@ -127,6 +173,7 @@ pub fn executor(
         CommandHandle {
             tx,
             submissions: submissions_tx,
+            deployments: deployments_tx,
         },
     )
 }
@@ -154,6 +201,15 @@ impl Executor {
     /// Lets HA's switches turn policies on and off (the state task stores them).
     pub fn with_switches(mut self, state_events: mpsc::Sender<crate::model::Event>) -> Self {
         self.state_events = Some(state_events);
+        self
+    }
+
+    /// Lets `deploy_config` hand deployments to the configuration deployer.
+    pub fn with_config_deploy(
+        mut self,
+        handle: Option<crate::config_deploy::ConfigDeployHandle>,
+    ) -> Self {
+        self.config_deploy = handle;
         self
     }
 
@@ -186,6 +242,9 @@ impl Executor {
                     let _ = self.results.send(result.clone()).await;
                     let _ = reply.send(result);
                 }
+                Some((write, reply)) = self.deployments.recv() => {
+                    let _ = reply.send(self.record_deployment(write).await);
+                }
                 else => break,
             }
         }
@@ -207,10 +266,15 @@ impl Executor {
         let mut result = CommandResult::rejected(None, target.clone(), format!("set_{key}"), "");
         let Some(switch) = Switch::parse(key) else {
             result.message = format!(
-                "unknown switch `{key}`; known: auto_retry, auto_rollback (repositories), automation_paused (bridge)"
+                "unknown switch `{key}`; known: auto_retry, auto_rollback (repositories), automation_paused, config_auto_deploy (bridge)"
             );
             return result;
         };
+        if switch == Switch::ConfigAutoDeploy && self.config_deploy.is_none() {
+            result.message =
+                "configuration deployment is off: set `config_deploy.repository`".into();
+            return result;
+        }
         let scope = match &repo {
             None if switch.is_bridge() => Scope::Bridge,
             Some((owner, name)) if !switch.is_bridge() => {
@@ -275,6 +339,84 @@ impl Executor {
             finished_at: Utc::now(),
         };
         let _ = self.audit.record(record).await;
+    }
+
+    /// A deployment record on GitHub: paced like every write to that repository, audited
+    /// with source `config-deploy`.
+    async fn record_deployment(&mut self, write: DeploymentWrite) -> Result<Option<u64>, String> {
+        let received_at = Utc::now();
+        let (owner, name, action, params, request) = match &write {
+            DeploymentWrite::Create {
+                owner,
+                name,
+                sha,
+                environment,
+                description,
+            } => (
+                owner,
+                name,
+                "create_deployment",
+                json!({ "ref": sha, "environment": environment }),
+                api::repos::create_deployment(
+                    Repo::new(owner, name),
+                    sha,
+                    environment,
+                    description,
+                ),
+            ),
+            DeploymentWrite::Status {
+                owner,
+                name,
+                id,
+                state,
+                description,
+                log_url,
+            } => (
+                owner,
+                name,
+                "deployment_status",
+                json!({ "deployment": id, "state": state }),
+                api::repos::deployment_status(
+                    Repo::new(owner, name),
+                    *id,
+                    state,
+                    description,
+                    log_url.as_deref(),
+                ),
+            ),
+        };
+        let repo = format!("{owner}/{name}");
+        let repo_id = self
+            .state
+            .snapshot()
+            .repos
+            .values()
+            .find(|v| v.repo.is(owner, name))
+            .map_or(0, |v| v.repo.id);
+        let outcome = self.send(repo_id, request).await;
+        let (ok, message, id) = match outcome {
+            Ok(body) => {
+                let id = body.as_ref().and_then(|b| b["id"].as_u64());
+                (true, format!("{action} recorded on GitHub"), id)
+            }
+            Err(Failure::GitHub(e)) => (false, github_message(&e), None),
+            Err(Failure::Refused(m)) => (false, m, None),
+        };
+        let record = CommandRecord {
+            request_id: None,
+            received_at,
+            source: CommandSource::ConfigDeploy.label(),
+            repo,
+            action: action.into(),
+            params: params.to_string(),
+            ok,
+            message: message.clone(),
+            run_id: None,
+            url: None,
+            finished_at: Utc::now(),
+        };
+        let _ = self.audit.record(record).await;
+        if ok { Ok(id) } else { Err(message) }
     }
 
     /// Commands to the bridge itself.
@@ -423,6 +565,10 @@ impl Executor {
         }
     }
 
+    pub(super) fn config_deployer(&self) -> Option<&crate::config_deploy::ConfigDeployHandle> {
+        self.config_deploy.as_ref()
+    }
+
     pub(super) fn templates(&self) -> Option<&Arc<TemplateSettings>> {
         self.templates.as_ref()
     }
@@ -524,6 +670,7 @@ fn audit_params(c: &Command) -> String {
         "inputs": inputs,
         "template": c.params.template,
         "force": c.params.force,
+        "commit": c.params.commit,
     })
     .to_string()
 }

@@ -15,7 +15,7 @@ pub mod policy;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, ActionSpec, Button, buttons};
-pub use executor::{CommandHandle, Executor, executor};
+pub use executor::{CommandHandle, DeploymentWrite, Executor, executor};
 pub use policy::{RepoPolicy, Rollback};
 
 /// Permission to build a [`crate::github::GitHubWriter`]. Its field is private to this
@@ -45,6 +45,8 @@ pub enum CommandSource {
     Policy,
     /// The `gitops-bridge templates` command line.
     Cli,
+    /// The configuration deployer, recording its deployments on GitHub.
+    ConfigDeploy,
 }
 
 impl CommandSource {
@@ -57,6 +59,7 @@ impl CommandSource {
             CommandSource::Mcp { user: None } => "mcp".into(),
             CommandSource::Policy => "policy".into(),
             CommandSource::Cli => "cli".into(),
+            CommandSource::ConfigDeploy => "config-deploy".into(),
         }
     }
 }
@@ -87,6 +90,9 @@ pub struct Params {
     /// `deploy_template`, `rollback_template`: overwrite files edited by hand since our deploy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
+    /// `deploy_config`: deploy exactly this commit (default: the branch head).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// What a source (MQTT, HTTP, a policy) hands the executor.

@@ -126,6 +126,14 @@ fn validate(p: &Params) -> Result<(), String> {
             }
         }
     }
+    if let Some(c) = &p.commit
+        && !(7..=40).contains(&c.len()) | !c.chars().all(|ch| ch.is_ascii_hexdigit())
+    {
+        return Err(format!(
+            "commit `{}` is not a commit id (7 to 40 hex digits)",
+            crate::text::truncate(c, 50)
+        ));
+    }
     if p.run_id == Some(0) {
         return Err("run_id must be a GitHub run id".into());
     }

@@ -12,7 +12,8 @@
 //! - [`sync`]: writing only the changed files, atomically, with a backup to restore;
 //! - [`ha`]: HA's REST API (its check, reloads, restart, log, states);
 //! - [`engine`]: one deployment, stage by stage, with the health gate and rollback;
-//! - [`record`]: a deployment as stored and published.
+//! - [`record`]: a deployment as stored and published;
+//! - [`task`]: the deployer in the daemon (triggers, switches, GitHub deployment statuses).
 
 pub mod cli;
 pub mod engine;
@@ -23,7 +24,11 @@ pub mod ownership;
 pub mod record;
 pub mod settings;
 pub mod sync;
+pub mod task;
 
 pub use engine::Deployer;
 pub use record::{ConfigDeployment, Status, Trigger};
 pub use settings::{ConfigDeploySettings, RawConfigDeploy};
+pub use task::{
+    ConfigDeployHandle, ConfigDeployTask, ConfigDeployView, DeployRequest, config_deploy_task,
+};

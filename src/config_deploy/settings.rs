@@ -201,7 +201,13 @@ impl ConfigDeploySettings {
 /// `https://github.com/o/r.git` for github.com; for GitHub Enterprise Server
 /// (`https://ghe.example.com/api/v3`), the same host without the API path.
 fn default_git_url(api_url: &str, owner: &str, name: &str) -> String {
-    let host = match url::Url::parse(api_url) {
+    format!("{}/{owner}/{name}.git", html_base(api_url))
+}
+
+/// The web host of the GitHub behind `api_url`: `https://github.com`, or the Enterprise
+/// Server's host.
+pub fn html_base(api_url: &str) -> String {
+    match url::Url::parse(api_url) {
         Ok(u) if u.host_str() == Some("api.github.com") => "https://github.com".to_string(),
         Ok(u) => format!(
             "{}://{}{}",
@@ -210,8 +216,7 @@ fn default_git_url(api_url: &str, owner: &str, name: &str) -> String {
             u.port().map(|p| format!(":{p}")).unwrap_or_default()
         ),
         Err(_) => "https://github.com".to_string(),
-    };
-    format!("{host}/{owner}/{name}.git")
+    }
 }
 
 fn is_entity_id(s: &str) -> bool {

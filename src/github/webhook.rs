@@ -28,7 +28,7 @@ pub struct WebhookStats {
 }
 
 /// Events we act on; every other event is acknowledged and ignored.
-pub const HANDLED: &[&str] = &["ping", "workflow_run", "workflow_job", "push"];
+pub const HANDLED: &[&str] = &["ping", "workflow_run", "workflow_job", "push", "deployment"];
 
 /// A verified, parsed, first-time delivery, in the small typed form the processor needs.
 ///
@@ -50,8 +50,20 @@ pub enum Work {
     },
     /// A job of a run changed.
     Job { repo_id: u64, job: Box<ApiJob> },
-    /// New commits: runs are about to start, so poll now.
-    Push,
+    /// New commits: runs are about to start, so poll now (and, for the configuration
+    /// repository's branch, deploy).
+    Push {
+        repository: Option<String>,
+        git_ref: Option<String>,
+        after: Option<String>,
+    },
+    /// A GitHub deployment was created (`deployment` event, action `created`).
+    Deployment {
+        repository: Option<String>,
+        id: u64,
+        sha: String,
+        environment: String,
+    },
     /// Nothing to do but mark it processed (`ping`).
     Nothing,
     /// A handled event whose payload lacks what we need; logged, then marked processed.
@@ -66,11 +78,25 @@ struct Envelope {
     repository: Option<RepoRef>,
     workflow_run: Option<Box<serde_json::value::RawValue>>,
     workflow_job: Option<Box<serde_json::value::RawValue>>,
+    /// `push`: the ref pushed and its new head.
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    after: Option<String>,
+    /// `deployment`.
+    deployment: Option<DeploymentRef>,
 }
 
 #[derive(Debug, Deserialize)]
 struct RepoRef {
     id: Option<u64>,
+    full_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentRef {
+    id: u64,
+    sha: String,
+    environment: String,
 }
 
 /// A delivery body read as far as we need it.
@@ -100,7 +126,11 @@ pub fn parse_delivery(event: &str, body: &[u8]) -> Result<Delivery, String> {
         );
     }
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| malformed(e, body))?;
-    let repo_id = envelope.repository.and_then(|r| r.id);
+    let repo_id = envelope.repository.as_ref().and_then(|r| r.id);
+    let repository = envelope
+        .repository
+        .as_ref()
+        .and_then(|r| r.full_name.clone());
     let work = match event {
         "workflow_run" => match envelope.workflow_run {
             None => Work::Unusable("without `workflow_run`".into()),
@@ -122,7 +152,22 @@ pub fn parse_delivery(event: &str, body: &[u8]) -> Result<Delivery, String> {
             },
             _ => Work::Unusable("without a job or repository".into()),
         },
-        "push" => Work::Push,
+        "push" => Work::Push {
+            repository,
+            git_ref: envelope.git_ref,
+            after: envelope.after,
+        },
+        "deployment" if envelope.action.as_deref() == Some("created") => {
+            match envelope.deployment {
+                Some(d) => Work::Deployment {
+                    repository,
+                    id: d.id,
+                    sha: d.sha,
+                    environment: d.environment,
+                },
+                None => Work::Unusable("without `deployment`".into()),
+            }
+        }
         _ => Work::Nothing,
     };
     Ok(Delivery {
@@ -171,9 +216,20 @@ pub struct WebhookProcessor {
     deliveries: Deliveries,
     poll_now: Arc<Notify>,
     stats: Arc<WebhookStats>,
+    /// Pushes to the configuration's branch and GitHub deployments of it go here.
+    config_deploy: Option<crate::config_deploy::ConfigDeployHandle>,
 }
 
 impl WebhookProcessor {
+    /// Hands pushes and deployments of the configuration repository to its deployer.
+    pub fn with_config_deploy(
+        mut self,
+        handle: Option<crate::config_deploy::ConfigDeployHandle>,
+    ) -> Self {
+        self.config_deploy = handle;
+        self
+    }
+
     /// The processor and the sender the HTTP handler uses (capacity bounds the backlog).
     pub fn new(
         events: mpsc::Sender<Event>,
@@ -190,6 +246,7 @@ impl WebhookProcessor {
                 deliveries: Deliveries::new(&store),
                 poll_now,
                 stats,
+                config_deploy: None,
             },
             tx,
         )
@@ -228,7 +285,52 @@ impl WebhookProcessor {
                 jobs: vec![job.into_model(None)],
             },
             // New commits start runs; ask the poller to look now rather than in a minute.
-            Work::Push => return self.poll_now.notify_one(),
+            Work::Push {
+                repository,
+                git_ref,
+                after,
+            } => {
+                if let (Some(cd), Some(repo)) = (&self.config_deploy, repository.as_deref())
+                    && let Some((owner, name)) = repo.split_once('/')
+                    && cd.is_for(owner, name)
+                    && git_ref.as_deref() == Some(&format!("refs/heads/{}", cd.branch()))
+                    && after
+                        .as_deref()
+                        .is_some_and(|a| !a.trim_matches('0').is_empty())
+                {
+                    let request = crate::config_deploy::DeployRequest {
+                        trigger: crate::config_deploy::Trigger::Push,
+                        commit: after,
+                        github_deployment: None,
+                    };
+                    if let Err(e) = cd.request(request) {
+                        tracing::warn!("webhook {}: a push to {repo}: {e}", job.delivery);
+                    }
+                }
+                return self.poll_now.notify_one();
+            }
+            Work::Deployment {
+                repository,
+                id,
+                sha,
+                environment,
+            } => {
+                if let (Some(cd), Some(repo)) = (&self.config_deploy, repository.as_deref())
+                    && let Some((owner, name)) = repo.split_once('/')
+                    && cd.is_for(owner, name)
+                    && environment == cd.environment()
+                {
+                    let request = crate::config_deploy::DeployRequest {
+                        trigger: crate::config_deploy::Trigger::GitHubDeployment { id },
+                        commit: Some(sha),
+                        github_deployment: Some(id),
+                    };
+                    if let Err(e) = cd.request(request) {
+                        tracing::warn!("webhook {}: deployment {id} of {repo}: {e}", job.delivery);
+                    }
+                }
+                return;
+            }
             Work::Nothing => return,
             Work::Unusable(why) => {
                 return tracing::warn!("webhook delivery {}: {why}", job.delivery);
@@ -279,7 +381,7 @@ mod tests {
         ));
         assert!(matches!(
             parse_delivery("push", b" {}").unwrap().work,
-            Work::Push
+            Work::Push { .. }
         ));
         assert_eq!(
             parse_delivery("ping", b"[1]").unwrap_err(),

@@ -687,8 +687,42 @@ fn switch_component(
     }
 }
 
+/// The configuration deployment's entities on the bridge device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigDeployEntities {
+    /// Where *Install* sends `deploy_config` (the configuration repository's command topic),
+    /// when that repository allows it.
+    pub install_topic: Option<String>,
+    /// New commits deploy by themselves (`config_deploy.auto`): the auto-deploy switch.
+    pub auto: bool,
+}
+
+impl ConfigDeployEntities {
+    /// From the settings, when `config_deploy` is set.
+    pub fn of(
+        settings: &crate::settings::Settings,
+        topics: &Topics,
+    ) -> Option<ConfigDeployEntities> {
+        let cd = settings.config_deploy.as_ref()?;
+        let allowed = settings
+            .github
+            .policy_for(&cd.owner, &cd.name)
+            .is_some_and(|p| p.allow.contains(&Action::DeployConfig));
+        Some(ConfigDeployEntities {
+            install_topic: allowed.then(|| {
+                format!(
+                    "{}/cmd/{}",
+                    topics.repo_root(&cd.owner, &cd.name),
+                    Action::DeployConfig
+                )
+            }),
+            auto: cd.auto,
+        })
+    }
+}
+
 /// Which of the configuration folder's passes run, so their entities are announced.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Checks {
     /// The configuration check (`validate.path` set): its sensors and button.
     pub config: bool,
@@ -696,7 +730,52 @@ pub struct Checks {
     pub security: bool,
     /// Some repository has an automatic policy: the *Automation paused* switch.
     pub automation: bool,
+    /// `config_deploy` is set: the configuration's update entity, sensors and event.
+    pub config_deploy: Option<ConfigDeployEntities>,
 }
+
+impl Checks {
+    /// What the settings turn on.
+    pub fn of(settings: &crate::settings::Settings, topics: &Topics) -> Checks {
+        Checks {
+            config: settings.validate.path.is_some(),
+            security: settings.validate.path.is_some() && settings.validate.security,
+            automation: settings.has_automation(),
+            config_deploy: ConfigDeployEntities::of(settings, topics),
+        }
+    }
+}
+
+/// Entities of the configuration deployment (all read `<base>/bridge/configuration`).
+const CONFIG_DEPLOY_ENTITIES: &[Spec] = &[
+    Spec {
+        key: "configuration_commit",
+        name: "Deployed configuration",
+        icon: Some("mdi:source-commit"),
+        value_template: "{{ (value_json.deployed_commit or 'None')[:7] }}",
+        attributes_template: Some(
+            "{{ {'commit': value_json.deployed_commit, 'branch_head': value_json.branch_head, 'pending': value_json.pending, 'fetch_error': value_json.fetch_error} | tojson }}",
+        ),
+        ..SPEC
+    },
+    Spec {
+        key: "configuration_deployed_at",
+        name: "Configuration deployed",
+        device_class: Some("timestamp"),
+        icon: Some("mdi:home-clock-outline"),
+        value_template: "{{ value_json.deployed_at or 'None' }}",
+        ..SPEC
+    },
+    Spec {
+        key: "configuration_deployment",
+        name: "Last config deployment",
+        device_class: Some("enum"),
+        icon: Some("mdi:home-import-outline"),
+        value_template: "{{ value_json.outcome or 'None' }}",
+        attributes_template: Some("{{ (value_json.last or {}) | tojson }}"),
+        ..SPEC
+    },
+];
 
 /// The bridge device's discovery config, with the entities of the `checks` that run.
 pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
@@ -732,6 +811,63 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
                 topics.bridge_switch_set(key),
             ),
         );
+    }
+    if let Some(cd) = &checks.config_deploy {
+        let topic = topics.bridge_configuration();
+        for spec in CONFIG_DEPLOY_ENTITIES {
+            let mut c = component(spec, &device_id, &topics.node, &topic);
+            if spec.key == "configuration_deployment" {
+                c.options = Some(
+                    crate::mqtt::payload::CONFIG_DEPLOYMENT_EVENTS
+                        .iter()
+                        .copied()
+                        .chain(["running"])
+                        .collect(),
+                );
+            }
+            components.insert(spec.key.to_string(), c);
+        }
+        components.insert(
+            "configuration".into(),
+            Component {
+                platform: "update",
+                name: "Configuration".into(),
+                unique_id: format!("{device_id}_configuration"),
+                default_entity_id: format!("update.{}_configuration", topics.node),
+                icon: Some("mdi:home-import-outline"),
+                state_topic: Some(topic.clone()),
+                value_template: Some("{{ value_json.update | tojson }}".into()),
+                command_topic: cd.install_topic.clone(),
+                payload_install: cd.install_topic.as_ref().map(|_| "PRESS".to_string()),
+                ..Component::default()
+            },
+        );
+        components.insert(
+            "config_deployment".into(),
+            Component {
+                platform: "event",
+                name: "Config deployment".into(),
+                unique_id: format!("{device_id}_config_deployment"),
+                default_entity_id: format!("event.{}_config_deployment", topics.node),
+                icon: Some("mdi:home-import-outline"),
+                event_types: Some(crate::mqtt::payload::CONFIG_DEPLOYMENT_EVENTS.to_vec()),
+                state_topic: Some(topics.bridge_configuration_events()),
+                ..Component::default()
+            },
+        );
+        if cd.auto {
+            let key = Switch::ConfigAutoDeploy.key();
+            components.insert(
+                key.into(),
+                switch_component(
+                    Switch::ConfigAutoDeploy,
+                    (&device_id, &topics.node),
+                    &state_topic,
+                    format!("{{{{ value_json.{key} }}}}"),
+                    topics.bridge_switch_set(key),
+                ),
+            );
+        }
     }
     if checks.config {
         let validation_topic = topics.bridge_validation();
@@ -1006,7 +1142,18 @@ mod tests {
                 config: true,
                 security: true,
                 automation: true,
+                config_deploy: Some(ConfigDeployEntities {
+                    install_topic: Some(
+                        "gitops-bridge/repo/home/ha-config/cmd/deploy_config".into(),
+                    ),
+                    auto: true,
+                }),
             },
+        );
+        assert_eq!(cfg.components["configuration"].platform, "update");
+        assert_eq!(
+            cfg.components["configuration"].command_topic.as_deref(),
+            Some("gitops-bridge/repo/home/ha-config/cmd/deploy_config")
         );
         for c in cfg.components.values() {
             assert!(

@@ -343,6 +343,8 @@ pub struct BridgeState {
     pub github: GitHubAttributes,
     /// The *Automation paused* switch: `ON` stops every automatic action.
     pub automation_paused: &'static str,
+    /// The *Configuration auto-deploy* switch.
+    pub config_auto_deploy: &'static str,
 }
 
 pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
@@ -351,6 +353,7 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
         version: env!("CARGO_PKG_VERSION"),
         repositories: snapshot.repos.len(),
         automation_paused: crate::recovery::switches::payload(snapshot.automation_paused),
+        config_auto_deploy: crate::recovery::switches::payload(snapshot.config_auto_deploy),
         github: GitHubAttributes {
             reachable: g.reachable,
             error: g.error.as_deref().map(|e| truncate(e, MAX_STATE_LEN)),
@@ -361,6 +364,152 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
         },
     }
 }
+
+/// HA's `update` entity state for the configuration: installed = the deployed commit,
+/// latest = the branch head, the release summary the commits in between.
+/// HA drops the whole JSON when a key is `null` (each must be a string), so unknown ones
+/// are left out.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ConfigurationUpdate {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_url: Option<String>,
+    pub in_progress: bool,
+}
+
+/// One configuration deployment, as HA's entities show it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ConfigDeploymentSummary {
+    pub id: i64,
+    pub commit: String,
+    pub outcome: &'static str,
+    pub trigger: String,
+    pub message: String,
+    pub files: usize,
+    /// What HA had to do: `reload automation.reload`, `restart (…)`.
+    pub action: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub url: String,
+}
+
+/// The retained JSON on `<base>/bridge/configuration`.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ConfigurationState {
+    pub update: ConfigurationUpdate,
+    pub deployed_commit: Option<String>,
+    /// The branch head as last fetched (full id).
+    pub branch_head: Option<String>,
+    /// Subjects of the commits not deployed yet, newest first.
+    pub pending: Vec<String>,
+    pub deployed_at: Option<String>,
+    /// The last deployment's outcome, `running` while one runs.
+    pub outcome: Option<&'static str>,
+    pub last: Option<ConfigDeploymentSummary>,
+    pub fetch_error: Option<String>,
+}
+
+fn short(sha: &str) -> String {
+    sha.get(..7).unwrap_or(sha).to_string()
+}
+
+pub fn config_deployment(
+    view: &crate::config_deploy::ConfigDeployView,
+    d: &crate::config_deploy::ConfigDeployment,
+) -> ConfigDeploymentSummary {
+    ConfigDeploymentSummary {
+        id: d.id,
+        commit: short(&d.commit),
+        outcome: if d.status.is_finished() {
+            d.status.as_str()
+        } else {
+            "running"
+        },
+        trigger: d.trigger.label(),
+        message: truncate(&d.message, MAX_STATE_LEN),
+        files: d.files.len(),
+        action: d
+            .impact
+            .as_ref()
+            .map(|i| truncate(&i.describe(), MAX_STATE_LEN)),
+        started_at: ts(d.started_at),
+        finished_at: d.finished_at.map(ts),
+        duration_ms: d.duration_ms(),
+        url: format!("{}/commit/{}", view.html_url, d.commit),
+    }
+}
+
+pub fn configuration_state(view: &crate::config_deploy::ConfigDeployView) -> ConfigurationState {
+    let installed = view.deployed.as_ref().map(|d| short(&d.commit));
+    let latest = view
+        .head
+        .as_deref()
+        .map(short)
+        .or_else(|| installed.clone());
+    let summary =
+        (!view.pending.is_empty()).then(|| truncate(&view.pending.join("\n"), MAX_STATE_LEN));
+    let release_url = match (&view.deployed, &view.head) {
+        (Some(d), Some(h)) if &d.commit != h => {
+            Some(format!("{}/compare/{}...{}", view.html_url, d.commit, h))
+        }
+        (_, Some(h)) => Some(format!("{}/commit/{h}", view.html_url)),
+        _ => None,
+    };
+    ConfigurationState {
+        update: ConfigurationUpdate {
+            title: format!("{} ({})", view.repository, view.branch),
+            installed_version: installed,
+            latest_version: latest,
+            release_summary: summary,
+            release_url,
+            in_progress: view.in_progress(),
+        },
+        deployed_commit: view.deployed.as_ref().map(|d| d.commit.clone()),
+        branch_head: view.head.clone(),
+        pending: view
+            .pending
+            .iter()
+            .map(|p| truncate(p, MAX_STATE_LEN))
+            .collect(),
+        deployed_at: view.deployed.as_ref().and_then(|d| d.finished_at).map(ts),
+        outcome: view.last.as_ref().map(|d| {
+            if d.status.is_finished() {
+                d.status.as_str()
+            } else {
+                "running"
+            }
+        }),
+        last: view.last.as_ref().map(|d| config_deployment(view, d)),
+        fetch_error: view
+            .fetch_error
+            .as_deref()
+            .map(|e| truncate(e, MAX_STATE_LEN)),
+    }
+}
+
+/// The event on `<base>/bridge/configuration/events` when a deployment ends.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ConfigDeploymentEvent {
+    pub event_type: &'static str,
+    #[serde(flatten)]
+    pub deployment: ConfigDeploymentSummary,
+}
+
+/// The outcomes the *Config deployment* event entity announces.
+pub const CONFIG_DEPLOYMENT_EVENTS: &[&str] = &[
+    "succeeded",
+    "refused",
+    "rolled_back",
+    "failed",
+    "interrupted",
+];
 
 #[cfg(test)]
 mod tests {

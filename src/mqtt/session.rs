@@ -131,6 +131,8 @@ pub struct MqttBridge {
     birth_delay: (Duration, Duration),
     /// Something acts by itself: announce the bridge's *Automation paused* switch.
     automation: bool,
+    /// The configuration deployment's entities, when `config_deploy` is set.
+    config_deploy: Option<discovery::ConfigDeployEntities>,
 }
 
 /// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
@@ -198,6 +200,7 @@ pub fn session(
         republish_at: None,
         birth_delay: (Duration::from_secs(2), Duration::from_secs(6)),
         automation: false,
+        config_deploy: None,
     };
     let pump = MqttPump {
         eventloop,
@@ -311,6 +314,12 @@ impl MqttBridge {
     /// Announces the *Automation paused* switch (`Settings::has_automation`).
     pub fn with_automation(mut self, automation: bool) -> Self {
         self.automation = automation;
+        self
+    }
+
+    /// Announces the configuration deployment's entities.
+    pub fn with_config_deploy(mut self, entities: Option<discovery::ConfigDeployEntities>) -> Self {
+        self.config_deploy = entities;
         self
     }
 
@@ -531,6 +540,29 @@ impl MqttBridge {
                     }
                 }
             }
+            Change::ConfigDeploy { finished } => {
+                self.publish_configuration().await;
+                if let (Some(d), Some(view)) = (finished, &snapshot.config_deploy) {
+                    let event = payload::ConfigDeploymentEvent {
+                        event_type: d.status.as_str(),
+                        deployment: payload::config_deployment(view, &d),
+                    };
+                    let body = serde_json::to_vec(&event).unwrap_or_default();
+                    // An event: never retained.
+                    if let Err(e) = self
+                        .client
+                        .publish(
+                            self.topics.bridge_configuration_events(),
+                            QoS::AtLeastOnce,
+                            false,
+                            body,
+                        )
+                        .await
+                    {
+                        tracing::warn!("publishing a configuration deployment event: {e}");
+                    }
+                }
+            }
             Change::GitHub => self.publish_bridge_state().await,
             Change::Resolved => {
                 self.publish_bridge_state().await;
@@ -601,16 +633,34 @@ impl MqttBridge {
                 config: self.validation.is_some(),
                 security: self.validation.is_some() && self.security,
                 automation: self.automation,
+                config_deploy: self.config_deploy.clone(),
             },
         )
         .to_message(&self.topics);
         self.publish_retained(bridge).await;
         self.publish_bridge_state().await;
+        self.publish_configuration().await;
         self.publish_validation().await;
         let snapshot = self.state.snapshot();
         for view in snapshot.repos.values() {
             self.publish_repo(view).await;
         }
+    }
+
+    /// The configuration deployment's retained state, once the deployer has a picture.
+    async fn publish_configuration(&mut self) {
+        if self.config_deploy.is_none() {
+            return;
+        }
+        let Some(view) = self.state.snapshot().config_deploy.clone() else {
+            return;
+        };
+        let body = serde_json::to_vec(&payload::configuration_state(&view)).unwrap_or_default();
+        self.publish_retained(Message {
+            topic: self.topics.bridge_configuration(),
+            payload: body,
+        })
+        .await;
     }
 
     async fn publish_bridge_state(&mut self) {

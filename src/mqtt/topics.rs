@@ -40,6 +40,14 @@ impl Topics {
     pub fn bridge_security(&self) -> String {
         format!("{}/bridge/security", self.base)
     }
+    /// The configuration deployment's state (retained): deployed, latest, last deployment.
+    pub fn bridge_configuration(&self) -> String {
+        format!("{}/bridge/configuration", self.base)
+    }
+    /// Each configuration deployment that ended (never retained).
+    pub fn bridge_configuration_events(&self) -> String {
+        format!("{}/bridge/configuration/events", self.base)
+    }
     pub fn bridge_cmd(&self, action: &str) -> String {
         format!("{}/bridge/cmd/{action}", self.base)
     }

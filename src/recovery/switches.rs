@@ -1,6 +1,7 @@
 //! The policies' on/off switches, as HA `switch` entities: per repository, one for each
 //! automatic policy its settings configure (`auto_retry`, `auto_rollback`); on the bridge,
-//! *Automation paused*, the emergency stop for every automatic action. Settings say what a
+//! *Automation paused*, the emergency stop for every automatic action, and *Configuration
+//! auto-deploy* when `config_deploy` deploys new commits by itself. Settings say what a
 //! policy does; a switch says whether it may act now. States live in the store (the state
 //! task writes them), so they survive a restart; an unset switch is on (paused: off).
 
@@ -15,13 +16,16 @@ pub enum Switch {
     AutoRollback,
     /// Bridge-level: stops every automatic action.
     AutomationPaused,
+    /// Bridge-level: new commits of the configuration repository are deployed by themselves.
+    ConfigAutoDeploy,
 }
 
 impl Switch {
-    pub const ALL: [Switch; 3] = [
+    pub const ALL: [Switch; 4] = [
         Switch::AutoRetry,
         Switch::AutoRollback,
         Switch::AutomationPaused,
+        Switch::ConfigAutoDeploy,
     ];
 
     /// The topic segment, component key and store key.
@@ -30,6 +34,7 @@ impl Switch {
             Switch::AutoRetry => "auto_retry",
             Switch::AutoRollback => "auto_rollback",
             Switch::AutomationPaused => "automation_paused",
+            Switch::ConfigAutoDeploy => "config_auto_deploy",
         }
     }
 
@@ -43,6 +48,7 @@ impl Switch {
             Switch::AutoRetry => "Auto-retry",
             Switch::AutoRollback => "Auto-rollback",
             Switch::AutomationPaused => "Automation paused",
+            Switch::ConfigAutoDeploy => "Configuration auto-deploy",
         }
     }
 
@@ -51,6 +57,7 @@ impl Switch {
             Switch::AutoRetry => "mdi:restart",
             Switch::AutoRollback => "mdi:undo-variant",
             Switch::AutomationPaused => "mdi:pause-octagon",
+            Switch::ConfigAutoDeploy => "mdi:home-import-outline",
         }
     }
 
@@ -61,7 +68,7 @@ impl Switch {
 
     /// Whether it belongs to the bridge rather than a repository.
     pub fn is_bridge(self) -> bool {
-        matches!(self, Switch::AutomationPaused)
+        matches!(self, Switch::AutomationPaused | Switch::ConfigAutoDeploy)
     }
 }
 

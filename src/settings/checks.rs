@@ -127,6 +127,27 @@ impl Settings {
         )
         .map_err(|(key, message)| invalid(&key, message))?
         .map(std::sync::Arc::new);
+        for (i, selector) in github.repositories.iter().enumerate() {
+            if !selector
+                .policy()
+                .allow
+                .contains(&crate::commands::Action::DeployConfig)
+            {
+                continue;
+            }
+            let fits = config_deploy.as_ref().is_some_and(|cd| match selector {
+                RepoSelector::Exact { owner, name, .. } => {
+                    owner.eq_ignore_ascii_case(&cd.owner) && name.eq_ignore_ascii_case(&cd.name)
+                }
+                RepoSelector::Owner { owner, .. } => owner.eq_ignore_ascii_case(&cd.owner),
+            });
+            if !fits {
+                return Err(invalid(
+                    &format!("github.repositories[{i}].allow"),
+                    "`deploy_config` deploys the repository `config_deploy.repository` names; allow it on that repository's entry (and set `config_deploy`)",
+                ));
+            }
+        }
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());

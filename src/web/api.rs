@@ -340,7 +340,7 @@ pub async fn lovelace(
 ) -> Response {
     use crate::mqtt::discovery;
     let snapshot = ctx.state.snapshot();
-    let bridge = discovery::bridge_config(&ctx.topics, ctx.checks);
+    let bridge = discovery::bridge_config(&ctx.topics, ctx.checks.clone());
     let repos: Vec<(RepoView, discovery::DeviceConfig)> = snapshot
         .repos
         .values()
@@ -511,6 +511,10 @@ fn change_event(ctx: &WebContext, change: Change) -> Option<SseEvent> {
             )
         }
         Change::Recovery { event, .. } => ("recovery", serde_json::to_string(&event).ok()?),
+        Change::ConfigDeploy { finished } => (
+            "config_deployment",
+            json!({ "view": snapshot.config_deploy, "finished": finished }).to_string(),
+        ),
         Change::GitHub | Change::Resolved => {
             ("github", serde_json::to_string(&snapshot.github).ok()?)
         }

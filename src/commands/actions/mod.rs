@@ -7,6 +7,7 @@
 //! variant of [`Action`], and one line in [`SPECS`] and in [`run`].
 
 mod cancel;
+mod deploy_config;
 mod deploy_template;
 mod dispatch;
 mod rerun;
@@ -38,6 +39,7 @@ pub enum Action {
     Rollback,
     DeployTemplate,
     RollbackTemplate,
+    DeployConfig,
 }
 
 /// A check of the repository's policy: `Err` says what is missing.
@@ -69,7 +71,7 @@ pub struct ActionSpec {
 }
 
 /// Every action, in the order their buttons appear.
-pub static SPECS: [&ActionSpec; 7] = [
+pub static SPECS: [&ActionSpec; 8] = [
     &rerun_failed::SPEC,
     &rerun::SPEC,
     &cancel::SPEC,
@@ -77,10 +79,11 @@ pub static SPECS: [&ActionSpec; 7] = [
     &dispatch::SPEC,
     &deploy_template::SPEC,
     &rollback_template::SPEC,
+    &deploy_config::SPEC,
 ];
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Rerun,
         Action::RerunFailed,
         Action::Cancel,
@@ -88,6 +91,7 @@ impl Action {
         Action::Rollback,
         Action::DeployTemplate,
         Action::RollbackTemplate,
+        Action::DeployConfig,
     ];
 
     pub fn spec(self) -> &'static ActionSpec {
@@ -99,6 +103,7 @@ impl Action {
             Action::Rollback => &rollback::SPEC,
             Action::DeployTemplate => &deploy_template::SPEC,
             Action::RollbackTemplate => &rollback_template::SPEC,
+            Action::DeployConfig => &deploy_config::SPEC,
         }
     }
 
@@ -188,6 +193,7 @@ pub(super) async fn run(
         Action::Rollback => rollback::run(x, c, view).await,
         Action::DeployTemplate => deploy_template::run(x, c, view).await,
         Action::RollbackTemplate => rollback_template::run(x, c, view).await,
+        Action::DeployConfig => deploy_config::run(x, c, view).await,
     }
 }
 

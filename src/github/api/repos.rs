@@ -31,3 +31,46 @@ pub fn own_repositories() -> String {
 pub fn user_repositories(user: &str) -> String {
     format!("users/{user}/repos?type=owner&per_page=100")
 }
+
+/// `POST /repos/{owner}/{repo}/deployments`: records a deployment of `sha` to
+/// `environment`. No merge of the default branch, no required status checks: the commit is
+/// deployed as it is, its checks are our own gates.
+pub fn create_deployment(
+    repo: Repo<'_>,
+    sha: &str,
+    environment: &str,
+    description: &str,
+) -> super::Write {
+    super::Write::post(
+        repo.path("deployments"),
+        serde_json::json!({
+            "ref": sha,
+            "environment": environment,
+            "description": description,
+            "auto_merge": false,
+            "required_contexts": [],
+            "production_environment": true,
+            "transient_environment": false,
+        }),
+    )
+}
+
+/// `POST /repos/{owner}/{repo}/deployments/{id}/statuses`. GitHub keeps descriptions to 140
+/// characters.
+pub fn deployment_status(
+    repo: Repo<'_>,
+    id: u64,
+    state: &str,
+    description: &str,
+    log_url: Option<&str>,
+) -> super::Write {
+    let mut body = serde_json::json!({
+        "state": state,
+        "description": crate::text::truncate(description, 140),
+        "auto_inactive": true,
+    });
+    if let Some(url) = log_url {
+        body["log_url"] = serde_json::json!(url);
+    }
+    super::Write::post(repo.path(&format!("deployments/{id}/statuses")), body)
+}

@@ -145,6 +145,16 @@ pub fn invalid_field(resource: &str, field: &str) -> Value {
     })
 }
 
+/// 422 "Validation Failed" for a required body field that was not sent (`code: missing_field`).
+pub fn missing_field(resource: &str, field: &str) -> Value {
+    json!({
+        "message": "Validation Failed",
+        "errors": [ { "resource": resource, "code": "missing_field", "field": field } ],
+        "documentation_url": DOCS_REST,
+        "status": "422"
+    })
+}
+
 pub fn primary_rate_limit_body(
     user_id: u64,
     request_id: &str,

@@ -16,6 +16,7 @@ use crate::render;
 use crate::world::{Job, OwnerKind, Repo, Run, World, fake_sha};
 use crate::{RecordedRequest, Shared};
 
+mod deployments;
 mod git_routes;
 
 /// What a handler answers before the cross-cutting headers are added.
@@ -332,6 +333,9 @@ fn route(world: &mut World, ctx: &Ctx) -> Reply {
                 return Reply::not_found();
             }
             if let Some(reply) = git_routes::route(world, ctx, &full, rest) {
+                return reply;
+            }
+            if let Some(reply) = deployments::route(world, ctx, &full, rest) {
                 return reply;
             }
             repo_routes(world, ctx, &full, rest, get, post)

@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::world::{Job, OwnerKind, Repo, Run, Step, Workflow, World, fake_sha};
+use crate::world::{
+    Deployment, DeploymentStatus, Job, OwnerKind, Repo, Run, Step, Workflow, World, fake_sha,
+};
 
 const LIST_RUNS: &str = include_str!("../fixtures/list-workflow-runs.json");
 const GET_RUN: &str = include_str!("../fixtures/get-workflow-run.json");
@@ -16,6 +18,10 @@ const LIST_JOBS: &str = include_str!("../fixtures/list-jobs-for-workflow-run.jso
 const GET_WORKFLOW: &str = include_str!("../fixtures/get-workflow.json");
 const RATE_LIMIT: &str = include_str!("../fixtures/rate-limit.json");
 const WEBHOOK_RUN: &str = include_str!("../fixtures/workflow_run.completed.json");
+/// Recorded deployment shapes (see `fixtures/README.md`): also compared in tests.
+pub const DEPLOYMENT_FIXTURE: &str = include_str!("../fixtures/get-deployment.json");
+pub const DEPLOYMENT_STATUS_FIXTURE: &str = include_str!("../fixtures/get-deployment-status.json");
+pub const WEBHOOK_DEPLOYMENT_FIXTURE: &str = include_str!("../fixtures/deployment.created.json");
 /// Also embedded so tests and docs can compare against it; not used for rendering.
 pub const LIST_WORKFLOWS_FIXTURE: &str = include_str!("../fixtures/list-repo-workflows.json");
 pub const DISPATCH_RESPONSE_FIXTURE: &str =
@@ -39,6 +45,12 @@ pub struct Fixtures {
     pub organization: Value,
     /// `actor` of the REST run (simple-user).
     pub user: Value,
+    /// The REST `deployment` example (create, get and list items share it).
+    pub deployment: Value,
+    /// The REST `deployment-status` example (create, get and list items share it).
+    pub deployment_status: Value,
+    /// The `deployment` webhook (action `created`).
+    pub deployment_webhook: Value,
 }
 
 pub fn fixtures() -> &'static Fixtures {
@@ -58,6 +70,9 @@ pub fn fixtures() -> &'static Fixtures {
             rate_limit: parse(RATE_LIMIT),
             repository: hook["repository"].clone(),
             organization: hook["organization"].clone(),
+            deployment: parse(DEPLOYMENT_FIXTURE),
+            deployment_status: parse(DEPLOYMENT_STATUS_FIXTURE),
+            deployment_webhook: parse(WEBHOOK_DEPLOYMENT_FIXTURE),
         }
     })
 }
@@ -529,6 +544,89 @@ pub fn job_json(repo: &Repo, job: &Job, base: &str) -> Value {
     v
 }
 
+/// A deployment, from the REST `deployment` example.
+pub fn deployment_json(world: &World, repo: &Repo, d: &Deployment, base: &str) -> Value {
+    let api = format!("{base}/repos/{}", repo.full_name());
+    let mut v = fixtures().deployment.clone();
+    let m = obj(&mut v);
+    m.insert("url".into(), json!(format!("{api}/deployments/{}", d.id)));
+    m.insert("id".into(), json!(d.id));
+    m.insert("node_id".into(), json!(node_id("Deployment", d.id)));
+    m.insert("sha".into(), json!(d.sha));
+    m.insert("ref".into(), json!(d.git_ref));
+    m.insert("task".into(), json!(d.task));
+    m.insert("payload".into(), d.payload.clone());
+    m.insert("original_environment".into(), json!(d.original_environment));
+    m.insert("environment".into(), json!(d.environment));
+    m.insert("description".into(), json!(d.description));
+    m.insert("creator".into(), user_json(world, &d.creator, base));
+    m.insert("created_at".into(), json!(ts(d.created_at)));
+    m.insert("updated_at".into(), json!(ts(d.updated_at)));
+    m.insert(
+        "statuses_url".into(),
+        json!(format!("{api}/deployments/{}/statuses", d.id)),
+    );
+    m.insert("repository_url".into(), json!(api));
+    m.insert(
+        "transient_environment".into(),
+        json!(d.transient_environment),
+    );
+    m.insert(
+        "production_environment".into(),
+        json!(d.production_environment),
+    );
+    v
+}
+
+/// A deployment status, from the REST `deployment-status` example.
+pub fn deployment_status_json(
+    world: &World,
+    repo: &Repo,
+    d: &Deployment,
+    st: &DeploymentStatus,
+    base: &str,
+) -> Value {
+    let api = format!("{base}/repos/{}", repo.full_name());
+    let deployment_url = format!("{api}/deployments/{}", d.id);
+    let mut v = fixtures().deployment_status.clone();
+    let m = obj(&mut v);
+    m.insert(
+        "url".into(),
+        json!(format!("{deployment_url}/statuses/{}", st.id)),
+    );
+    m.insert("id".into(), json!(st.id));
+    m.insert("node_id".into(), json!(node_id("DeploymentStatus", st.id)));
+    m.insert("state".into(), json!(st.state));
+    m.insert("creator".into(), user_json(world, &st.creator, base));
+    m.insert("description".into(), json!(st.description));
+    m.insert("environment".into(), json!(st.environment));
+    m.insert("target_url".into(), json!(st.log_url));
+    m.insert("created_at".into(), json!(ts(st.created_at)));
+    m.insert("updated_at".into(), json!(ts(st.created_at)));
+    m.insert("deployment_url".into(), json!(deployment_url));
+    m.insert("repository_url".into(), json!(api));
+    m.insert("environment_url".into(), json!(st.environment_url));
+    m.insert("log_url".into(), json!(st.log_url));
+    v
+}
+
+/// The `deployment` webhook delivery body (action `created`), from octokit's example:
+/// `{action, deployment, workflow, workflow_run, repository, sender}`. `workflow` and
+/// `workflow_run` are null, as for a deployment made through the REST API. The
+/// `deployment` is the REST shape, which adds `transient_environment` and
+/// `production_environment` to the example's (other recorded deliveries carry them).
+pub fn deployment_webhook_json(world: &World, repo: &Repo, d: &Deployment, base: &str) -> Value {
+    let mut v = fixtures().deployment_webhook.clone();
+    let m = obj(&mut v);
+    m.insert("action".into(), json!("created"));
+    m.insert("deployment".into(), deployment_json(world, repo, d, base));
+    m.insert("workflow".into(), Value::Null);
+    m.insert("workflow_run".into(), Value::Null);
+    m.insert("repository".into(), repo_json(world, repo, base));
+    m.insert("sender".into(), user_json(world, &d.creator, base));
+    v
+}
+
 /// `GET /rate_limit`: the example with `resources.core` (and `rate`, which API version
 /// 2026-03-10 drops) from the live counters; other buckets keep the example's numbers.
 pub fn rate_limit_json(limit: u32, remaining: u32, reset: i64, include_rate: bool) -> Value {
@@ -559,7 +657,84 @@ pub fn rate_limit_json(limit: u32, remaining: u32, reset: i64, include_rate: boo
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::world::{Deployment, DeploymentStatus};
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    }
+
+    fn parse(s: &str) -> Value {
+        serde_json::from_str(s).expect("fixture is JSON")
+    }
+
+    /// Rendered deployments, statuses and the `deployment` webhook have the key sets of
+    /// the recorded examples (nested users and repository included).
+    #[test]
+    fn deployment_shapes_match_recorded_examples() {
+        let t = DateTime::parse_from_rfc3339("2025-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut d = Deployment::new(30, fake_sha("d"), "staging", "octo", t);
+        d.statuses.push(DeploymentStatus {
+            id: 31,
+            state: "success".into(),
+            creator: "octo".into(),
+            description: "done".into(),
+            environment: "staging".into(),
+            log_url: "https://ci.example/31".into(),
+            environment_url: String::new(),
+            created_at: t,
+        });
+        let repo = Repo::new(20, "octo", "app").deployment(d);
+        let world = World::with_user("octo").repo(repo);
+        let repo = &world.repos[0];
+        let d = &repo.deployments[0];
+        let base = "http://127.0.0.1:1";
+
+        let rest = parse(DEPLOYMENT_FIXTURE);
+        let got = deployment_json(&world, repo, d, base);
+        assert_eq!(keys(&got), keys(&rest));
+        assert_eq!(keys(&got["creator"]), keys(&rest["creator"]));
+        assert_eq!(got["node_id"], node_id("Deployment", 30));
+        assert_eq!(
+            got["statuses_url"],
+            format!("{base}/repos/octo/app/deployments/30/statuses")
+        );
+        assert_eq!(got["production_environment"], false);
+
+        let rest = parse(DEPLOYMENT_STATUS_FIXTURE);
+        let got = deployment_status_json(&world, repo, d, &d.statuses[0], base);
+        assert_eq!(keys(&got), keys(&rest));
+        assert_eq!(keys(&got["creator"]), keys(&rest["creator"]));
+        assert_eq!(got["target_url"], got["log_url"]);
+        assert_eq!(
+            got["deployment_url"],
+            format!("{base}/repos/octo/app/deployments/30")
+        );
+
+        let hook = parse(WEBHOOK_DEPLOYMENT_FIXTURE);
+        let got = deployment_webhook_json(&world, repo, d, base);
+        assert_eq!(keys(&got), keys(&hook));
+        assert_eq!(got["action"], "created");
+        assert_eq!(keys(&got["repository"]), keys(&hook["repository"]));
+        assert_eq!(keys(&got["sender"]), keys(&hook["sender"]));
+        assert_eq!(
+            keys(&got["deployment"]["creator"]),
+            keys(&hook["deployment"]["creator"])
+        );
+        // The hook's deployment is the REST shape: the example's keys plus the two
+        // environment flags (which octokit's gh-pages delivery example also carries).
+        let mut expected = keys(&hook["deployment"]);
+        expected.extend([
+            "transient_environment".into(),
+            "production_environment".into(),
+        ]);
+        assert_eq!(keys(&got["deployment"]), expected);
+        assert_eq!(got["deployment"], deployment_json(&world, repo, d, base));
+    }
 
     #[test]
     fn node_ids_match_github_examples() {
@@ -570,5 +745,10 @@ mod tests {
         );
         assert_eq!(node_id("Workflow", 161335), "MDg6V29ya2Zsb3cxNjEzMzU=");
         assert_eq!(node_id("CheckSuite", 42), "MDEwOkNoZWNrU3VpdGU0Mg==");
+        assert_eq!(node_id("Deployment", 1), "MDEwOkRlcGxveW1lbnQx");
+        assert_eq!(
+            node_id("DeploymentStatus", 1),
+            "MDE2OkRlcGxveW1lbnRTdGF0dXMx"
+        );
     }
 }

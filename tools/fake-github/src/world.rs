@@ -1,6 +1,7 @@
-//! The fake's state: owners, repositories, workflows, runs (one entry per attempt) and
-//! jobs. Plain data with public fields so tests can build and mutate it directly; the
-//! HTTP layer renders it into GitHub's JSON shapes (see `render`).
+//! The fake's state: owners, repositories, workflows, runs (one entry per attempt),
+//! jobs and deployments with their statuses. Plain data with public fields so tests can
+//! build and mutate it directly; the HTTP layer renders it into GitHub's JSON shapes
+//! (see `render`).
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -69,7 +70,60 @@ pub struct Repo {
     /// the pushed tree, on the pushed commit, finished with this conclusion: how waves of
     /// a template rollout see the runs their commits triggered.
     pub push_conclusion: Option<String>,
+    /// Deployments in creation order (the REST list shows them newest first).
+    pub deployments: Vec<Deployment>,
 }
+
+/// A deployment (`POST /repos/{o}/{r}/deployments`) and its statuses.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: u64,
+    pub sha: String,
+    /// The `ref` as requested: a branch, tag or sha.
+    pub git_ref: String,
+    /// `deploy` unless the request named another task.
+    pub task: String,
+    /// Whatever the request sent as `payload` (`{}` when none).
+    pub payload: serde_json::Value,
+    /// The environment at creation; `environment` follows later statuses that name one.
+    pub original_environment: String,
+    pub environment: String,
+    pub description: Option<String>,
+    /// Login of the creator (also the `sender` of its webhook).
+    pub creator: String,
+    pub transient_environment: bool,
+    pub production_environment: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Oldest first, as they were created.
+    pub statuses: Vec<DeploymentStatus>,
+}
+
+/// One status of a deployment (`POST …/deployments/{id}/statuses`).
+#[derive(Debug, Clone)]
+pub struct DeploymentStatus {
+    pub id: u64,
+    /// `error`, `failure`, `inactive`, `in_progress`, `queued`, `pending` or `success`.
+    pub state: String,
+    pub creator: String,
+    pub description: String,
+    pub environment: String,
+    /// GitHub keeps `target_url` equal to `log_url` (the newer name of the same thing).
+    pub log_url: String,
+    pub environment_url: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The states `POST …/statuses` accepts.
+pub const DEPLOYMENT_STATES: &[&str] = &[
+    "error",
+    "failure",
+    "inactive",
+    "in_progress",
+    "queued",
+    "pending",
+    "success",
+];
 
 /// An open or closed pull request.
 #[derive(Debug, Clone)]
@@ -212,6 +266,10 @@ impl World {
             max = max.max(r.workflows.iter().map(|w| w.id).max().unwrap_or(0));
             max = max.max(r.runs.iter().map(|x| x.id).max().unwrap_or(0));
             max = max.max(r.jobs.iter().map(|j| j.id).max().unwrap_or(0));
+            for d in &r.deployments {
+                max = max.max(d.id);
+                max = max.max(d.statuses.iter().map(|s| s.id).max().unwrap_or(0));
+            }
         }
         max
     }
@@ -257,6 +315,7 @@ impl Repo {
             pr_only_branches: Vec::new(),
             pulls: Vec::new(),
             push_conclusion: None,
+            deployments: Vec::new(),
         }
     }
 
@@ -377,6 +436,12 @@ impl Repo {
         self
     }
 
+    /// Builder: add a deployment.
+    pub fn deployment(mut self, deployment: Deployment) -> Repo {
+        self.deployments.push(deployment);
+        self
+    }
+
     /// Latest attempt of run `id`.
     pub fn latest_run(&self, id: u64) -> Option<&Run> {
         self.runs
@@ -406,6 +471,36 @@ impl Repo {
         out
     }
 
+    /// Deployments newest first (`created_at`, then id), as GitHub lists them.
+    pub fn deployments_newest_first(&self) -> Vec<&Deployment> {
+        let mut list: Vec<&Deployment> = self.deployments.iter().collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        list
+    }
+
+    /// Deployment by id.
+    pub fn find_deployment(&self, id: u64) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.id == id)
+    }
+
+    /// The commit a deployment of `git_ref` points at: a 40-hex sha as given, else the
+    /// head of that branch (git, else the newest run on it), else a stable fake sha.
+    pub fn resolve_ref(&self, git_ref: &str) -> String {
+        if git_ref.len() == 40 && git_ref.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return git_ref.to_ascii_lowercase();
+        }
+        let branch = git_ref.strip_prefix("refs/heads/").unwrap_or(git_ref);
+        if let Some(sha) = self.git.refs.get(branch) {
+            return sha.clone();
+        }
+        self.latest_runs()
+            .into_iter()
+            .filter(|r| r.head_branch == branch)
+            .max_by_key(|r| (r.created_at, r.id))
+            .map(|r| r.head_sha.clone())
+            .unwrap_or_else(|| fake_sha(&format!("{}@{branch}", self.full_name())))
+    }
+
     /// Workflow by numeric id or by file name (`ci.yml`), like GitHub's `{workflow_id}`.
     pub fn find_workflow(&self, id_or_file: &str) -> Option<&Workflow> {
         if let Ok(id) = id_or_file.parse::<u64>() {
@@ -419,6 +514,43 @@ impl Repo {
         self.default_branch == branch
             || self.git.refs.contains_key(branch)
             || self.runs.iter().any(|r| r.head_branch == branch)
+    }
+}
+
+impl Deployment {
+    /// A deployment of `sha` (also its `ref`) to `environment` by `creator`, created at
+    /// `at`, with GitHub's defaults: task `deploy`, empty payload, no description, not
+    /// transient, production exactly when the environment is `production`, no statuses.
+    pub fn new(
+        id: u64,
+        sha: impl Into<String>,
+        environment: impl Into<String>,
+        creator: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Deployment {
+        let sha = sha.into();
+        let environment = environment.into();
+        Deployment {
+            id,
+            git_ref: sha.clone(),
+            sha,
+            task: "deploy".to_string(),
+            payload: serde_json::json!({}),
+            original_environment: environment.clone(),
+            production_environment: environment == "production",
+            environment,
+            description: None,
+            creator: creator.into(),
+            transient_environment: false,
+            created_at: at,
+            updated_at: at,
+            statuses: Vec::new(),
+        }
+    }
+
+    /// The newest status, if any.
+    pub fn latest_status(&self) -> Option<&DeploymentStatus> {
+        self.statuses.last()
     }
 }
 
