@@ -518,11 +518,11 @@ async fn the_daemon_deploys_on_push_and_request_records_on_github_and_honours_th
         .wait_for(
             "gitops-bridge/bridge/configuration",
             Duration::from_secs(10),
-            |s| s.json()["update"]["installed_version"] == first[..7],
+            |s| s.json()["versions"]["installed_version"] == first[..7],
         )
         .await
         .json();
-    assert_eq!(state["update"]["latest_version"], first[..7]);
+    assert_eq!(state["versions"]["latest_version"], first[..7]);
     assert_eq!(state["outcome"], "succeeded");
 
     // A push of the same commit again: deployed before, so nothing.

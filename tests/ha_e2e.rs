@@ -159,6 +159,33 @@ fn install_blueprints() {
     }
 }
 
+/// Websocket commands to the HA at `url`, in one connection (the lab's own helper,
+/// `halab.py`'s `ws`): each command's `result`; a command HA refuses fails the test with
+/// HA's error.
+fn ws_at(url: &str, token: &str, commands: &[Value]) -> Vec<Value> {
+    let script = std::path::Path::new(
+        &std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into()),
+    )
+    .with_file_name("halab.py");
+    let code = "import json, sys\nsys.path.insert(0, sys.argv[1])\nimport halab\nprint(json.dumps(halab.ws(sys.argv[2], sys.argv[3], *json.loads(sys.argv[4]))))";
+    let out = Command::new(lab_dir().join("venv/bin/python"))
+        .arg("-c")
+        .arg(code)
+        .arg(script.parent().unwrap())
+        .arg(url)
+        .arg(token)
+        .arg(Value::from(commands.to_vec()).to_string())
+        .env("HALAB_DIR", lab_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "websocket: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn lab_dir() -> std::path::PathBuf {
     std::env::var("HALAB_DIR")
         .map(Into::into)
@@ -755,30 +782,9 @@ impl FrontendHa {
         }
     }
 
-    /// Websocket commands, in one connection (the lab's own helper, `halab.py`'s `ws`): each
-    /// command's `result`; a command HA refuses fails the test with HA's error.
+    /// Websocket commands, in one connection: each command's `result`.
     fn ws(&self, lab: &Lab, commands: &[Value]) -> Vec<Value> {
-        let script = std::path::Path::new(
-            &std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into()),
-        )
-        .with_file_name("halab.py");
-        let code = "import json, sys\nsys.path.insert(0, sys.argv[1])\nimport halab\nprint(json.dumps(halab.ws(sys.argv[2], sys.argv[3], *json.loads(sys.argv[4]))))";
-        let out = Command::new(lab_dir().join("venv/bin/python"))
-            .arg("-c")
-            .arg(code)
-            .arg(script.parent().unwrap())
-            .arg(&self.url)
-            .arg(&lab.token)
-            .arg(Value::from(commands.to_vec()).to_string())
-            .env("HALAB_DIR", lab_dir())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "websocket: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        ws_at(&self.url, &lab.token, commands)
     }
 }
 

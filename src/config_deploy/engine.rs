@@ -175,6 +175,7 @@ impl Deployer {
             _ => {}
         }
         self.save(d).await;
+        self.tell_ha(d).await;
         let level = if status == Status::Succeeded {
             ""
         } else {
@@ -188,6 +189,43 @@ impl Deployer {
             status.as_str(),
             d.message
         );
+    }
+
+    /// A deployment that did not succeed is a notification in HA, replaced by the next one
+    /// and dismissed by the next success. HA may be the reason it failed: then it is not told.
+    async fn tell_ha(&self, d: &ConfigDeployment) {
+        const ID: &str = "gitops_bridge_config_deploy";
+        let note = match d.status {
+            Status::Succeeded => None,
+            _ => Some(format!(
+                "Deployment #{} of {} ({}): **{}**. {}{}",
+                d.id,
+                if d.commit.is_empty() {
+                    "?"
+                } else {
+                    d.short_commit()
+                },
+                d.trigger.label(),
+                d.status.as_str().replace('_', " "),
+                d.message,
+                d.findings
+                    .iter()
+                    .take(10)
+                    .map(|f| format!("\n- {}", crate::text::truncate(f, 300)))
+                    .collect::<String>()
+            )),
+        };
+        let outcome = match &note {
+            Some(text) => {
+                self.ha
+                    .notify(ID, Some(("Configuration not deployed", text)))
+                    .await
+            }
+            None => self.ha.notify(ID, None).await,
+        };
+        if let Err(e) = outcome {
+            tracing::debug!("config deploy: telling HA: {e}");
+        }
     }
 
     /// Undoes a deployment the daemon did not finish (it stopped part-way): puts its backup

@@ -174,6 +174,21 @@ impl HomeAssistant {
         .map_err(|e| format!("{service}: {e}"))
     }
 
+    /// Shows (or replaces) HA's persistent notification `id`; `None` dismisses it.
+    pub async fn notify(&self, id: &str, note: Option<(&str, &str)>) -> Result<(), String> {
+        let (path, body) = match note {
+            Some((title, message)) => (
+                "/api/services/persistent_notification/create",
+                serde_json::json!({ "notification_id": id, "title": title, "message": message }),
+            ),
+            None => (
+                "/api/services/persistent_notification/dismiss",
+                serde_json::json!({ "notification_id": id }),
+            ),
+        };
+        self.post(path, body).await.map(|_| ())
+    }
+
     /// HA's log since it started (`GET /api/error_log`); empty when HA will not give it.
     pub async fn log(&self) -> String {
         match self.get("/api/error_log", Duration::from_secs(10)).await {

@@ -836,7 +836,7 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
                 default_entity_id: format!("update.{}_configuration", topics.node),
                 icon: Some("mdi:home-import-outline"),
                 state_topic: Some(topic.clone()),
-                value_template: Some("{{ value_json.update | tojson }}".into()),
+                value_template: Some("{{ value_json.versions | tojson }}".into()),
                 command_topic: cd.install_topic.clone(),
                 payload_install: cd.install_topic.as_ref().map(|_| "PRESS".to_string()),
                 ..Component::default()

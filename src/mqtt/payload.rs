@@ -403,7 +403,9 @@ pub struct ConfigDeploymentSummary {
 /// The retained JSON on `<base>/bridge/configuration`.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ConfigurationState {
-    pub update: ConfigurationUpdate,
+    /// HA's `update` JSON. Not named `update`: in HA's templates `value_json.update` is the
+    /// Python dict's method, not the key.
+    pub versions: ConfigurationUpdate,
     pub deployed_commit: Option<String>,
     /// The branch head as last fetched (full id).
     pub branch_head: Option<String>,
@@ -463,7 +465,7 @@ pub fn configuration_state(view: &crate::config_deploy::ConfigDeployView) -> Con
         _ => None,
     };
     ConfigurationState {
-        update: ConfigurationUpdate {
+        versions: ConfigurationUpdate {
             title: format!("{} ({})", view.repository, view.branch),
             installed_version: installed,
             latest_version: latest,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Lab, lab_dir};
+use super::{Lab, lab_dir, ws_at};
 
 /// The folder HA runs from, the repository it is deployed from, and the running HA.
 struct Site {
@@ -169,7 +169,7 @@ impl Site {
     }
 
     fn settings(&self, lab: &Lab) -> PathBuf {
-        let path = self.dir.path().join("settings.yaml");
+        let path = self.dir.path().join("deploy-config.yaml");
         let yaml = format!(
             "github:\n  token: ghp_R3alLo0kingT0kenVa1ue0123456789abcde\n  repositories: [lab/ha-config]\n\
              mqtt:\n  host: {mh}\n  port: {mp}\n  username: {mu}\n  password: {mpw}\n\
@@ -237,6 +237,20 @@ impl Site {
 
     fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.config().join(path)).unwrap()
+    }
+
+    /// HA's persistent notification of ours, if shown.
+    fn notification(&self, lab: &Lab) -> Option<Value> {
+        let result = ws_at(
+            &self.url,
+            &lab.token,
+            &[serde_json::json!({"type": "persistent_notification/get"})],
+        );
+        result[0]
+            .as_array()?
+            .iter()
+            .find(|n| n["notification_id"] == "gitops_bridge_config_deploy")
+            .cloned()
     }
 
     fn lab(&self, lab: &Lab) -> Lab {
@@ -322,6 +336,13 @@ async fn a_configuration_deployed_from_git_reloads_restarts_refuses_and_rolls_ba
         "the refused file stayed in place"
     );
     assert_eq!(site.starts(), 1);
+    let note = site
+        .notification(&lab)
+        .expect("HA shows why it was not deployed");
+    assert!(
+        note["message"].as_str().unwrap().contains("refused"),
+        "{note}"
+    );
 
     // 3. A change that makes a watched entity unavailable is rolled back by itself.
     let broken = before.replace(
@@ -366,8 +387,128 @@ async fn a_configuration_deployed_from_git_reloads_restarts_refuses_and_rolls_ba
         s["state"] == "3"
     })
     .await;
+    assert!(
+        site.notification(&lab).is_none(),
+        "a success dismisses the notification"
+    );
 
     // Throughout: HA's own files and secrets, byte for byte.
     assert_eq!(site.read("secrets.yaml"), SECRETS_HERE);
     assert_eq!(site.read(".storage/gitops-sentinel"), STORAGE_SENTINEL);
+}
+
+/// The daemon's side in HA: the bridge's *Configuration* update entity shows the deployed
+/// commit and the branch head with the commits in between; *Install* in HA deploys the
+/// head through the executor (reloading the automation), the *Config deployment* event
+/// fires with the outcome, and the update entity shows nothing left to install.
+#[tokio::test]
+#[ignore = "needs the HA lab: see .ci/run"]
+async fn installing_the_configuration_update_in_home_assistant_deploys_the_branch_head() {
+    let lab = Lab::from_env();
+    let site = Site::start(&lab).await;
+    let ha = site.lab(&lab);
+    // Deployed once from the command line: the store knows the deployed commit.
+    let (code, out) = site.deploy(&lab);
+    assert_eq!(code, 0, "{out}");
+    let first = git_out(&site.work(), &["rev-parse", "HEAD"]);
+    let v2 = AUTOMATION_V1.replace("Deploy v1", "Deploy v2");
+    site.push("rename the automation", &[("automations.yaml", Some(&v2))]);
+    let second = git_out(&site.work(), &["rev-parse", "HEAD"]);
+
+    let github = fake_github::FakeGitHub::start(
+        fake_github::World::new("test-token")
+            .owner(fake_github::Owner::user("lab", 77))
+            .repo(fake_github::Repo::new(7700, "lab", "ha-config")),
+    )
+    .await;
+    let dir = site.dir.path();
+    let config = super::settings_file(
+        dir,
+        &lab,
+        &github,
+        "    - name: lab/ha-config\n      allow: [deploy_config]\n",
+        "gitops-bridge-cfg",
+    );
+    // The same store and staging as the command line's; new commits wait for Install.
+    let deploy_section = std::fs::read_to_string(site.settings(&lab)).unwrap();
+    let section = &deploy_section[deploy_section.find("config_deploy:").unwrap()..];
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        &format!("path: {}", dir.join("store.db").display()),
+        &format!("path: {}", dir.join("gitops-bridge.db").display()),
+    );
+    text.push_str(&section.replace(
+        "health_timeout: 15s\n",
+        "health_timeout: 15s\n  auto: false\n",
+    ));
+    std::fs::write(&config, text).unwrap();
+    let daemon = crate::support::DaemonProcess::start(&config);
+
+    let update = "update.gitops_bridge_cfg_configuration";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let offered = loop {
+        match ha.state(update).await {
+            Some(s) if s["state"] == "on" => break s,
+            last => assert!(
+                Instant::now() < deadline,
+                "{update} is not offering the branch head: {last:?}; the daemon's log:\n{}",
+                daemon.log()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(offered["attributes"]["installed_version"], first[..7]);
+    assert_eq!(offered["attributes"]["latest_version"], second[..7]);
+    assert_eq!(
+        offered["attributes"]["release_summary"],
+        "rename the automation"
+    );
+
+    ha.call("update.install", serde_json::json!({ "entity_id": update }))
+        .await;
+    let event = ha
+        .wait_state(
+            "event.gitops_bridge_cfg_config_deployment",
+            Duration::from_secs(60),
+            |s| s["attributes"]["event_type"] == "succeeded",
+        )
+        .await;
+    assert_eq!(event["attributes"]["commit"], second[..7]);
+    assert_eq!(event["attributes"]["trigger"], "command (mqtt)");
+    assert!(
+        event["attributes"]["action"]
+            .as_str()
+            .unwrap()
+            .contains("automation.reload"),
+        "{event}"
+    );
+    ha.wait_state("automation.deploy_v1", Duration::from_secs(10), |s| {
+        s["attributes"]["friendly_name"] == "Deploy v2"
+    })
+    .await;
+    let done = ha
+        .wait_state(update, Duration::from_secs(30), |s| s["state"] == "off")
+        .await;
+    assert_eq!(done["attributes"]["installed_version"], second[..7]);
+    assert_eq!(site.starts(), 1, "a reload, no restart");
+    // Recorded on GitHub: a deployment of the commit, in progress, then success.
+    let deployments = github.deployments("lab/ha-config");
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0]["sha"], second.as_str());
+    let id = deployments[0]["id"].as_u64().unwrap();
+    assert_eq!(
+        github.deployment_statuses("lab/ha-config", id),
+        ["in_progress", "success"]
+    );
+}
+
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
