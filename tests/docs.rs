@@ -440,6 +440,13 @@ async fn every_value_template_renders_against_its_state_payload() {
     }
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // HA renders with Jinja2 over Python dicts, where `value_json.update` (or `.items`,
+    // `.keys` and the other dict methods) is the method, never the key: minijinja
+    // cannot see that.
+    let method = regex::Regex::new(
+        r"value_json(\.[a-z_]+)*\.(update|items|keys|values|get|pop|copy|clear|setdefault|popitem|fromkeys)\b",
+    )
+    .unwrap();
     let mut rendered = 0;
     for (topic, config) in &messages {
         let Some(components) = config["components"].as_object() else {
@@ -456,13 +463,6 @@ async fn every_value_template_renders_against_its_state_payload() {
             let Some(payload) = payloads.get(state_topic) else {
                 panic!("{topic} {key}: nothing is published on {state_topic}");
             };
-            // HA renders with Jinja2 over Python dicts, where `value_json.update` (or `.items`,
-            // `.keys` and the other dict methods) is the method, never the key: minijinja
-            // cannot see that.
-            let method = regex::Regex::new(
-                r"value_json(\.[a-z_]+)*\.(update|items|keys|values|get|pop|copy|clear|setdefault|popitem|fromkeys)\b",
-            )
-            .unwrap();
             assert!(
                 !method.is_match(template),
                 "{topic} {key}: `{template}` names a key HA's Jinja reads as a dict method"
