@@ -224,6 +224,8 @@ impl Site {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // Shown with --nocapture: each deployment's line carries how long it took.
+        eprintln!("deploy-config: {}", text.lines().next().unwrap_or(""));
         (out.status.code().unwrap_or(-1), text)
     }
 
