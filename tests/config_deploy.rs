@@ -524,6 +524,17 @@ async fn the_daemon_deploys_on_push_and_request_records_on_github_and_honours_th
         .json();
     assert_eq!(state["versions"]["latest_version"], first[..7]);
     assert_eq!(state["outcome"], "succeeded");
+    let api: serde_json::Value = rig
+        .http
+        .get(format!("{}/api/config-deployments", rig.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["deployed"]["commit"], first.as_str(), "{api}");
+    assert_eq!(api["deployed"]["trigger"]["kind"], "poll");
 
     // A push of the same commit again: deployed before, so nothing.
     rig.webhook("push", &push(&first)).await;

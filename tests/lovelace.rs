@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// ha-config allows every action; the rest of the demo is watched with none.
 const REPOS: &str = "    - name: homelab-demo/ha-config
-      allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template]
+      allow: [rerun_failed, rerun, cancel, rollback, dispatch, deploy_template, rollback_template, deploy_config]
       dispatch: [deploy.yml]
       deploy_workflow: deploy.yml
     - homelab-demo/*
@@ -73,7 +73,7 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
     let ha = tempfile::tempdir().unwrap();
     std::fs::write(ha.path().join("configuration.yaml"), "homeassistant:\n").unwrap();
     let extra = format!(
-        "validate:\n  path: {}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\n",
+        "validate:\n  path: {0}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\n",
         ha.path().display()
     );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &extra);
@@ -104,7 +104,25 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
     let view = &dashboard["views"][0];
     assert_eq!(view["type"], "sections");
     let sections = view["sections"].as_array().unwrap();
-    let repo_headings: Vec<&str> = sections[1..]
+    // The bridge, then the configuration deployed from ha-config, then the repositories.
+    assert_eq!(sections[1]["cards"][0]["heading"], "Configuration");
+    let configuration: Vec<&str> = sections[1]["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["entity"].as_str())
+        .collect();
+    assert_eq!(
+        configuration,
+        [
+            "update.gitops_bridge_configuration",
+            "sensor.gitops_bridge_configuration_commit",
+            "sensor.gitops_bridge_configuration_deployed_at",
+            "sensor.gitops_bridge_configuration_deployment",
+            "switch.gitops_bridge_config_auto_deploy",
+        ]
+    );
+    let repo_headings: Vec<&str> = sections[2..]
         .iter()
         .map(|s| s["cards"][0]["heading"].as_str().unwrap())
         .collect();
@@ -114,8 +132,8 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
     );
     assert_eq!(
         sections.len(),
-        1 + discovery.matches("/device/gitops_bridge_repo_").count(),
-        "one section per repository after the bridge"
+        2 + discovery.matches("/device/gitops_bridge_repo_").count(),
+        "one section per repository after the bridge's and the configuration's"
     );
 
     let mut named = BTreeSet::new();

@@ -22,6 +22,7 @@ const TREND_HOURS: u32 = 168;
 /// The dashboard: the bridge first, then one section per repository in the order given.
 pub fn dashboard(title: &str, bridge: &DeviceConfig, repos: &[(RepoView, DeviceConfig)]) -> Value {
     let mut sections = vec![bridge_section(bridge)];
+    sections.extend(configuration_section(bridge));
     sections.extend(
         repos
             .iter()
@@ -151,6 +152,44 @@ fn bridge_section(bridge: &DeviceConfig) -> Value {
     json!({ "type": "grid", "cards": cards })
 }
 
+/// The configuration deployed from its repository (`config_deploy`): the update entity
+/// (its more-info dialog has *Install*), what is deployed, the last deployment and why it
+/// ended so, and the auto-deploy switch. Nothing without `config_deploy`.
+fn configuration_section(bridge: &DeviceConfig) -> Option<Value> {
+    let update = entity(bridge, "configuration")?;
+    let mut cards = vec![
+        json!({ "type": "heading", "heading": "Configuration", "icon": "mdi:home-import-outline" }),
+        full(tile(update, Some("Configuration"))),
+    ];
+    for (key, label) in [
+        ("configuration_commit", "Deployed"),
+        ("configuration_deployed_at", "Deployed at"),
+        ("configuration_deployment", "Last deployment"),
+        ("config_auto_deploy", "Auto-deploy"),
+    ] {
+        if let Some(e) = entity(bridge, key) {
+            cards.push(half(tile(e, Some(label))));
+        }
+    }
+    if let Some(e) = entity(bridge, "configuration_deployment") {
+        cards.push(full(
+            json!({ "type": "markdown", "content": last_deployment_markdown(e) }),
+        ));
+    }
+    Some(json!({ "type": "grid", "cards": cards }))
+}
+
+/// The last configuration deployment as a line: commit (linked), outcome, what HA had to do
+/// and the reason, from the sensor's attributes; "No deployment yet" before the first.
+fn last_deployment_markdown(sensor: &str) -> String {
+    format!(
+        "{{% set d = states['{sensor}'].attributes if states['{sensor}'] is defined else {{}} %}}\n\
+         {{% if d.commit is defined %}}[{{{{ d.commit }}}}]({{{{ d.url }}}}) by {{{{ d.trigger }}}} — **{{{{ states('{sensor}') }}}}**{{% if d.action %}} ({{{{ d.action }}}}){{% endif %}}\n\n\
+         {{{{ d.message }}}}\n\
+         {{% else %}}No deployment yet.{{% endif %}}"
+    )
+}
+
 fn repo_section(view: &RepoView, config: &DeviceConfig) -> Value {
     let name = &config.device.name;
     let mut badges = Vec::new();
@@ -262,5 +301,11 @@ mod tests {
         let mut env = minijinja::Environment::new();
         env.add_template("t", &last_run_markdown("sensor.a_b_last_run_status"))
             .expect("the template parses");
+        let mut env = minijinja::Environment::new();
+        env.add_template(
+            "d",
+            &last_deployment_markdown("sensor.b_configuration_deployment"),
+        )
+        .expect("the template parses");
     }
 }

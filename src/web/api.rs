@@ -364,6 +364,24 @@ pub async fn validation(State(ctx): State<Arc<WebContext>>) -> Response {
     latest_pass(&ctx, |checked| Ok(Json(&checked.config).into_response()))
 }
 
+/// `GET /api/config-deployments`: the configuration deployer's picture — the deployed
+/// commit's deployment, the newest one (running or ended), the branch head and the commits
+/// not deployed yet. 404 when `config_deploy` is not set, 503 until the deployer has read
+/// its branch.
+pub async fn config_deployments(State(ctx): State<Arc<WebContext>>) -> Response {
+    match &ctx.state.snapshot().config_deploy {
+        Some(view) => Json(view.as_ref()).into_response(),
+        None if ctx.checks.config_deploy.is_some() => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the configuration deployer is starting; try again in a moment",
+        ),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "configuration deployment is off: set `config_deploy.repository`",
+        ),
+    }
+}
+
 /// `GET /api/security`: the latest security scan of the HA configuration folder, run with
 /// each validation. Secret values appear only redacted.
 pub async fn security(State(ctx): State<Arc<WebContext>>) -> Response {

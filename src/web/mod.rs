@@ -97,6 +97,7 @@ pub fn router(ctx: Arc<WebContext>) -> Router {
         )
         .route("/api/security", get(api::security))
         .route("/api/lovelace", get(api::lovelace))
+        .route("/api/config-deployments", get(api::config_deployments))
         .route("/metrics", get(prometheus::metrics))
         .route("/healthz", get(api::healthz))
         .route("/", get(ui::index))
