@@ -1403,3 +1403,18 @@ fn store_files_are_present() {
         "CHANGELOG.md has no entry for {version}"
     );
 }
+
+#[test]
+fn the_run_stage_has_git_for_config_deploy() {
+    let last_from = dockerfile()
+        .iter()
+        .rposition(|(op, _)| op == "FROM")
+        .unwrap();
+    let run_stage = dockerfile().split_off(last_from);
+    assert!(
+        run_stage.iter().any(|(op, a)| op == "RUN"
+            && a.contains("apk add")
+            && a.split_whitespace().any(|w| w == "git")),
+        "config_deploy runs the git command line: the image must install it"
+    );
+}
