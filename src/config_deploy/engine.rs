@@ -121,6 +121,12 @@ impl Deployer {
         serde_json::from_str(&row.1).ok()
     }
 
+    /// The newest deployment of `commit`, whatever its outcome.
+    pub async fn deployment_of(&self, commit: &str) -> Option<ConfigDeployment> {
+        let row = self.records.last_of(commit.to_string()).await.ok()??;
+        serde_json::from_str(&row.1).ok()
+    }
+
     /// The newest deployments, newest first.
     pub async fn history(&self, limit: usize) -> Vec<ConfigDeployment> {
         self.records

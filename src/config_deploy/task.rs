@@ -287,14 +287,7 @@ impl ConfigDeployTask {
         };
         // An automatic trigger never deploys a commit again: not a failed one in a loop, not
         // the deployed one twice.
-        if automatic
-            && let Some(last) = self
-                .deployer
-                .history(20)
-                .await
-                .into_iter()
-                .find(|d| d.commit == commit)
-        {
+        if automatic && let Some(last) = self.deployer.deployment_of(&commit).await {
             tracing::debug!(
                 "config deploy: {} was deployed before (#{}, {}); {} ignored",
                 &commit[..7.min(commit.len())],

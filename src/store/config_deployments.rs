@@ -48,6 +48,21 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The newest deployment of `commit`, whatever its outcome.
+    pub fn last_config_deployment_of(
+        &self,
+        commit: &str,
+    ) -> Result<Option<StoredDeployment>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, record FROM config_deployments WHERE commit_sha = ?1 ORDER BY id DESC LIMIT 1",
+                [commit],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// The newest with one of these statuses.
     pub fn last_config_deployment_with(
         &self,
@@ -106,6 +121,12 @@ impl ConfigDeployments {
 
     pub async fn recent(&self, limit: usize) -> Result<Vec<StoredDeployment>, StoreError> {
         self.0.call(move |db| db.config_deployments(limit)).await
+    }
+
+    pub async fn last_of(&self, commit: String) -> Result<Option<StoredDeployment>, StoreError> {
+        self.0
+            .call(move |db| db.last_config_deployment_of(&commit))
+            .await
     }
 
     pub async fn last_with(
