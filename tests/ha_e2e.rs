@@ -136,6 +136,24 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The entity id HA gave the entity with `unique_id` (waits for it to be registered).
+    async fn entity_of(&self, unique_id: String) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let list = self.ws(serde_json::json!({"type": "config/entity_registry/list"}));
+            if let Some(e) = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["unique_id"] == unique_id)
+            {
+                return e["entity_id"].as_str().unwrap().to_string();
+            }
+            assert!(Instant::now() < deadline, "HA never registered {unique_id}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     fn halab(&self, verb: &str) {
         let halab =
             std::env::var("HALAB").unwrap_or_else(|_| "../shared/tools/ha-lab/halab".into());
@@ -251,7 +269,6 @@ fn settings_file(
     path
 }
 
-const STATUS: &str = "sensor.octo_api_last_run_status";
 const LONG: Duration = Duration::from_secs(60);
 
 #[tokio::test]
@@ -268,10 +285,15 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
         "gitops-bridge-e2e",
     );
     let mut daemon = DaemonProcess::start(&config);
+    // Entity ids by unique id: another test's octo/api device may have taken the plain ids
+    // in this HA's registry first.
+    let e = |key: &str| lab.entity_of(format!("gitops_bridge_e2e_repo_4242_{key}"));
+    let status_id = e("last_run_status").await;
+    let status_id = status_id.as_str();
 
     // The device and its entities exist, with the states GitHub implies.
     let status = lab
-        .wait_state(STATUS, LONG, |s| s["state"] == "failure")
+        .wait_state(status_id, LONG, |s| s["state"] == "failure")
         .await;
     assert_eq!(
         status["attributes"]["friendly_name"],
@@ -285,22 +307,20 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
             .iter()
             .any(|o| o == "startup_failure")
     );
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
-        s["state"] == "on"
-    })
-    .await;
+    lab.wait_state(e("failing").await.as_str(), LONG, |s| s["state"] == "on")
+        .await;
     let rate = lab
-        .wait_state("sensor.octo_api_success_rate", LONG, |s| {
+        .wait_state(e("success_rate").await.as_str(), LONG, |s| {
             s["state"] == "66.7"
         })
         .await;
     assert_eq!(rate["attributes"]["unit_of_measurement"], "%");
-    lab.wait_state("sensor.octo_api_health", LONG, |s| {
+    lab.wait_state(e("health").await.as_str(), LONG, |s| {
         s["state"] != "unavailable"
     })
     .await;
     let duration = lab
-        .wait_state("sensor.octo_api_last_run_duration", LONG, |s| {
+        .wait_state(e("last_run_duration").await.as_str(), LONG, |s| {
             s["state"] == "360"
         })
         .await;
@@ -315,20 +335,20 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
     .await;
     let device = lab
         .template(&format!(
-            "{{{{ device_attr(device_id('{STATUS}'), 'name') }}}}"
+            "{{{{ device_attr(device_id('{status_id}'), 'name') }}}}"
         ))
         .await;
     assert_eq!(device, "octo/api");
     let manufacturer = lab
         .template(&format!(
-            "{{{{ device_attr(device_id('{STATUS}'), 'manufacturer') }}}}"
+            "{{{{ device_attr(device_id('{status_id}'), 'manufacturer') }}}}"
         ))
         .await;
     assert_eq!(manufacturer, "GitHub");
 
     // A run completes on GitHub: the event entity fires with the conclusion.
     let before = lab
-        .state("event.octo_api_workflow_run")
+        .state(e("workflow_run").await.as_str())
         .await
         .expect("event entity exists");
     github.with_world(|w| {
@@ -343,34 +363,30 @@ async fn entities_live_in_home_assistant_through_restarts_and_go_unavailable_wit
         ));
     });
     let event = lab
-        .wait_state("event.octo_api_workflow_run", LONG, |s| {
+        .wait_state(e("workflow_run").await.as_str(), LONG, |s| {
             s["state"] != before["state"] && s["state"] != "unknown"
         })
         .await;
     assert_eq!(event["attributes"]["event_type"], "success");
     assert_eq!(event["attributes"]["run_id"], 1004);
-    lab.wait_state(STATUS, LONG, |s| s["state"] == "success")
+    lab.wait_state(status_id, LONG, |s| s["state"] == "success")
         .await;
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
-        s["state"] == "off"
-    })
-    .await;
+    lab.wait_state(e("failing").await.as_str(), LONG, |s| s["state"] == "off")
+        .await;
 
     // HA restarts: the entities come back with their states.
     lab.halab("stop");
     lab.halab("start");
-    lab.wait_state(STATUS, Duration::from_secs(120), |s| {
+    lab.wait_state(status_id, Duration::from_secs(120), |s| {
         s["state"] == "success"
     })
     .await;
-    lab.wait_state("binary_sensor.octo_api_failing", LONG, |s| {
-        s["state"] == "off"
-    })
-    .await;
+    lab.wait_state(e("failing").await.as_str(), LONG, |s| s["state"] == "off")
+        .await;
 
     // The daemon dies: everything it published goes unavailable.
     daemon.kill();
-    lab.wait_state(STATUS, LONG, |s| s["state"] == "unavailable")
+    lab.wait_state(status_id, LONG, |s| s["state"] == "unavailable")
         .await;
     lab.wait_state("binary_sensor.gitops_bridge_e2e_github", LONG, |s| {
         s["state"] == "unavailable"
