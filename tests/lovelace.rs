@@ -19,7 +19,8 @@ const REPOS: &str = "    - name: homelab-demo/ha-config
     - homelab-demo/*
 ";
 
-/// HA's built-in cards, the badge type and the view layout this dashboard may use.
+/// HA's built-in cards, the badge type, the tile feature and the view layout this dashboard
+/// may use.
 const BUILT_IN: &[&str] = &[
     "heading",
     "tile",
@@ -29,6 +30,7 @@ const BUILT_IN: &[&str] = &[
     "grid",
     "entity",
     "sections",
+    "update-actions",
 ];
 
 /// YAML → JSON the way HA reads it: PyYAML's safe loader.
@@ -185,6 +187,124 @@ async fn the_dashboard_names_only_announced_entities_and_reads_back_in_pyyaml() 
     for other in others {
         assert!(buttons(other).is_empty(), "{other} allows no action");
     }
+}
+
+/// The dashboard of the demo homelab with `repos` and `extra` settings, and the entity ids
+/// the discovery of the same settings announces.
+async fn dashboard_and_announced(repos: &str, extra: &str) -> (Value, BTreeSet<String>) {
+    let gh = FakeGitHub::start(World::demo(Utc::now())).await;
+    let cfg = support::Config::write(&gh.url(), &gh.token(), 1, repos, extra);
+    let dashboard = pyyaml(&support::cli_stdout("dashboard", &cfg.path).await);
+    let discovery = support::cli_stdout("discovery", &cfg.path).await;
+    let announced = discovery
+        .split("\n# ")
+        .filter_map(|chunk| chunk.split_once('\n'))
+        .filter(|(topic, _)| topic.contains("/device/"))
+        .flat_map(|(_, body)| {
+            let config: Value = serde_json::from_str(body).unwrap();
+            config["components"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|c| c["default_entity_id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (dashboard, announced)
+}
+
+/// The section whose heading is `heading`, if the dashboard has one.
+fn section<'d>(dashboard: &'d Value, heading: &str) -> Option<&'d Value> {
+    dashboard["views"][0]["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["cards"][0]["heading"] == heading)
+}
+
+/// The configuration deployment's entities on the bridge, the update entity first.
+const CONFIGURATION: [&str; 5] = [
+    "update.gitops_bridge_configuration",
+    "sensor.gitops_bridge_configuration_commit",
+    "sensor.gitops_bridge_configuration_deployed_at",
+    "sensor.gitops_bridge_configuration_deployment",
+    "switch.gitops_bridge_config_auto_deploy",
+];
+
+/// `config_deploy` adds the Configuration section right after the bridge's: the update
+/// entity (with *Install* on its tile where `deploy_config` is allowed), the deployed commit,
+/// when, the last deployment and its message, the auto-deploy switch — all announced.
+/// Without `config_deploy`, no such section.
+#[tokio::test]
+async fn the_configuration_section_comes_with_config_deploy_only() {
+    let ha = tempfile::tempdir().unwrap();
+    std::fs::write(ha.path().join("configuration.yaml"), "homeassistant:\n").unwrap();
+    let config_deploy = format!(
+        "config_deploy:\n  repository: homelab-demo/ha-config\n  path: {}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\n",
+        ha.path().display()
+    );
+
+    let (dashboard, announced) = dashboard_and_announced(REPOS, &config_deploy).await;
+    let sections = dashboard["views"][0]["sections"].as_array().unwrap();
+    assert_eq!(sections[0]["cards"][0]["heading"], "GitOps Bridge");
+    let configuration = &sections[1];
+    assert_eq!(configuration["cards"][0]["heading"], "Configuration");
+    let cards = configuration["cards"].as_array().unwrap();
+    let update = cards
+        .iter()
+        .find(|c| c["entity"] == CONFIGURATION[0])
+        .expect("the update entity's tile");
+    assert_eq!(update["type"], "tile");
+    assert_eq!(update["features"][0]["type"], "update-actions", "{update}");
+    for &e in &CONFIGURATION[1..] {
+        assert!(
+            cards
+                .iter()
+                .any(|c| c["type"] == "tile" && c["entity"] == e),
+            "no tile for {e}: {configuration}"
+        );
+    }
+    let markdown = cards
+        .iter()
+        .find(|c| c["type"] == "markdown")
+        .expect("the last deployment's markdown")["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        markdown.contains("states['sensor.gitops_bridge_configuration_deployment']"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("d.message"), "{markdown}");
+    let mut named = BTreeSet::new();
+    support::lovelace::referenced(configuration, &mut named);
+    assert!(named.len() >= 5, "{named:?}");
+    let unknown: Vec<&String> = named.difference(&announced).collect();
+    assert!(unknown.is_empty(), "not announced: {unknown:?}");
+
+    // ha-config without `deploy_config` allowed: the update entity cannot install, so its
+    // tile is a plain one.
+    let without_deploy_config = REPOS.replace(", deploy_config]", "]");
+    let (dashboard, _) = dashboard_and_announced(&without_deploy_config, &config_deploy).await;
+    let update = section(&dashboard, "Configuration").unwrap()["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entity"] == CONFIGURATION[0])
+        .unwrap()
+        .clone();
+    assert!(update.get("features").is_none(), "{update}");
+
+    // No `config_deploy` (and so no `deploy_config`, which needs it): no section.
+    let (dashboard, announced) = dashboard_and_announced(&without_deploy_config, "").await;
+    assert!(section(&dashboard, "Configuration").is_none());
+    assert!(section(&dashboard, "GitOps Bridge").is_some());
+    let mut named = BTreeSet::new();
+    support::lovelace::referenced(&dashboard, &mut named);
+    for e in CONFIGURATION {
+        assert!(!named.contains(e) && !announced.contains(e), "{e}");
+    }
+    let unknown: Vec<&String> = named.difference(&announced).collect();
+    assert!(unknown.is_empty(), "not announced: {unknown:?}");
 }
 
 /// Thirty-five repositories with long names: one section each, in the order watched, every

@@ -659,6 +659,19 @@ impl Rig {
     }
 }
 
+/// `GET /api/config-deployments` without `config_deploy`: 404, saying what turns it on.
+#[tokio::test]
+async fn without_config_deploy_the_config_deployments_endpoint_is_off() {
+    let rig = Rig::start_github(false).await;
+    let (status, reply) = rig.get("/api/config-deployments").await;
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(
+        reply,
+        json!({ "error": "configuration deployment is off: set `config_deploy.repository`" })
+    );
+    rig.stop().await;
+}
+
 /// `GET /api/lovelace`: the running daemon's dashboard YAML (what add-on users download from
 /// the ingress page), naming the entities of the repositories it watches now.
 #[tokio::test]

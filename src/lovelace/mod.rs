@@ -153,13 +153,20 @@ fn bridge_section(bridge: &DeviceConfig) -> Value {
 }
 
 /// The configuration deployed from its repository (`config_deploy`): the update entity
-/// (its more-info dialog has *Install*), what is deployed, the last deployment and why it
+/// (*Install* on its tile and in its more-info dialog), what is deployed, the last deployment and why it
 /// ended so, and the auto-deploy switch. Nothing without `config_deploy`.
 fn configuration_section(bridge: &DeviceConfig) -> Option<Value> {
-    let update = entity(bridge, "configuration")?;
+    let update = bridge.components.get("configuration")?;
+    let mut install = full(tile(&update.default_entity_id, Some("Configuration")));
+    // *Skip* and *Install* on the tile itself, where the repository allows `deploy_config`
+    // (without a command topic HA's update entity cannot install, and the feature shows
+    // nothing).
+    if update.command_topic.is_some() {
+        install["features"] = json!([{ "type": "update-actions" }]);
+    }
     let mut cards = vec![
         json!({ "type": "heading", "heading": "Configuration", "icon": "mdi:home-import-outline" }),
-        full(tile(update, Some("Configuration"))),
+        install,
     ];
     for (key, label) in [
         ("configuration_commit", "Deployed"),
