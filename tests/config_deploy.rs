@@ -4,7 +4,7 @@
 //! HA are proven in a real one (`ha_e2e::config_deploy`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,31 +12,15 @@ use gitops_bridge::config_deploy::{
     ConfigDeploySettings, Deployer, RawConfigDeploy, Status, Trigger,
 };
 use gitops_bridge::store::Store;
+use support::git;
+
+mod support;
 
 const CONFIG: &str = "homeassistant:\n  name: Home\nautomation: !include automations.yaml\n";
 const AUTOMATIONS: &str = "- id: a\n  alias: A\n  triggers: []\n  actions: []\n";
 
 struct Site {
     dir: tempfile::TempDir,
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "T")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "T")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Site {
@@ -391,8 +375,6 @@ async fn a_deployment_interrupted_part_way_is_undone_at_the_next_start() {
 }
 
 // -- in the daemon ------------------------------------------------------------------------
-
-mod support;
 
 use fake_github::{Owner, World};
 use support::rig::Rig;

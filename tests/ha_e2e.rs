@@ -136,6 +136,20 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The lab's login and broker, through another HA at `url` (one started from a copy of
+    /// the lab's configuration).
+    fn at(&self, url: &str) -> Lab {
+        Lab {
+            url: url.to_string(),
+            token: self.token.clone(),
+            mqtt_host: self.mqtt_host.clone(),
+            mqtt_port: self.mqtt_port,
+            mqtt_user: self.mqtt_user.clone(),
+            mqtt_pass: self.mqtt_pass.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// The entity id HA gave the entity with `unique_id` (waits for it to be registered).
     async fn entity_of(&self, unique_id: String) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -787,15 +801,7 @@ impl FrontendHa {
 
     /// The lab, as seen through this HA.
     fn lab(&self, lab: &Lab) -> Lab {
-        Lab {
-            url: self.url.clone(),
-            token: lab.token.clone(),
-            mqtt_host: lab.mqtt_host.clone(),
-            mqtt_port: lab.mqtt_port,
-            mqtt_user: lab.mqtt_user.clone(),
-            mqtt_pass: lab.mqtt_pass.clone(),
-            http: reqwest::Client::new(),
-        }
+        lab.at(&self.url)
     }
 
     /// Websocket commands, in one connection: each command's `result`.

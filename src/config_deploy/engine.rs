@@ -492,8 +492,7 @@ impl Deployer {
     /// every watched entity has a real state within the timeout.
     async fn healthy(&self, impact: &Impact, log_before: usize) -> Result<(), String> {
         let deadline = Instant::now() + self.settings.health_timeout;
-        let config: HaConfig = self.ha.wait_running(self.settings.health_timeout).await?;
-        let _ = config;
+        self.ha.wait_running(self.settings.health_timeout).await?;
         let log = self.ha.log().await;
         let fresh = if log.len() >= log_before {
             &log[floor_char(&log, log_before)..]

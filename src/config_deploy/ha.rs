@@ -85,29 +85,27 @@ impl HomeAssistant {
     }
 
     async fn get(&self, path: &str, timeout: Duration) -> Result<reqwest::Response, String> {
-        let r = self
+        let request = self
             .http
             .get(format!("{}{path}", self.url))
-            .bearer_auth(self.token.expose())
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "Home Assistant at {} does not answer: {}",
-                    self.url,
-                    plain(&e)
-                )
-            })?;
-        status_ok(r, path)
+            .timeout(timeout);
+        self.send(request, path).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<reqwest::Response, String> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.url))
+        let request = self.http.post(format!("{}{path}", self.url)).json(&body);
+        self.send(request, path).await
+    }
+
+    /// Sends with the token; a transport failure says HA does not answer, a refused or
+    /// failed status says which.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<reqwest::Response, String> {
+        let r = request
             .bearer_auth(self.token.expose())
-            .json(&body)
             .send()
             .await
             .map_err(|e| {

@@ -123,7 +123,7 @@ impl ConfigDeploySettings {
                     .into(),
             )
         })?;
-        if !target.join("configuration.yaml").is_file() && !target.is_dir() {
+        if !target.is_dir() {
             return Err(err(
                 "path",
                 format!("{} is not a directory", target.display()),

@@ -4,7 +4,6 @@
 //! hands its picture to the state task for MQTT, the API and the dashboard.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -178,7 +177,7 @@ impl ConfigDeployTask {
                 _ = tick.tick() => {
                     self.refresh().await;
                     if self.view.head.is_some() && self.view.head != self.view.deployed.as_ref().map(|d| d.commit.clone()) {
-                        self.handle(DeployRequest { trigger: Trigger::Poll, commit: None, github_deployment: None }, &cancel).await;
+                        self.handle(DeployRequest { trigger: Trigger::Poll, commit: self.view.head.clone(), github_deployment: None }, &cancel).await;
                     }
                 }
             }
@@ -386,6 +385,3 @@ impl ConfigDeployTask {
         }
     }
 }
-
-/// The polling interval's lower bound, for tests that want a quick safety net.
-pub const MIN_POLL: Duration = Duration::from_secs(10);

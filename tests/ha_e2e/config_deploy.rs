@@ -4,13 +4,14 @@
 //! loop that starts it again when it exits with code 100, as the Supervisor or a container
 //! restart policy does; each start is counted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{Lab, lab_dir, ws_at};
+use crate::support::git;
 
 /// The folder HA runs from, the repository it is deployed from, and the running HA.
 struct Site {
@@ -24,24 +25,6 @@ const AUTOMATION_V1: &str =
     "- id: deploy_demo\n  alias: Deploy v1\n  triggers: []\n  actions: []\n";
 const SECRETS_HERE: &str = "probe_secret: kept here\n";
 const STORAGE_SENTINEL: &str = "HA's own file\n";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Lab")
-        .env("GIT_AUTHOR_EMAIL", "lab@example.com")
-        .env("GIT_COMMITTER_NAME", "Lab")
-        .env("GIT_COMMITTER_EMAIL", "lab@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 impl Site {
     fn config(&self) -> PathBuf {
@@ -256,15 +239,7 @@ impl Site {
     }
 
     fn lab(&self, lab: &Lab) -> Lab {
-        Lab {
-            url: self.url.clone(),
-            token: lab.token.clone(),
-            mqtt_host: lab.mqtt_host.clone(),
-            mqtt_port: lab.mqtt_port,
-            mqtt_user: lab.mqtt_user.clone(),
-            mqtt_pass: lab.mqtt_pass.clone(),
-            http: reqwest::Client::new(),
-        }
+        lab.at(&self.url)
     }
 }
 
@@ -412,10 +387,10 @@ async fn installing_the_configuration_update_in_home_assistant_deploys_the_branc
     // Deployed once from the command line: the store knows the deployed commit.
     let (code, out) = site.deploy(&lab);
     assert_eq!(code, 0, "{out}");
-    let first = git_out(&site.work(), &["rev-parse", "HEAD"]);
+    let first = git(&site.work(), &["rev-parse", "HEAD"]);
     let v2 = AUTOMATION_V1.replace("Deploy v1", "Deploy v2");
     site.push("rename the automation", &[("automations.yaml", Some(&v2))]);
-    let second = git_out(&site.work(), &["rev-parse", "HEAD"]);
+    let second = git(&site.work(), &["rev-parse", "HEAD"]);
 
     let github = fake_github::FakeGitHub::start(
         fake_github::World::new("test-token")
@@ -510,15 +485,4 @@ async fn installing_the_configuration_update_in_home_assistant_deploys_the_branc
         github.deployment_statuses("lab/ha-config", id),
         ["in_progress", "success"]
     );
-}
-
-fn git_out(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -26,6 +26,27 @@ pub fn bin() -> std::process::Command {
     c
 }
 
+/// `git -C dir args…` with a fixed author, its trimmed standard output; a failure fails the
+/// test with git's error.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "T")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "T")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// `gitops-bridge VERB --config SETTINGS`'s standard output, run off the test's runtime (a
 /// fake GitHub on that runtime must answer it); a failure fails the test with its stderr.
 pub async fn cli_stdout(verb: &'static str, settings: &Path) -> String {
