@@ -72,6 +72,8 @@ pub struct Repo {
     pub push_conclusion: Option<String>,
     /// Deployments in creation order (the REST list shows them newest first).
     pub deployments: Vec<Deployment>,
+    /// Commit statuses in creation order: (commit, the rendered `status` object).
+    pub statuses: Vec<(String, serde_json::Value)>,
 }
 
 /// A deployment (`POST /repos/{o}/{r}/deployments`) and its statuses.
@@ -266,6 +268,8 @@ impl World {
             max = max.max(r.workflows.iter().map(|w| w.id).max().unwrap_or(0));
             max = max.max(r.runs.iter().map(|x| x.id).max().unwrap_or(0));
             max = max.max(r.jobs.iter().map(|j| j.id).max().unwrap_or(0));
+            let status_ids = r.statuses.iter().filter_map(|(_, s)| s["id"].as_u64());
+            max = max.max(status_ids.max().unwrap_or(0));
             for d in &r.deployments {
                 max = max.max(d.id);
                 max = max.max(d.statuses.iter().map(|s| s.id).max().unwrap_or(0));
@@ -316,6 +320,7 @@ impl Repo {
             pulls: Vec::new(),
             push_conclusion: None,
             deployments: Vec::new(),
+            statuses: Vec::new(),
         }
     }
 
