@@ -293,10 +293,8 @@ const REPO_ENTITIES: &[Spec] = &[
         name: "Success rate SLO",
         device_class: Some("problem"),
         category: Some("diagnostic"),
-        value_template: "{{ 'None' if value_json.success_rate is none else ('ON' if value_json.success_rate < 95 else 'OFF') }}",
-        attributes_template: Some(
-            "{{ {'value': value_json.success_rate, 'target': '>= 95 %'} | tojson }}",
-        ),
+        value_template: "{{ 'None' if value_json.slo.success_rate.breached is none else ('ON' if value_json.slo.success_rate.breached else 'OFF') }}",
+        attributes_template: Some("{{ value_json.slo.success_rate | tojson }}"),
         ..SPEC
     },
     Spec {
@@ -305,10 +303,8 @@ const REPO_ENTITIES: &[Spec] = &[
         name: "Duration SLO",
         device_class: Some("problem"),
         category: Some("diagnostic"),
-        value_template: "{{ 'None' if value_json.duration_p95_s is none else ('ON' if value_json.duration_p95_s >= 300 else 'OFF') }}",
-        attributes_template: Some(
-            "{{ {'value': value_json.duration_p95_s, 'target': 'p95 < 300 s'} | tojson }}",
-        ),
+        value_template: "{{ 'None' if value_json.slo.duration.breached is none else ('ON' if value_json.slo.duration.breached else 'OFF') }}",
+        attributes_template: Some("{{ value_json.slo.duration | tojson }}"),
         ..SPEC
     },
     Spec {
@@ -317,10 +313,8 @@ const REPO_ENTITIES: &[Spec] = &[
         name: "Recovery time SLO",
         device_class: Some("problem"),
         category: Some("diagnostic"),
-        value_template: "{{ 'None' if value_json.mttr_s is none else ('ON' if value_json.mttr_s >= 3600 else 'OFF') }}",
-        attributes_template: Some(
-            "{{ {'value': value_json.mttr_s, 'target': 'MTTR < 3600 s'} | tojson }}",
-        ),
+        value_template: "{{ 'None' if value_json.slo.recovery_time.breached is none else ('ON' if value_json.slo.recovery_time.breached else 'OFF') }}",
+        attributes_template: Some("{{ value_json.slo.recovery_time | tojson }}"),
         ..SPEC
     },
 ];
@@ -482,6 +476,30 @@ pub fn repo_config(view: &RepoView, topics: &Topics) -> DeviceConfig {
                 json_attributes_topic: Some(state_topic.clone()),
                 json_attributes_template: Some(
                     "{{ (value_json.health_check or {}) | tojson }}".into(),
+                ),
+                ..Component::default()
+            },
+        );
+    }
+    // The quality gate's problem sensor, where the settings set a gate.
+    if view.policy.gate.is_some() {
+        components.insert(
+            "quality_gate".into(),
+            Component {
+                platform: "binary_sensor",
+                name: "Quality gate".into(),
+                unique_id: format!("{device_id}_quality_gate"),
+                default_entity_id: format!("binary_sensor.{entity_prefix}_quality_gate"),
+                device_class: Some("problem"),
+                icon: Some("mdi:shield-check-outline"),
+                state_topic: Some(state_topic.clone()),
+                value_template: Some(
+                    "{{ 'None' if value_json.quality_gate is none else ('OFF' if value_json.quality_gate.passing else 'ON') }}"
+                        .into(),
+                ),
+                json_attributes_topic: Some(state_topic.clone()),
+                json_attributes_template: Some(
+                    "{{ (value_json.quality_gate or {}) | tojson }}".into(),
                 ),
                 ..Component::default()
             },
@@ -979,6 +997,7 @@ pub(crate) fn empty_view(repo: crate::model::Repository) -> RepoView {
         templates: None,
         health_check: None,
         switches: Default::default(),
+        gate: None,
     }
 }
 
@@ -1189,15 +1208,40 @@ mod slo_tests {
             .collect()
     }
 
+    /// The state's `slo` object for these numbers and targets, as the bridge publishes it.
+    fn state(
+        numbers: (Option<f64>, Option<f64>, Option<f64>),
+        targets: &crate::recovery::SloTargets,
+    ) -> serde_json::Value {
+        let mut h = crate::metrics::health(
+            &[],
+            crate::metrics::Window {
+                now: chrono::Utc::now(),
+                length: std::time::Duration::from_secs(3600),
+                default_branch: "main",
+            },
+        );
+        (h.success_rate, h.duration_p95_s, h.mttr_s) = numbers;
+        serde_json::json!({ "slo": crate::recovery::slo::objectives(&h, targets) })
+    }
+
     #[test]
     fn slos_are_breached_met_or_unknown() {
-        let breached =
-            serde_json::json!({"success_rate": 80.0, "duration_p95_s": 300, "mttr_s": 7200});
+        let plan = crate::recovery::SloTargets::default();
+        let breached = state((Some(80.0), Some(300.0), Some(7200.0)), &plan);
         assert_eq!(slo_states(breached), ["ON", "ON", "ON"]);
-        let met = serde_json::json!({"success_rate": 95.0, "duration_p95_s": 299, "mttr_s": 3599});
+        let met = state((Some(95.0), Some(299.0), Some(3599.0)), &plan);
         assert_eq!(slo_states(met), ["OFF", "OFF", "OFF"]);
-        let unknown =
-            serde_json::json!({"success_rate": null, "duration_p95_s": null, "mttr_s": null});
-        assert_eq!(slo_states(unknown), ["None", "None", "None"]);
+        assert_eq!(
+            slo_states(state((None, None, None), &plan)),
+            ["None", "None", "None"]
+        );
+        // The settings' targets, not the plan's.
+        let strict = crate::recovery::SloTargets {
+            min_success_rate: 99.0,
+            ..plan
+        };
+        let mid = state((Some(97.0), Some(10.0), Some(60.0)), &strict);
+        assert_eq!(slo_states(mid), ["ON", "OFF", "OFF"]);
     }
 }

@@ -134,6 +134,12 @@ pub struct RepoState {
     /// The `update` entities' attributes, apart: HA refuses unknown keys in update JSON.
     pub template_attributes: BTreeMap<String, TemplateAttributes>,
     pub template_drift: TemplateDrift,
+    /// The service-level objectives against the repository's `slo:` targets.
+    pub slo: crate::recovery::slo::Objectives,
+    /// The quality gate's verdict (`passing`, `failing`); only with `quality_gate`, `null`
+    /// until judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_gate: Option<Option<crate::recovery::GateVerdict>>,
 }
 
 /// What an MQTT `update` entity reads (HA core `mqtt/update.py`: `installed_version`,
@@ -254,6 +260,12 @@ pub fn repo_state(view: &RepoView) -> RepoState {
             })
         }),
         switches: switch_states(view),
+        slo: crate::recovery::slo::objectives(h, &view.policy.slo),
+        quality_gate: view
+            .policy
+            .gate
+            .as_ref()
+            .map(|_| view.gate.as_deref().cloned()),
         templates,
         template_attributes,
         template_drift,
