@@ -138,10 +138,21 @@ pub async fn serve_with(
     if let Some((task, _)) = config_deploy {
         tasks.spawn("config deployer", task.run(cancel.clone()));
     }
+    // Coordinated deployments, started by the bridge's `coordinate` command.
+    let coordinator = (!settings.coordinated.is_empty()).then(|| {
+        let (task, handle) = crate::recovery::Coordinator::new(
+            settings.coordinated.clone(),
+            state_handle.clone(),
+            command_handle.clone(),
+        );
+        tasks.spawn("coordinated deployments", task.run(cancel.clone()));
+        handle
+    });
     tasks.spawn(
         "command executor",
         executor
             .with_config_deploy(config_deploy_handle.clone())
+            .with_coordinator(coordinator)
             .with_validation(validate_now.clone())
             .with_templates(settings.templates.clone(), template_refresh)
             .with_switches(events.clone())
@@ -205,6 +216,24 @@ pub async fn serve_with(
                 command_handle.clone(),
             )
             .run(cancel.clone()),
+        );
+    }
+
+    // Downstream dispatches, where a repository `needs` another's workflow.
+    let policies = || settings.github.repositories.iter().map(|r| r.policy());
+    if policies().any(|p| p.downstream.is_some()) {
+        tasks.spawn(
+            "downstream",
+            crate::recovery::Downstream::new(state_handle.clone(), command_handle.clone())
+                .run(cancel.clone()),
+        );
+    }
+    // The quality gates' commit statuses, where a gate publishes.
+    if policies().any(|p| p.gate.as_ref().is_some_and(|g| g.publish)) {
+        tasks.spawn(
+            "quality gate",
+            crate::recovery::GateStatuses::new(state_handle.clone(), command_handle.clone())
+                .run(cancel.clone()),
         );
     }
 

@@ -131,6 +131,10 @@ pub struct RepoView {
     pub health_check: Option<Arc<crate::recovery::HealthReport>>,
     /// The policy switches HA set for this repository (unset ones are at their default).
     pub switches: BTreeMap<Switch, bool>,
+    /// The quality gate's verdict, when the settings set a gate (the state task judges it
+    /// whenever the repository or one of its upstreams changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Arc<crate::recovery::GateVerdict>>,
 }
 
 impl RepoView {
@@ -251,6 +255,7 @@ impl RepoView {
             templates: None,
             health_check: None,
             switches: BTreeMap::new(),
+            gate: None,
         }
     }
 }
@@ -273,6 +278,8 @@ pub struct State {
     switches: HashMap<Scope, BTreeMap<Switch, bool>>,
     /// The latest health-check report per repository, kept across recomputes.
     health_checks: HashMap<u64, Arc<crate::recovery::HealthReport>>,
+    /// Whether any repository has a quality gate to judge.
+    gates: bool,
 }
 
 impl State {
@@ -291,7 +298,6 @@ impl State {
         };
         let state = State {
             store,
-            github,
             window,
             events,
             current: Snapshot::default(),
@@ -301,6 +307,11 @@ impl State {
             templates: HashMap::new(),
             switches: HashMap::new(),
             health_checks: HashMap::new(),
+            gates: github
+                .repositories
+                .iter()
+                .any(|r| r.policy().gate.is_some()),
+            github,
         };
         (state, handle, events_tx)
     }
@@ -591,8 +602,56 @@ impl State {
     }
 
     fn changed(&mut self, repo_id: u64) {
+        let downstreams = self.regate(repo_id);
         self.publish_snapshot();
         let _ = self.changes.send(Change::Repo(repo_id));
+        for id in downstreams {
+            let _ = self.changes.send(Change::Repo(id));
+        }
+    }
+
+    /// Judges the quality gates a change of `repo_id` can move: its own and those of the
+    /// repositories that need it. The other repositories whose verdict changed.
+    fn regate(&mut self, repo_id: u64) -> Vec<u64> {
+        if !self.gates {
+            return Vec::new();
+        }
+        let Some(changed) = self.current.repos.get(&repo_id) else {
+            return Vec::new();
+        };
+        let needs_it = |v: &RepoView| {
+            v.policy
+                .downstream
+                .as_ref()
+                .is_some_and(|d| d.needs.iter().any(|n| changed.repo.is(&n.owner, &n.name)))
+        };
+        let affected: Vec<u64> = self
+            .current
+            .repos
+            .values()
+            .filter(|v| v.policy.gate.is_some() && (v.repo.id == repo_id || needs_it(v)))
+            .map(|v| v.repo.id)
+            .collect();
+        let mut moved = Vec::new();
+        for id in affected {
+            let repos = &self.current.repos;
+            let verdict = crate::recovery::gate::evaluate(&repos[&id], |owner, name| {
+                repos
+                    .values()
+                    .find(|v| v.repo.is(owner, name))
+                    .map(|v| &**v)
+            });
+            if repos[&id].gate.as_deref() == verdict.as_ref() {
+                continue;
+            }
+            if let Some(view) = self.current.repos.get_mut(&id) {
+                Arc::make_mut(view).gate = verdict.map(Arc::new);
+            }
+            if id != repo_id {
+                moved.push(id);
+            }
+        }
+        moved
     }
 
     fn publish_snapshot(&self) {
@@ -730,6 +789,12 @@ impl State {
                 .get(&Scope::Repo(repo_id))
                 .cloned()
                 .unwrap_or_default(),
+            // Judged again by `changed`; kept so an unchanged repository stays unchanged.
+            gate: self
+                .current
+                .repos
+                .get(&repo_id)
+                .and_then(|v| v.gate.clone()),
         };
         Ok((view, due))
     }

@@ -23,6 +23,9 @@ const REPOS: &str = "    - name: homelab-demo/ha-config
       auto_rollback: {}
       health_checks:
         - url: http://127.0.0.1:9/health
+      needs: [{repository: homelab-demo/infra, workflow: ci.yml}]
+      on_upstream: {workflow: deploy.yml}
+      quality_gate: {}
     - homelab-demo/*
 ";
 
@@ -331,7 +334,13 @@ async fn mqtt_doc_lists_exactly_the_entities_and_topics_discovery_publishes() {
             produced.entry(generalise(&t, &topics)).or_insert(false);
         }
     }
-    for t in [topics.cmd_result(), topics.bridge_cmd("poll")] {
+    // Command topics the intake reads without a discovered entity that names them.
+    let unnamed = [
+        topics.cmd_result(),
+        topics.bridge_cmd("poll"),
+        topics.bridge_cmd("coordinate"),
+    ];
+    for t in unnamed {
         produced.entry(generalise(&t, &topics)).or_insert(false);
     }
     let topic_table = tables

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, CommandResult, CommandSource, Request};
+use super::{Action, Command, CommandResult, CommandSource, Request};
 use crate::deploy::TemplateSettings;
 use crate::github::api::{self, Repo, Write};
 use crate::github::models::ApiRun;
@@ -40,20 +40,18 @@ pub struct CommandHandle {
     /// Fire-and-forget submissions; their results go out on the results channel.
     submissions: mpsc::Sender<Request>,
     /// The configuration deployer's records of its deployments on GitHub.
-    deployments: mpsc::Sender<DeploymentJob>,
+    deployments: mpsc::Sender<RecordJob>,
 }
 
 /// A deployment record to write, and where its answer (the deployment's id) goes.
-type DeploymentJob = (
-    DeploymentWrite,
-    oneshot::Sender<Result<Option<u64>, String>>,
-);
+type RecordJob = (RecordWrite, oneshot::Sender<Result<Option<u64>, String>>);
 
-/// What the configuration deployer records on GitHub: a deployment of a commit to its
-/// environment, and that deployment's statuses. Sent through the executor like every
-/// other write (pacing, audit), answered with the deployment's id.
+/// What the daemon records on GitHub besides commands: the configuration deployer's
+/// deployments of a commit to its environment and their statuses, and the quality gate's
+/// commit statuses. Sent through the executor like every other write (pacing, audit),
+/// answered with the id GitHub gave the record.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DeploymentWrite {
+pub enum RecordWrite {
     Create {
         owner: String,
         name: String,
@@ -68,6 +66,15 @@ pub enum DeploymentWrite {
         state: &'static str,
         description: String,
         log_url: Option<String>,
+    },
+    /// A commit status (`POST /repos/{o}/{r}/statuses/{sha}`).
+    CommitStatus {
+        owner: String,
+        name: String,
+        sha: String,
+        state: &'static str,
+        description: String,
+        context: &'static str,
     },
 }
 
@@ -84,7 +91,7 @@ impl CommandHandle {
     }
 
     /// Records a deployment (or one of its statuses) on GitHub; the deployment's id.
-    pub async fn record_deployment(&self, write: DeploymentWrite) -> Result<Option<u64>, String> {
+    pub async fn record(&self, write: RecordWrite) -> Result<Option<u64>, String> {
         let (tx, rx) = oneshot::channel();
         self.deployments
             .send((write, tx))
@@ -122,7 +129,7 @@ pub struct Executor {
     poll_now: Arc<Notify>,
     submissions: mpsc::Receiver<Request>,
     requests: mpsc::Receiver<(Command, oneshot::Sender<CommandResult>)>,
-    deployments: mpsc::Receiver<DeploymentJob>,
+    deployments: mpsc::Receiver<RecordJob>,
     /// Where `deploy_config` hands its deployments, when `config_deploy` is set.
     config_deploy: Option<crate::config_deploy::ConfigDeployHandle>,
     /// Results for MQTT (`<base>/cmd/result`).
@@ -136,6 +143,8 @@ pub struct Executor {
     last_write: HashMap<u64, Instant>,
     /// Where switch changes go: the state task, which stores and announces them.
     state_events: Option<mpsc::Sender<crate::model::Event>>,
+    /// Starts coordinated deployments, when the settings have any.
+    coordinator: Option<crate::recovery::CoordinatorHandle>,
 }
 
 /// Builds the executor and the handle every source submits through. Results go out on
@@ -167,6 +176,7 @@ pub fn executor(
         template_refresh: None,
         last_write: HashMap::new(),
         state_events: None,
+        coordinator: None,
     };
     (
         executor,
@@ -204,6 +214,15 @@ impl Executor {
         self
     }
 
+    /// Lets the bridge's `coordinate` start coordinated deployments.
+    pub fn with_coordinator(
+        mut self,
+        coordinator: Option<crate::recovery::CoordinatorHandle>,
+    ) -> Self {
+        self.coordinator = coordinator;
+        self
+    }
+
     /// Lets `deploy_config` hand deployments to the configuration deployer.
     pub fn with_config_deploy(
         mut self,
@@ -228,7 +247,9 @@ impl Executor {
                             result
                         }
                         Request::Repo(command) => self.execute(command).await,
-                        Request::Bridge { action, request_id } => self.bridge_command(&action, request_id),
+                        Request::Bridge { action, request_id, deployment } => {
+                            self.bridge_command(&action, request_id, deployment.as_deref())
+                        }
                         Request::Switch { repo, key, on } => {
                             let result = self.set_switch(repo, &key, on).await;
                             self.audit_switch(&result).await;
@@ -243,7 +264,7 @@ impl Executor {
                     let _ = reply.send(result);
                 }
                 Some((write, reply)) = self.deployments.recv() => {
-                    let _ = reply.send(self.record_deployment(write).await);
+                    let _ = reply.send(self.record(write).await);
                 }
                 else => break,
             }
@@ -343,10 +364,14 @@ impl Executor {
 
     /// A deployment record on GitHub: paced like every write to that repository, audited
     /// with source `config-deploy`.
-    async fn record_deployment(&mut self, write: DeploymentWrite) -> Result<Option<u64>, String> {
+    async fn record(&mut self, write: RecordWrite) -> Result<Option<u64>, String> {
         let received_at = Utc::now();
+        let source = match &write {
+            RecordWrite::CommitStatus { .. } => CommandSource::QualityGate,
+            _ => CommandSource::ConfigDeploy,
+        };
         let (owner, name, action, params, request) = match &write {
-            DeploymentWrite::Create {
+            RecordWrite::Create {
                 owner,
                 name,
                 sha,
@@ -364,7 +389,7 @@ impl Executor {
                     description,
                 ),
             ),
-            DeploymentWrite::Status {
+            RecordWrite::Status {
                 owner,
                 name,
                 id,
@@ -383,6 +408,20 @@ impl Executor {
                     description,
                     log_url.as_deref(),
                 ),
+            ),
+            RecordWrite::CommitStatus {
+                owner,
+                name,
+                sha,
+                state,
+                description,
+                context,
+            } => (
+                owner,
+                name,
+                "commit_status",
+                json!({ "sha": sha, "state": state, "context": context }),
+                api::repos::commit_status(Repo::new(owner, name), sha, state, description, context),
             ),
         };
         let repo = format!("{owner}/{name}");
@@ -405,7 +444,7 @@ impl Executor {
         let record = CommandRecord {
             request_id: None,
             received_at,
-            source: CommandSource::ConfigDeploy.label(),
+            source: source.label(),
             repo,
             action: action.into(),
             params: params.to_string(),
@@ -420,7 +459,12 @@ impl Executor {
     }
 
     /// Commands to the bridge itself.
-    fn bridge_command(&self, action: &str, request_id: Option<String>) -> CommandResult {
+    fn bridge_command(
+        &self,
+        action: &str,
+        request_id: Option<String>,
+        deployment: Option<&str>,
+    ) -> CommandResult {
         let mut result = CommandResult::rejected(request_id, "bridge".into(), action.into(), "");
         match action {
             "poll" => {
@@ -436,8 +480,22 @@ impl Executor {
                 }
                 None => result.message = "validation is off: set `validate.path`".into(),
             },
+            "coordinate" => match &self.coordinator {
+                Some(c) => match c.start(deployment) {
+                    Ok(message) => {
+                        result.ok = true;
+                        result.message = message;
+                    }
+                    Err(message) => result.message = message,
+                },
+                None => {
+                    result.message =
+                        "no coordinated deployments: set `coordinated_deployments`".into()
+                }
+            },
             other => {
-                result.message = format!("unknown bridge action `{other}`; known: poll, validate")
+                result.message =
+                    format!("unknown bridge action `{other}`; known: poll, validate, coordinate")
             }
         }
         result
@@ -546,6 +604,20 @@ impl Executor {
                 "`{}` is not allowed for {}; add it to `allow` of this repository in github.repositories",
                 c.action,
                 view.repo.full_name()
+            )));
+        }
+        let gated = matches!(
+            c.action,
+            Action::Dispatch | Action::DeployTemplate | Action::DeployConfig
+        );
+        if gated
+            && c.params.ignore_gate != Some(true)
+            && let Some(verdict) = view.gate.as_ref().filter(|v| !v.passing)
+        {
+            return Err(Failure::Refused(format!(
+                "the quality gate of {} fails: {}; send {{\"ignore_gate\": true}} to go ahead anyway",
+                view.repo.full_name(),
+                verdict.failing.join("; ")
             )));
         }
         super::actions::run(self, c, &view).await

@@ -15,7 +15,7 @@ pub mod policy;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, ActionSpec, Button, buttons};
-pub use executor::{CommandHandle, DeploymentWrite, Executor, executor};
+pub use executor::{CommandHandle, Executor, RecordWrite, executor};
 pub use policy::{RepoPolicy, Rollback};
 
 /// Permission to build a [`crate::github::GitHubWriter`]. Its field is private to this
@@ -47,6 +47,8 @@ pub enum CommandSource {
     Cli,
     /// The configuration deployer, recording its deployments on GitHub.
     ConfigDeploy,
+    /// The quality gate, posting its commit statuses.
+    QualityGate,
 }
 
 impl CommandSource {
@@ -60,6 +62,7 @@ impl CommandSource {
             CommandSource::Policy => "policy".into(),
             CommandSource::Cli => "cli".into(),
             CommandSource::ConfigDeploy => "config-deploy".into(),
+            CommandSource::QualityGate => "quality-gate".into(),
         }
     }
 }
@@ -93,6 +96,13 @@ pub struct Params {
     /// `deploy_config`: deploy exactly this commit (default: the branch head).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// `dispatch`, `deploy_template`, `deploy_config`: go ahead though the repository's
+    /// quality gate fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_gate: Option<bool>,
+    /// The bridge's `coordinate`: which coordinated deployment to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 /// What a source (MQTT, HTTP, a policy) hands the executor.
@@ -100,10 +110,12 @@ pub struct Params {
 pub enum Request {
     /// An action on a repository.
     Repo(Command),
-    /// An action of the bridge itself (`poll`, `validate`).
+    /// An action of the bridge itself (`poll`, `validate`, `coordinate`).
     Bridge {
         action: String,
         request_id: Option<String>,
+        /// `coordinate`: the deployment to start.
+        deployment: Option<String>,
     },
     /// Turn a policy switch on or off: a repository's (`Some((owner, name))`) or the
     /// bridge's.
@@ -132,9 +144,9 @@ impl Request {
                 c.action.to_string(),
                 BUSY,
             ),
-            Request::Bridge { action, request_id } => {
-                CommandResult::rejected(request_id.clone(), "bridge".into(), action.clone(), BUSY)
-            }
+            Request::Bridge {
+                action, request_id, ..
+            } => CommandResult::rejected(request_id.clone(), "bridge".into(), action.clone(), BUSY),
             Request::Switch { repo, key, .. } => CommandResult::rejected(
                 None,
                 repo.as_ref()

@@ -142,5 +142,13 @@ fn validate(p: &Params) -> Result<(), String> {
 
 /// The `request_id` of a payload, when it has a usable one (to answer even a refusal).
 pub fn request_id(payload: &[u8]) -> Option<String> {
-    parse_params(payload).ok().and_then(|p| p.request_id)
+    params(payload).and_then(|p| p.request_id)
+}
+
+/// The parameters of a payload when it has readable ones (a bridge command's).
+pub fn params(payload: &[u8]) -> Option<Params> {
+    if payload.len() > MAX_PAYLOAD {
+        return None;
+    }
+    parse_params(payload).ok()
 }

@@ -23,6 +23,12 @@ pub struct RepoPolicy {
     pub auto_rollback: Option<crate::recovery::RollbackPolicy>,
     /// HTTP checks of what the repository deploys.
     pub health: Option<crate::recovery::HealthPolicy>,
+    /// Upstream workflows (`needs`) and what their success dispatches here.
+    pub downstream: Option<crate::recovery::DownstreamPolicy>,
+    /// Targets of the service-level objectives.
+    pub slo: crate::recovery::SloTargets,
+    /// The quality gate, when the settings set one.
+    pub gate: Option<crate::recovery::GatePolicy>,
 }
 
 /// A workflow that rolls back when dispatched with the commit to return to.
@@ -46,6 +52,7 @@ impl RepoPolicy {
         let configured = [
             (Switch::AutoRetry, self.auto_retry.is_some()),
             (Switch::AutoRollback, self.auto_rollback.is_some()),
+            (Switch::Downstream, self.downstream.is_some()),
         ];
         configured
             .into_iter()

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::{ConfigDeployment, Status, Trigger};
 use super::{ConfigDeploySettings, Deployer};
-use crate::commands::{CommandHandle, DeploymentWrite};
+use crate::commands::{CommandHandle, RecordWrite};
 use crate::model::Event;
 use crate::state::StateHandle;
 
@@ -351,7 +351,7 @@ impl ConfigDeployTask {
 
     async fn create_github_deployment(&self, sha: &str, trigger: &Trigger) -> Option<u64> {
         let s = self.deployer.settings();
-        let write = DeploymentWrite::Create {
+        let write = RecordWrite::Create {
             owner: s.owner.clone(),
             name: s.name.clone(),
             sha: sha.to_string(),
@@ -361,7 +361,7 @@ impl ConfigDeployTask {
                 trigger.label()
             ),
         };
-        match self.commands.record_deployment(write).await {
+        match self.commands.record(write).await {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!("config deploy: recording the deployment on GitHub: {e}");
@@ -372,7 +372,7 @@ impl ConfigDeployTask {
 
     async fn github_status(&self, id: u64, state: &'static str, description: &str) {
         let s = self.deployer.settings();
-        let write = DeploymentWrite::Status {
+        let write = RecordWrite::Status {
             owner: s.owner.clone(),
             name: s.name.clone(),
             id,
@@ -380,7 +380,7 @@ impl ConfigDeployTask {
             description: description.to_string(),
             log_url: self.log_url.clone(),
         };
-        if let Err(e) = self.commands.record_deployment(write).await {
+        if let Err(e) = self.commands.record(write).await {
             tracing::warn!("config deploy: posting the deployment status `{state}` on GitHub: {e}");
         }
     }

@@ -19,6 +19,8 @@ pub enum Intake {
     Bridge {
         action: String,
         request_id: Option<String>,
+        /// `coordinate`: which deployment.
+        deployment: Option<String>,
     },
     /// A policy switch turned on or off (`<base>/repo/<owner>/<name>/set/<key>`,
     /// `<base>/bridge/set/<key>`, payload `ON`/`OFF`).
@@ -44,10 +46,11 @@ pub fn intake(topics: &Topics, inbound: &Inbound) -> Intake {
         if inbound.retained {
             return Intake::Rejected(retained(None, "bridge".into(), action.into()));
         }
-        let request_id = parse::request_id(&inbound.payload);
+        let params = parse::params(&inbound.payload).unwrap_or_default();
         return Intake::Bridge {
             action: action.to_string(),
-            request_id,
+            request_id: params.request_id,
+            deployment: params.deployment,
         };
     }
     let switch = match inbound
@@ -110,7 +113,15 @@ impl Intake {
         match self {
             Intake::Ignore => None,
             Intake::Repo(c) => Some(Request::Repo(c)),
-            Intake::Bridge { action, request_id } => Some(Request::Bridge { action, request_id }),
+            Intake::Bridge {
+                action,
+                request_id,
+                deployment,
+            } => Some(Request::Bridge {
+                action,
+                request_id,
+                deployment,
+            }),
             Intake::Switch { repo, key, on } => Some(Request::Switch { repo, key, on }),
             Intake::Rejected(result) => Some(Request::Refused {
                 source: CommandSource::Mqtt,

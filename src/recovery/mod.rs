@@ -1,24 +1,36 @@
-//! Recovery: what a failed run's failure is ([`classify`]), so policies can tell a runner
-//! that went away from a test that failed; the bounded automatic re-run of transient
-//! failures ([`retry`]); and the rollback after repeated deploy failures ([`rollback`]). The classification travels with the run's state (MQTT, the API,
-//! MCP); every re-run is a command through the one executor.
+//! Recovery and coordination: what a failed run's failure is ([`classify`]), so policies
+//! can tell a runner that went away from a test that failed; the bounded automatic re-run
+//! of transient failures ([`retry`]); the rollback after repeated deploy failures
+//! ([`rollback`]); health checks ([`health`]); service-level objectives ([`slo`]) and the
+//! quality gate built on them ([`gate`]); runs triggered by upstream repositories
+//! ([`downstream`]) and deployments across repositories in order ([`coordinate`]); and
+//! the switches that turn each on and off ([`switches`]). Every write to GitHub is a
+//! command through the one executor.
 
 pub mod classify;
+pub mod coordinate;
+pub mod downstream;
+pub mod gate;
 pub mod health;
 pub mod retry;
 pub mod rollback;
+pub mod slo;
 pub mod switches;
 
 pub use classify::{Classification, FailureClass, classify};
+pub use coordinate::{CoordinatedDeployment, Coordinator, CoordinatorHandle};
+pub use downstream::{Downstream, DownstreamPolicy, Need};
+pub use gate::{GatePolicy, GateStatuses, GateVerdict};
 pub use health::{HealthPolicy, HealthReport, HealthWatch, HttpCheck};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
+pub use slo::SloTargets;
 pub use switches::{Scope, Switch};
 
 /// What a policy did, for HA's *Recovery* event entity and the API's event stream.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RecoveryEvent {
-    /// `re_run` (auto-retry) or `rolled_back` (auto-rollback).
+    /// One of [`RECOVERY_EVENT_TYPES`].
     pub event_type: &'static str,
     pub repository: String,
     /// The run acted on: the failed run re-run, or the run whose failure triggered the rollback.
@@ -31,5 +43,14 @@ pub struct RecoveryEvent {
     pub url: Option<String>,
 }
 
-/// The event types of the *Recovery* entity.
-pub const RECOVERY_EVENT_TYPES: [&str; 2] = ["re_run", "rolled_back"];
+/// The event types of the *Recovery* entity: an automatic re-run, an automatic rollback,
+/// a downstream dispatch, and a coordinated deployment's step started, failed (the
+/// deployment stops), or the last one succeeded.
+pub const RECOVERY_EVENT_TYPES: [&str; 6] = [
+    "re_run",
+    "rolled_back",
+    "dispatched_downstream",
+    "coordinated_dispatched",
+    "coordinated_failed",
+    "coordinated_succeeded",
+];

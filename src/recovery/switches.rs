@@ -1,5 +1,5 @@
 //! The policies' on/off switches, as HA `switch` entities: per repository, one for each
-//! automatic policy its settings configure (`auto_retry`, `auto_rollback`); on the bridge,
+//! automatic policy its settings configure (`auto_retry`, `auto_rollback`, `needs`); on the bridge,
 //! *Automation paused*, the emergency stop for every automatic action, and *Configuration
 //! auto-deploy* when `config_deploy` deploys new commits by itself. Settings say what a
 //! policy does; a switch says whether it may act now. States live in the store (the state
@@ -14,6 +14,8 @@ use serde::{Serialize, Serializer};
 pub enum Switch {
     AutoRetry,
     AutoRollback,
+    /// Dispatches of `on_upstream` when a workflow in `needs` succeeds.
+    Downstream,
     /// Bridge-level: stops every automatic action.
     AutomationPaused,
     /// Bridge-level: new commits of the configuration repository are deployed by themselves.
@@ -21,9 +23,10 @@ pub enum Switch {
 }
 
 impl Switch {
-    pub const ALL: [Switch; 4] = [
+    pub const ALL: [Switch; 5] = [
         Switch::AutoRetry,
         Switch::AutoRollback,
+        Switch::Downstream,
         Switch::AutomationPaused,
         Switch::ConfigAutoDeploy,
     ];
@@ -33,6 +36,7 @@ impl Switch {
         match self {
             Switch::AutoRetry => "auto_retry",
             Switch::AutoRollback => "auto_rollback",
+            Switch::Downstream => "downstream",
             Switch::AutomationPaused => "automation_paused",
             Switch::ConfigAutoDeploy => "config_auto_deploy",
         }
@@ -47,6 +51,7 @@ impl Switch {
         match self {
             Switch::AutoRetry => "Auto-retry",
             Switch::AutoRollback => "Auto-rollback",
+            Switch::Downstream => "Downstream triggers",
             Switch::AutomationPaused => "Automation paused",
             Switch::ConfigAutoDeploy => "Configuration auto-deploy",
         }
@@ -56,6 +61,7 @@ impl Switch {
         match self {
             Switch::AutoRetry => "mdi:restart",
             Switch::AutoRollback => "mdi:undo-variant",
+            Switch::Downstream => "mdi:source-branch-sync",
             Switch::AutomationPaused => "mdi:pause-octagon",
             Switch::ConfigAutoDeploy => "mdi:home-import-outline",
         }

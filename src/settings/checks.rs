@@ -148,6 +148,8 @@ impl Settings {
                 ));
             }
         }
+        let coordinated =
+            super::coordination::coordinated(raw.coordinated_deployments, &github.repositories)?;
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
@@ -161,6 +163,7 @@ impl Settings {
             validate,
             templates,
             config_deploy,
+            coordinated,
             log_level,
         })
     }
@@ -232,6 +235,7 @@ fn validate_github(raw: RawGitHub) -> Result<GitHubSettings, SettingsError> {
         }
         repositories.push(selector);
     }
+    super::coordination::check_graph(&repositories)?;
 
     let poll_interval = raw.poll_interval.map_or(defaults::POLL_INTERVAL, |d| d.0);
     // Quiet polls are free (304), and pacing stretches the interval when the budget runs low,
@@ -395,7 +399,17 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
         &raw_policy.health_checks,
         raw_policy.health_check_every,
     )?;
+    let downstream = super::coordination::downstream_policy(
+        key,
+        raw_policy.needs,
+        raw_policy.on_upstream,
+        &allow,
+        &raw_policy.dispatch,
+    )?;
     let policy = RepoPolicy {
+        slo: super::coordination::slo_targets(key, raw_policy.slo)?,
+        gate: super::coordination::gate_policy(raw_policy.quality_gate),
+        downstream,
         health,
         auto_rollback,
         auto_retry,

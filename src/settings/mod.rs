@@ -15,6 +15,7 @@
 //! Supervisor's MQTT service).
 
 mod checks;
+mod coordination;
 pub mod defaults;
 mod layers;
 pub mod schema;

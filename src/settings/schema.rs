@@ -36,6 +36,9 @@ pub struct RawSettings {
     /// Deploying the Home Assistant configuration from its repository.
     #[serde(default)]
     pub config_deploy: crate::config_deploy::RawConfigDeploy,
+    /// Deployments across repositories in order, each waiting for the one before.
+    #[serde(default)]
+    pub coordinated_deployments: Vec<RawCoordinated>,
     /// Log filter (`info`, `debug`, `gitops_bridge=debug,rumqttc=warn`, …).
     #[serde(default)]
     pub log_level: Option<String>,
@@ -105,6 +108,81 @@ pub struct RawRepositoryPolicy {
     pub health_checks: Vec<RawHttpCheck>,
     /// How often the health checks run (default 5m); also after each successful deploy.
     pub health_check_every: Option<HumanDuration>,
+    /// Upstream workflows: when one succeeds on its default branch, `on_upstream` runs here.
+    #[serde(default)]
+    pub needs: Vec<RawNeed>,
+    /// The workflow dispatched here when a workflow in `needs` succeeds.
+    pub on_upstream: Option<RawOnUpstream>,
+    /// Targets of the service-level objectives (default: the plan's 95 %, 5m, 1h).
+    pub slo: Option<RawSlo>,
+    /// A quality gate: SLOs met, health checks passing, upstreams healthy.
+    pub quality_gate: Option<RawQualityGate>,
+}
+
+/// One entry of `needs:`: an upstream repository's workflow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNeed {
+    /// `owner/name` of a watched repository.
+    pub repository: String,
+    /// Its workflow (file name) whose success on its default branch triggers ours.
+    pub workflow: String,
+}
+
+/// `on_upstream:` of a repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnUpstream {
+    /// The workflow dispatched here (must be listed in `dispatch`).
+    pub workflow: String,
+    /// The `workflow_dispatch` input that receives the upstream's commit (default
+    /// `upstream_sha`; empty: no input).
+    pub sha_input: Option<String>,
+}
+
+/// `slo:` of a repository.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    /// The least success rate over the metrics window, in percent (default 95).
+    pub success_rate: Option<f64>,
+    /// The 95th-percentile run duration must stay under this (default 5m).
+    pub p95_duration: Option<HumanDuration>,
+    /// The mean time to recovery must stay under this (default 1h).
+    pub mttr: Option<HumanDuration>,
+}
+
+/// `quality_gate:` of a repository.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQualityGate {
+    /// Post the verdict as the commit status `gitops-bridge/quality-gate` (default true).
+    pub publish: Option<bool>,
+    /// Failing health checks fail the gate (default true).
+    pub health: Option<bool>,
+    /// A failing upstream (`needs`) fails the gate (default true).
+    pub upstream: Option<bool>,
+}
+
+/// One entry of `coordinated_deployments:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCoordinated {
+    /// What HA and the command call it (`homelab`).
+    pub name: String,
+    /// The repositories, in order; each waits for the one before to succeed.
+    pub steps: Vec<RawCoordinatedStep>,
+    /// How long one step's run may take (default 1h).
+    pub step_timeout: Option<HumanDuration>,
+}
+
+/// One step of a coordinated deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCoordinatedStep {
+    pub repository: String,
+    /// The workflow dispatched (default: the repository's `deploy_workflow`).
+    pub workflow: Option<String>,
 }
 
 /// One entry of `health_checks:`.

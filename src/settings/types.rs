@@ -50,7 +50,8 @@ pub struct GitHubSettings {
 }
 
 impl GitHubSettings {
-    /// Whether any repository has an automatic policy (`auto_retry`, `auto_rollback`).
+    /// Whether any repository has an automatic policy (`auto_retry`, `auto_rollback`,
+    /// `needs`).
     pub fn has_automation(&self) -> bool {
         self.repositories
             .iter()
@@ -134,6 +135,8 @@ pub struct Settings {
     pub templates: Option<std::sync::Arc<crate::deploy::TemplateSettings>>,
     /// `None` when `config_deploy.repository` is not set.
     pub config_deploy: Option<std::sync::Arc<crate::config_deploy::ConfigDeploySettings>>,
+    /// `coordinated_deployments:`, in the settings' order.
+    pub coordinated: Vec<crate::recovery::CoordinatedDeployment>,
     pub log_level: String,
 }
 

@@ -55,6 +55,25 @@ pub fn create_deployment(
     )
 }
 
+/// `POST /repos/{owner}/{repo}/statuses/{sha}`: a commit status under `context`, which
+/// branch protection can require. GitHub keeps descriptions to 140 characters.
+pub fn commit_status(
+    repo: Repo<'_>,
+    sha: &str,
+    state: &str,
+    description: &str,
+    context: &str,
+) -> super::Write {
+    super::Write::post(
+        repo.path(&format!("statuses/{sha}")),
+        serde_json::json!({
+            "state": state,
+            "description": crate::text::truncate(description, 140),
+            "context": context,
+        }),
+    )
+}
+
 /// `POST /repos/{owner}/{repo}/deployments/{id}/statuses`. GitHub keeps descriptions to 140
 /// characters.
 pub fn deployment_status(

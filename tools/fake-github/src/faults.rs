@@ -145,6 +145,17 @@ pub fn invalid_field(resource: &str, field: &str) -> Value {
     })
 }
 
+/// 422 "Validation Failed" for a body field a model validation refused (`code: custom`
+/// with GitHub's message, e.g. `state is not included in the list` for commit statuses).
+pub fn custom_field_error(resource: &str, field: &str, message: &str) -> Value {
+    json!({
+        "message": "Validation Failed",
+        "errors": [ { "resource": resource, "code": "custom", "field": field, "message": message } ],
+        "documentation_url": DOCS_REST,
+        "status": "422"
+    })
+}
+
 /// 422 "Validation Failed" for a required body field that was not sent (`code: missing_field`).
 pub fn missing_field(resource: &str, field: &str) -> Value {
     json!({

@@ -18,6 +18,7 @@ use crate::{RecordedRequest, Shared};
 
 mod deployments;
 mod git_routes;
+mod statuses;
 
 /// What a handler answers before the cross-cutting headers are added.
 pub(crate) struct Reply {
@@ -338,6 +339,9 @@ fn route(world: &mut World, ctx: &Ctx) -> Reply {
             if let Some(reply) = deployments::route(world, ctx, &full, rest) {
                 return reply;
             }
+            if let Some(reply) = statuses::route(world, ctx, &full, rest) {
+                return reply;
+            }
             repo_routes(world, ctx, &full, rest, get, post)
         }
         _ => Reply::not_found(),
@@ -370,10 +374,6 @@ fn repo_routes(
             dispatch(world, ctx, full, &id)
         }
         (["actions", "runs"], true, _) => list_runs(w, repo, ctx, None),
-        (["statuses", sha], _, true) => {
-            let (sha, full) = (sha.to_string(), full.to_string());
-            commit_status(world, ctx, &full, &sha)
-        }
         (["actions", "runs", id], true, _) => match parse_id(id).and_then(|id| repo.latest_run(id))
         {
             Some(run) => Reply::json(200, &render::run_json(w, repo, run, &ctx.base, true)),
@@ -868,45 +868,6 @@ fn run_action(world: &mut World, ctx: &Ctx, full: &str, run_id: u64, action: &st
 
 fn problems_parsing_json() -> Reply {
     Reply::json(400, &error_body("Problems parsing JSON", DOCS_REST, 400))
-}
-
-/// POST …/statuses/{sha}: GitHub's `status` object (state, description, target_url,
-/// context), 422 for an unknown state or a SHA that is not a full commit id.
-fn commit_status(world: &mut World, ctx: &Ctx, full: &str, sha: &str) -> Reply {
-    let Ok(body) = serde_json::from_slice::<Value>(&ctx.req.body) else {
-        return problems_parsing_json();
-    };
-    let state = body["state"].as_str().unwrap_or_default().to_string();
-    if !["error", "failure", "pending", "success"].contains(&state.as_str()) {
-        return invalid_request(
-            "For 'properties/state', value is not one of error, failure, pending, success.",
-        );
-    }
-    if sha.len() != 40 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Reply::json(
-            422,
-            &error_body(&format!("No commit found for SHA: {sha}"), DOCS_REST, 422),
-        );
-    }
-    let id = world.max_id() + 1;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let url = format!("{}/repos/{full}/statuses/{sha}", ctx.base);
-    let status = json!({
-        "url": url,
-        "avatar_url": "https://github.com/images/error/hubot_happy.gif",
-        "id": id,
-        "node_id": "MDY6U3RhdHVzMQ==",
-        "state": state,
-        "description": body["description"],
-        "target_url": body["target_url"],
-        "context": body["context"].as_str().unwrap_or("default"),
-        "created_at": now,
-        "updated_at": now,
-    });
-    if let Some(repo) = world.repo_mut(full) {
-        repo.statuses.push((sha.to_string(), status.clone()));
-    }
-    Reply::json(201, &status)
 }
 
 fn invalid_request(detail: &str) -> Reply {

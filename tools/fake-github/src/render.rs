@@ -9,7 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::world::{
-    Deployment, DeploymentStatus, Job, OwnerKind, Repo, Run, Step, Workflow, World, fake_sha,
+    CommitStatus, Deployment, DeploymentStatus, Job, OwnerKind, Repo, Run, Step, Workflow, World,
+    combined_state, fake_sha,
 };
 
 const LIST_RUNS: &str = include_str!("../fixtures/list-workflow-runs.json");
@@ -22,6 +23,10 @@ const WEBHOOK_RUN: &str = include_str!("../fixtures/workflow_run.completed.json"
 pub const DEPLOYMENT_FIXTURE: &str = include_str!("../fixtures/get-deployment.json");
 pub const DEPLOYMENT_STATUS_FIXTURE: &str = include_str!("../fixtures/get-deployment-status.json");
 pub const WEBHOOK_DEPLOYMENT_FIXTURE: &str = include_str!("../fixtures/deployment.created.json");
+/// Recorded commit status shapes (see `fixtures/README.md`): also compared in tests.
+pub const COMMIT_STATUS_FIXTURE: &str = include_str!("../fixtures/create-commit-status.json");
+pub const COMBINED_STATUS_FIXTURE: &str =
+    include_str!("../fixtures/get-combined-commit-status.json");
 /// Also embedded so tests and docs can compare against it; not used for rendering.
 pub const LIST_WORKFLOWS_FIXTURE: &str = include_str!("../fixtures/list-repo-workflows.json");
 pub const DISPATCH_RESPONSE_FIXTURE: &str =
@@ -51,6 +56,11 @@ pub struct Fixtures {
     pub deployment_status: Value,
     /// The `deployment` webhook (action `created`).
     pub deployment_webhook: Value,
+    /// The REST `status` example (create and list items share it).
+    pub commit_status: Value,
+    /// The REST `combined-commit-status` example; its `statuses` items are
+    /// simple-commit-status objects (no `creator`).
+    pub combined_status: Value,
 }
 
 pub fn fixtures() -> &'static Fixtures {
@@ -73,6 +83,8 @@ pub fn fixtures() -> &'static Fixtures {
             deployment: parse(DEPLOYMENT_FIXTURE),
             deployment_status: parse(DEPLOYMENT_STATUS_FIXTURE),
             deployment_webhook: parse(WEBHOOK_DEPLOYMENT_FIXTURE),
+            commit_status: parse(COMMIT_STATUS_FIXTURE),
+            combined_status: parse(COMBINED_STATUS_FIXTURE),
         }
     })
 }
@@ -627,6 +639,87 @@ pub fn deployment_webhook_json(world: &World, repo: &Repo, d: &Deployment, base:
     v
 }
 
+/// The fields a commit status shares with the simple-commit-status of combined statuses.
+/// `url` is the commit's `…/statuses/{sha}` (GitHub's own, not one per status) and
+/// `avatar_url` the creator's avatar.
+fn fill_status_fields(
+    m: &mut Map<String, Value>,
+    world: &World,
+    repo: &Repo,
+    st: &CommitStatus,
+    base: &str,
+) {
+    let (_, creator_id, _) = account(world, &st.creator);
+    m.insert(
+        "url".into(),
+        json!(format!(
+            "{base}/repos/{}/statuses/{}",
+            repo.full_name(),
+            st.sha
+        )),
+    );
+    m.insert(
+        "avatar_url".into(),
+        json!(format!(
+            "https://avatars.githubusercontent.com/u/{creator_id}?v=4"
+        )),
+    );
+    m.insert("id".into(), json!(st.id));
+    m.insert("node_id".into(), json!(node_id("Status", st.id)));
+    m.insert("state".into(), json!(st.state));
+    m.insert("description".into(), json!(st.description));
+    m.insert("target_url".into(), json!(st.target_url));
+    m.insert("context".into(), json!(st.context));
+    m.insert("created_at".into(), json!(ts(st.created_at)));
+    m.insert("updated_at".into(), json!(ts(st.created_at)));
+}
+
+/// A commit status (`POST …/statuses/{sha}`, `GET …/commits/{ref}/statuses` items), from
+/// the REST `status` example; `creator` is the user who posted it.
+pub fn commit_status_json(world: &World, repo: &Repo, st: &CommitStatus, base: &str) -> Value {
+    let mut v = fixtures().commit_status.clone();
+    let m = obj(&mut v);
+    fill_status_fields(m, world, repo, st, base);
+    m.insert("creator".into(), user_json(world, &st.creator, base));
+    v
+}
+
+/// `GET …/commits/{ref}/status`, from the REST `combined-commit-status` example. `latest`
+/// is the newest status per context (all of them, for `state`); `page` the ones of this
+/// page (GitHub paginates `statuses`), `total_count` counts all contexts. `commit_url` is
+/// `…/commits/{sha}` and `url` `…/commits/{sha}/status` (the example lacks `/commits`).
+pub fn combined_status_json(
+    world: &World,
+    repo: &Repo,
+    sha: &str,
+    latest: &[&CommitStatus],
+    page: &[&CommitStatus],
+    base: &str,
+) -> Value {
+    let f = fixtures();
+    let api = format!("{base}/repos/{}", repo.full_name());
+    let mut v = f.combined_status.clone();
+    let item = v["statuses"][0].clone();
+    let repository = run_repo_json(world, repo, base, &v["repository"], "octocat/Hello-World");
+    let statuses: Vec<Value> = page
+        .iter()
+        .map(|st| {
+            let mut s = item.clone();
+            fill_status_fields(obj(&mut s), world, repo, st, base);
+            s
+        })
+        .collect();
+    let m = obj(&mut v);
+    m.insert("state".into(), json!(combined_state(latest)));
+    m.insert("statuses".into(), json!(statuses));
+    m.insert("sha".into(), json!(sha));
+    m.insert("total_count".into(), json!(latest.len()));
+    m.insert("repository".into(), repository);
+    m.insert("commit_url".into(), json!(format!("{api}/commits/{sha}")));
+    m.insert("url".into(), json!(format!("{api}/commits/{sha}/status")));
+    v
+}
+
 /// `GET /rate_limit`: the example with `resources.core` (and `rate`, which API version
 /// 2026-03-10 drops) from the live counters; other buckets keep the example's numbers.
 pub fn rate_limit_json(limit: u32, remaining: u32, reset: i64, include_rate: bool) -> Value {
@@ -660,7 +753,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::world::{Deployment, DeploymentStatus};
+    use crate::world::{CommitStatus, Deployment, DeploymentStatus};
 
     fn keys(v: &Value) -> BTreeSet<String> {
         v.as_object().expect("an object").keys().cloned().collect()
@@ -736,6 +829,86 @@ mod tests {
         assert_eq!(got["deployment"], deployment_json(&world, repo, d, base));
     }
 
+    /// Rendered commit statuses and the combined status have the key sets of the recorded
+    /// examples (nested creator, simple statuses and repository included).
+    #[test]
+    fn commit_status_shapes_match_recorded_examples() {
+        let t = DateTime::parse_from_rfc3339("2025-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let sha = fake_sha("c");
+        let repo = Repo::new(20, "octo", "app")
+            .status(
+                CommitStatus::new(40, &sha, "pending", "ci/build", "octo", t)
+                    .description("building"),
+            )
+            .status(
+                CommitStatus::new(41, &sha, "success", "ci/build", "octo", t)
+                    .target_url("https://ci.example/41"),
+            )
+            .status(CommitStatus::new(42, &sha, "failure", "lint", "octo", t));
+        let world = World::with_user("octo").repo(repo);
+        let repo = &world.repos[0];
+        let base = "http://127.0.0.1:1";
+
+        let rest = parse(COMMIT_STATUS_FIXTURE);
+        let got = commit_status_json(&world, repo, &repo.statuses[1], base);
+        assert_eq!(keys(&got), keys(&rest));
+        assert_eq!(keys(&got["creator"]), keys(&rest["creator"]));
+        assert_eq!(got["node_id"], node_id("Status", 41));
+        assert_eq!(got["url"], format!("{base}/repos/octo/app/statuses/{sha}"));
+        assert_eq!(got["description"], Value::Null);
+        assert_eq!(got["target_url"], "https://ci.example/41");
+        assert_eq!(got["creator"]["login"], "octo");
+        assert_eq!(got["avatar_url"], got["creator"]["avatar_url"]);
+
+        let rest = parse(COMBINED_STATUS_FIXTURE);
+        let latest = repo.latest_statuses(&sha);
+        let got = combined_status_json(&world, repo, &sha, &latest, &latest, base);
+        assert_eq!(keys(&got), keys(&rest));
+        assert_eq!(keys(&got["repository"]), keys(&rest["repository"]));
+        assert_eq!(
+            keys(&got["repository"]["owner"]),
+            keys(&rest["repository"]["owner"])
+        );
+        let items = got["statuses"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        for item in items {
+            assert_eq!(keys(item), keys(&rest["statuses"][0]));
+        }
+        assert_eq!(items[0]["id"], 41);
+        assert_eq!(items[1]["id"], 42);
+        assert_eq!(got["state"], "failure");
+        assert_eq!(got["total_count"], 2);
+        assert_eq!(got["sha"], sha);
+        assert_eq!(got["repository"]["full_name"], "octo/app");
+        assert_eq!(
+            got["url"],
+            format!("{base}/repos/octo/app/commits/{sha}/status")
+        );
+    }
+
+    #[test]
+    fn combined_state_follows_the_newest_status_per_context() {
+        let t = Utc::now();
+        let s =
+            |id, state: &str, ctx: &str| CommitStatus::new(id, "a".repeat(40), state, ctx, "o", t);
+        let sha = "a".repeat(40);
+        let repo = Repo::new(1, "o", "r");
+        assert_eq!(repo.combined_state(&sha), "pending");
+        let repo = repo
+            .status(s(2, "failure", "CI"))
+            .status(s(3, "success", "ci"));
+        // Contexts compare case-insensitively: the newer success replaces the failure.
+        assert_eq!(repo.latest_statuses(&sha).len(), 1);
+        assert_eq!(repo.combined_state(&sha), "success");
+        let repo = repo.status(s(4, "pending", "deploy"));
+        assert_eq!(repo.combined_state(&sha), "pending");
+        let repo = repo.status(s(5, "error", "lint"));
+        assert_eq!(repo.combined_state(&sha), "failure");
+        assert_eq!(repo.combined_state(&"b".repeat(40)), "pending");
+    }
+
     #[test]
     fn node_ids_match_github_examples() {
         assert_eq!(node_id("User", 1), "MDQ6VXNlcjE=");
@@ -750,5 +923,6 @@ mod tests {
             node_id("DeploymentStatus", 1),
             "MDE2OkRlcGxveW1lbnRTdGF0dXMx"
         );
+        assert_eq!(node_id("Status", 1), "MDY6U3RhdHVzMQ==");
     }
 }

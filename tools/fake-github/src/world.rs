@@ -1,5 +1,5 @@
 //! The fake's state: owners, repositories, workflows, runs (one entry per attempt),
-//! jobs and deployments with their statuses. Plain data with public fields so tests can
+//! jobs, deployments with their statuses, and commit statuses. Plain data with public fields so tests can
 //! build and mutate it directly; the HTTP layer renders it into GitHub's JSON shapes
 //! (see `render`).
 
@@ -72,9 +72,31 @@ pub struct Repo {
     pub push_conclusion: Option<String>,
     /// Deployments in creation order (the REST list shows them newest first).
     pub deployments: Vec<Deployment>,
-    /// Commit statuses in creation order: (commit, the rendered `status` object).
-    pub statuses: Vec<(String, serde_json::Value)>,
+    /// Commit statuses (`POST /repos/{o}/{r}/statuses/{sha}`) of all commits, in creation
+    /// order (the REST list shows a commit's newest first).
+    pub statuses: Vec<CommitStatus>,
 }
+
+/// One commit status (`POST …/statuses/{sha}`). GitHub keeps every one; the combined
+/// status of a commit uses the newest per `context` (compared case-insensitively).
+#[derive(Debug, Clone)]
+pub struct CommitStatus {
+    pub id: u64,
+    /// 40 lowercase hex digits.
+    pub sha: String,
+    /// `error`, `failure`, `pending` or `success` (see [`COMMIT_STATES`]).
+    pub state: String,
+    /// `default` unless the request named one.
+    pub context: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    /// Login of the creator (the authenticated user for statuses made over HTTP).
+    pub creator: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The states `POST …/statuses/{sha}` accepts.
+pub const COMMIT_STATES: &[&str] = &["error", "failure", "pending", "success"];
 
 /// A deployment (`POST /repos/{o}/{r}/deployments`) and its statuses.
 #[derive(Debug, Clone)]
@@ -268,8 +290,7 @@ impl World {
             max = max.max(r.workflows.iter().map(|w| w.id).max().unwrap_or(0));
             max = max.max(r.runs.iter().map(|x| x.id).max().unwrap_or(0));
             max = max.max(r.jobs.iter().map(|j| j.id).max().unwrap_or(0));
-            let status_ids = r.statuses.iter().filter_map(|(_, s)| s["id"].as_u64());
-            max = max.max(status_ids.max().unwrap_or(0));
+            max = max.max(r.statuses.iter().map(|s| s.id).max().unwrap_or(0));
             for d in &r.deployments {
                 max = max.max(d.id);
                 max = max.max(d.statuses.iter().map(|s| s.id).max().unwrap_or(0));
@@ -488,6 +509,46 @@ impl Repo {
         self.deployments.iter().find(|d| d.id == id)
     }
 
+    /// Commit statuses of `sha` (case-insensitive), newest first (`created_at`, then id),
+    /// as `GET …/commits/{ref}/statuses` lists them.
+    pub fn statuses_newest_first(&self, sha: &str) -> Vec<&CommitStatus> {
+        let mut list: Vec<&CommitStatus> = self
+            .statuses
+            .iter()
+            .filter(|s| s.sha.eq_ignore_ascii_case(sha))
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        list
+    }
+
+    /// The newest status of each context (case-insensitive) of `sha`, in the order the
+    /// contexts first got a status: the `statuses` of the combined status.
+    pub fn latest_statuses(&self, sha: &str) -> Vec<&CommitStatus> {
+        let mut out: Vec<&CommitStatus> = Vec::new();
+        for s in self.statuses_newest_first(sha).into_iter().rev() {
+            match out
+                .iter_mut()
+                .find(|x| x.context.eq_ignore_ascii_case(&s.context))
+            {
+                Some(slot) => *slot = s,
+                None => out.push(s),
+            }
+        }
+        out
+    }
+
+    /// The combined state of `sha`: `failure` if any context's newest status is `error`
+    /// or `failure`, else `pending` if any is `pending` or there is none, else `success`.
+    pub fn combined_state(&self, sha: &str) -> &'static str {
+        combined_state(&self.latest_statuses(sha))
+    }
+
+    /// Builder: add a commit status.
+    pub fn status(mut self, status: CommitStatus) -> Repo {
+        self.statuses.push(status);
+        self
+    }
+
     /// The commit a deployment of `git_ref` points at: a 40-hex sha as given, else the
     /// head of that branch (git, else the newest run on it), else a stable fake sha.
     pub fn resolve_ref(&self, git_ref: &str) -> String {
@@ -556,6 +617,56 @@ impl Deployment {
     /// The newest status, if any.
     pub fn latest_status(&self) -> Option<&DeploymentStatus> {
         self.statuses.last()
+    }
+}
+
+/// The combined state of the newest status per context (see [`Repo::combined_state`]).
+pub fn combined_state(latest: &[&CommitStatus]) -> &'static str {
+    if latest
+        .iter()
+        .any(|s| s.state == "error" || s.state == "failure")
+    {
+        "failure"
+    } else if latest.is_empty() || latest.iter().any(|s| s.state == "pending") {
+        "pending"
+    } else {
+        "success"
+    }
+}
+
+impl CommitStatus {
+    /// A status of `sha` in `context` by `creator` at `at`, without description or
+    /// target URL.
+    pub fn new(
+        id: u64,
+        sha: impl Into<String>,
+        state: impl Into<String>,
+        context: impl Into<String>,
+        creator: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> CommitStatus {
+        CommitStatus {
+            id,
+            sha: sha.into().to_ascii_lowercase(),
+            state: state.into(),
+            context: context.into(),
+            description: None,
+            target_url: None,
+            creator: creator.into(),
+            created_at: at,
+        }
+    }
+
+    /// Builder: set the description.
+    pub fn description(mut self, description: impl Into<String>) -> CommitStatus {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Builder: set the target URL.
+    pub fn target_url(mut self, url: impl Into<String>) -> CommitStatus {
+        self.target_url = Some(url.into());
+        self
     }
 }
 

@@ -60,7 +60,7 @@ fn with_deployment(
 }
 
 /// The JSON object body; an empty body counts as `{}` (then required fields are missing).
-fn body(ctx: &Ctx) -> Result<Map<String, Value>, Reply> {
+pub(super) fn body(ctx: &Ctx) -> Result<Map<String, Value>, Reply> {
     if ctx.req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -76,7 +76,7 @@ fn invalid(resource: &str, field: &str) -> Reply {
 }
 
 /// An optional string field: `Ok(None)` when absent or null, 422 when of another type.
-fn opt_str(
+pub(super) fn opt_str(
     body: &Map<String, Value>,
     resource: &str,
     field: &str,
@@ -137,8 +137,8 @@ fn list_statuses(world: &World, ctx: &Ctx, repo: &Repo, d: &Deployment) -> Reply
 }
 
 /// `POST …/deployments`: 201 with the new deployment. `auto_merge` and
-/// `required_contexts` are checked for type only (the fake has no commit statuses to
-/// verify and never merges), so the 202/409 answers do not occur.
+/// `required_contexts` are checked for type only (the fake does not check the commit's
+/// statuses against them and never merges), so the 202/409 answers do not occur.
 fn create_deployment(world: &mut World, ctx: &Ctx, full: &str) -> Reply {
     const R: &str = "Deployment";
     let body = match body(ctx) {

@@ -1,0 +1,357 @@
+//! Coordination across repositories against a running daemon (real Mosquitto, fake GitHub):
+//! an upstream's success dispatches the downstream workflow with the upstream's commit; the
+//! quality gate is posted as a commit status, fails when the upstream fails, and refuses our
+//! own dispatch unless told to ignore it; a coordinated deployment stops at the first
+//! failed step and runs the next only after a success; and the settings refuse a cycle in
+//! `needs`, naming it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
+use serde_json::Value;
+use support::rig::Rig;
+
+const WAIT: Duration = Duration::from_secs(20);
+const LIB_SHA: &str = "1111111111111111111111111111111111111111";
+const APP_SHA: &str = "2222222222222222222222222222222222222222";
+
+/// `octo/lib` with its release running (5001), `octo/app` with one good build (6001).
+fn world() -> World {
+    let now = Utc::now();
+    let minutes = chrono::Duration::minutes;
+    let lib = Repo::new(5, "octo", "lib")
+        .workflow(Workflow::new(
+            50,
+            "Release",
+            ".github/workflows/release.yml",
+        ))
+        .run(
+            Run::completed(
+                5000,
+                50,
+                "Release",
+                "success",
+                now - minutes(90),
+                minutes(2),
+            )
+            .sha(LIB_SHA),
+        )
+        .run(Run::in_progress(5001, 50, "Release", now - minutes(1)).sha(LIB_SHA));
+    let app = Repo::new(6, "octo", "app")
+        .workflow(Workflow::new(60, "Build", ".github/workflows/build.yml"))
+        .run(
+            Run::completed(6001, 60, "Build", "success", now - minutes(60), minutes(2))
+                .sha(APP_SHA),
+        );
+    World::new("t")
+        .owner(Owner::user("octo", 1))
+        .repo(lib)
+        .repo(app)
+}
+
+fn finish(gh: &FakeGitHub, repo: &str, run_id: u64, conclusion: &str) {
+    gh.with_world(|w| {
+        let run = w.repo_mut(repo).unwrap().latest_run_mut(run_id).unwrap();
+        run.status = "completed".into();
+        run.conclusion = Some(conclusion.into());
+        run.updated_at = Utc::now();
+    });
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The bodies of the POSTs to `path`, in order.
+fn posts(gh: &FakeGitHub, path: &str) -> Vec<Value> {
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+fn results(rig: &Rig, action: &str) -> Vec<Value> {
+    rig.probe
+        .all()
+        .into_iter()
+        .filter(|m| m.topic == "gitops-bridge/cmd/result")
+        .map(|m| m.json())
+        .filter(|r| r["action"] == action)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upstream_success_dispatches_downstream_and_a_failing_upstream_closes_the_gate() {
+    const APP: &str = "gitops-bridge/repo/octo/app/state";
+    const DISPATCHES: &str = "/repos/octo/app/actions/workflows/build.yml/dispatches";
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/lib\n    - name: octo/app\n      allow: [dispatch]\n      dispatch: [build.yml]\n      needs:\n        - repository: octo/lib\n          workflow: release.yml\n      on_upstream: {workflow: build.yml}\n      quality_gate: {}\n",
+        "gitops-bridge/#",
+        |text| text,
+        false,
+    )
+    .await;
+    // The gate passes and is posted on the app's newest commit, under its context.
+    rig.probe
+        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == true)
+        .await;
+    let statuses = format!("/repos/octo/app/statuses/{APP_SHA}");
+    wait_until("the passing gate was posted", || {
+        !posts(&rig.gh, &statuses).is_empty()
+    })
+    .await;
+    let first = &posts(&rig.gh, &statuses)[0];
+    assert_eq!(first["state"], "success", "{first}");
+    assert_eq!(first["context"], "gitops-bridge/quality-gate");
+    assert!(
+        posts(&rig.gh, DISPATCHES).is_empty(),
+        "nothing upstream succeeded yet"
+    );
+
+    // The upstream release succeeds on main: the app's build is dispatched with its commit.
+    finish(&rig.gh, "octo/lib", 5001, "success");
+    wait_until("the downstream build was dispatched", || {
+        !posts(&rig.gh, DISPATCHES).is_empty()
+    })
+    .await;
+    let dispatch = &posts(&rig.gh, DISPATCHES)[0];
+    assert_eq!(dispatch["inputs"]["upstream_sha"], LIB_SHA, "{dispatch}");
+    assert_eq!(dispatch["ref"], "main");
+    let event = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/app/recovery", WAIT, |_| true)
+        .await
+        .json();
+    assert_eq!(event["event_type"], "dispatched_downstream", "{event}");
+    assert!(
+        event["reason"]
+            .as_str()
+            .unwrap()
+            .contains("octo/lib:release.yml succeeded"),
+        "{event}"
+    );
+
+    // The upstream fails on main: the gate fails, naming it, and says so on GitHub.
+    rig.gh.with_world(|w| {
+        let lib = w.repo_mut("octo/lib").unwrap();
+        lib.runs.push(
+            Run::completed(
+                5002,
+                50,
+                "Release",
+                "failure",
+                Utc::now(),
+                chrono::Duration::minutes(1),
+            )
+            .sha(LIB_SHA),
+        );
+    });
+    let state = rig
+        .probe
+        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == false)
+        .await
+        .json();
+    let failing = state["quality_gate"]["failing"].to_string();
+    assert!(
+        failing.contains("upstream octo/lib:release.yml is failing on main"),
+        "{failing}"
+    );
+    wait_until("the failing gate was posted", || {
+        posts(&rig.gh, &statuses)
+            .iter()
+            .any(|s| s["state"] == "failure")
+    })
+    .await;
+
+    // Our own dispatch is refused while the gate fails, unless told to ignore it.
+    let before = posts(&rig.gh, DISPATCHES).len();
+    rig.probe
+        .publish(
+            "gitops-bridge/repo/octo/app/cmd/dispatch",
+            r#"{"workflow": "build.yml", "request_id": "gated"}"#,
+            false,
+        )
+        .await;
+    wait_until("the gated dispatch was answered", || {
+        results(&rig, "dispatch")
+            .iter()
+            .any(|r| r["request_id"] == "gated")
+    })
+    .await;
+    let refused = results(&rig, "dispatch")
+        .into_iter()
+        .find(|r| r["request_id"] == "gated")
+        .unwrap();
+    assert_eq!(refused["ok"], false, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("quality gate"), "{message}");
+    assert!(
+        message.contains("octo/lib:release.yml is failing"),
+        "{message}"
+    );
+    assert!(message.contains("ignore_gate"), "{message}");
+    assert_eq!(posts(&rig.gh, DISPATCHES).len(), before, "nothing sent");
+    rig.probe
+        .publish(
+            "gitops-bridge/repo/octo/app/cmd/dispatch",
+            r#"{"workflow": "build.yml", "request_id": "forced", "ignore_gate": true}"#,
+            false,
+        )
+        .await;
+    wait_until("the forced dispatch went out", || {
+        posts(&rig.gh, DISPATCHES).len() == before + 1
+    })
+    .await;
+    rig.stop().await;
+}
+
+/// The newest `workflow_dispatch` run of `repo`'s workflow `wf`, once there is one after `after`.
+fn dispatched_run(gh: &FakeGitHub, repo: &str, wf: u64, after: u64) -> Option<u64> {
+    gh.with_world(|w| {
+        w.find_repo(repo)
+            .unwrap()
+            .runs
+            .iter()
+            .filter(|r| r.workflow_id == wf && r.event == "workflow_dispatch" && r.id > after)
+            .map(|r| r.id)
+            .max()
+    })
+}
+
+#[tokio::test]
+async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a_success() {
+    const LIB: &str = "/repos/octo/lib/actions/workflows/release.yml/dispatches";
+    const APP: &str = "/repos/octo/app/actions/workflows/build.yml/dispatches";
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/lib\n      allow: [dispatch]\n      dispatch: [release.yml]\n    - name: octo/app\n      allow: [dispatch]\n      dispatch: [build.yml]\n      deploy_workflow: build.yml\n",
+        "gitops-bridge/#",
+        |text| {
+            text + "coordinated_deployments:\n  - name: homelab\n    steps:\n      - {repository: octo/lib, workflow: release.yml}\n      - {repository: octo/app}\n"
+        },
+        false,
+    )
+    .await;
+    rig.probe
+        .wait_for("gitops-bridge/repo/octo/app/state", WAIT, |s| {
+            s.json()["status"] == "success"
+        })
+        .await;
+    let start = |id: &str| format!(r#"{{"deployment": "homelab", "request_id": "{id}"}}"#);
+    const COORDINATE: &str = "gitops-bridge/bridge/cmd/coordinate";
+    rig.probe.publish(COORDINATE, start("first"), false).await;
+    wait_until("the first step was dispatched", || {
+        posts(&rig.gh, LIB).len() == 1
+    })
+    .await;
+    let answer = results(&rig, "coordinate");
+    assert_eq!(answer[0]["ok"], true, "{answer:?}");
+    assert!(
+        answer[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("octo/lib:release.yml → octo/app:build.yml"),
+        "{answer:?}"
+    );
+    let mut run = None;
+    wait_until("the dispatched run exists", || {
+        run = dispatched_run(&rig.gh, "octo/lib", 50, 5001);
+        run.is_some()
+    })
+    .await;
+    let first = run.unwrap();
+    finish(&rig.gh, "octo/lib", first, "failure");
+    let failed = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/lib/recovery", WAIT, |s| {
+            s.json()["event_type"] == "coordinated_failed"
+        })
+        .await
+        .json();
+    assert!(
+        failed["message"].as_str().unwrap().contains("failure"),
+        "{failed}"
+    );
+    assert!(
+        failed["reason"].as_str().unwrap().contains("step 1 of 2"),
+        "{failed}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        posts(&rig.gh, APP).is_empty(),
+        "a failed step stops the rest"
+    );
+
+    // Again: the first step succeeds, so the second is dispatched.
+    rig.probe.publish(COORDINATE, start("second"), false).await;
+    wait_until("the first step was dispatched again", || {
+        posts(&rig.gh, LIB).len() == 2
+    })
+    .await;
+    let mut run = None;
+    wait_until("the second dispatched run exists", || {
+        run = dispatched_run(&rig.gh, "octo/lib", 50, first);
+        run.is_some()
+    })
+    .await;
+    assert!(
+        posts(&rig.gh, APP).is_empty(),
+        "not before the first step succeeded"
+    );
+    finish(&rig.gh, "octo/lib", run.unwrap(), "success");
+    wait_until("the second step was dispatched", || {
+        posts(&rig.gh, APP).len() == 1
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[test]
+fn settings_refuse_a_cycle_in_needs_and_an_upstream_nobody_watches() {
+    let load = |repos: &str| {
+        let cfg = support::Config::write("http://127.0.0.1:9", "t", 1, repos, "");
+        gitops_bridge::settings::Settings::load(&gitops_bridge::settings::Sources {
+            file: Some(cfg.path.clone()),
+            addon_options: None,
+            env: vec![],
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let entry = |name: &str, upstream: &str, upstream_wf: &str, own_wf: &str| {
+        format!(
+            "    - name: {name}\n      allow: [dispatch]\n      dispatch: [{own_wf}]\n      needs:\n        - {{repository: {upstream}, workflow: {upstream_wf}}}\n      on_upstream: {{workflow: {own_wf}}}\n"
+        )
+    };
+    let chain = entry("octo/app", "octo/lib", "release.yml", "build.yml")
+        + &entry("octo/site", "octo/app", "build.yml", "deploy.yml")
+        + "    - name: octo/lib\n";
+    assert_eq!(load(&chain), Ok(()));
+    let cycle = entry("octo/app", "octo/lib", "release.yml", "build.yml")
+        + &entry("octo/site", "octo/app", "build.yml", "deploy.yml")
+        + &entry("octo/lib", "octo/site", "deploy.yml", "release.yml");
+    let err = load(&cycle).unwrap_err();
+    assert!(err.contains("cycle"), "{err}");
+    assert!(
+        err.contains(
+            "octo/app:build.yml → octo/site:deploy.yml → octo/lib:release.yml → octo/app:build.yml"
+        ),
+        "{err}"
+    );
+    let unwatched = entry("octo/app", "elsewhere/lib", "release.yml", "build.yml");
+    let err = load(&unwatched).unwrap_err();
+    assert!(err.contains("needs[0].repository"), "{err}");
+    assert!(err.contains("`elsewhere/lib` is not watched"), "{err}");
+    let undispatchable = "    - name: octo/lib\n    - name: octo/app\n      needs:\n        - {repository: octo/lib, workflow: release.yml}\n      on_upstream: {workflow: build.yml}\n";
+    let err = load(undispatchable).unwrap_err();
+    assert!(err.contains("on_upstream.workflow"), "{err}");
+}
