@@ -182,6 +182,11 @@ pub enum Change {
         repo_id: u64,
         event: Box<crate::recovery::RecoveryEvent>,
     },
+    /// A repository's health checks ran (its view holds the report too; this says when).
+    HealthChecked {
+        repo_id: u64,
+        report: Arc<crate::recovery::HealthReport>,
+    },
     /// The configuration deployer's picture changed; `finished`: a deployment that ended.
     ConfigDeploy {
         finished: Option<Box<crate::config_deploy::ConfigDeployment>>,
@@ -460,8 +465,9 @@ impl State {
             Event::HealthCheck { repo_id, report } => {
                 self.health_checks.insert(repo_id, report.clone());
                 if let Some(view) = self.current.repos.get_mut(&repo_id) {
-                    Arc::make_mut(view).health_check = Some(report);
+                    Arc::make_mut(view).health_check = Some(report.clone());
                     self.changed(repo_id);
+                    let _ = self.changes.send(Change::HealthChecked { repo_id, report });
                 }
             }
             Event::Switch { scope, switch, on } => {

@@ -7,12 +7,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use fake_github::{FakeGitHub, Owner, Repo, Run, Workflow, World};
 use serde_json::Value;
 use support::rig::Rig;
+use support::world::finish_run as finish;
 
 const WAIT: Duration = Duration::from_secs(20);
 const LIB_SHA: &str = "1111111111111111111111111111111111111111";
@@ -52,21 +53,8 @@ fn world() -> World {
         .repo(app)
 }
 
-fn finish(gh: &FakeGitHub, repo: &str, run_id: u64, conclusion: &str) {
-    gh.with_world(|w| {
-        let run = w.repo_mut(repo).unwrap().latest_run_mut(run_id).unwrap();
-        run.status = "completed".into();
-        run.conclusion = Some(conclusion.into());
-        run.updated_at = Utc::now();
-    });
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    support::world::wait_until(what, WAIT, done).await;
 }
 
 /// The bodies of the POSTs to `path`, in order.

@@ -42,12 +42,8 @@ fn reruns(gh: &FakeGitHub, run_id: u64) -> usize {
     support::world::reruns_of(gh, run_id)
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    support::world::wait_until(what, WAIT, done).await;
 }
 
 #[tokio::test]
@@ -254,16 +250,7 @@ fn deploy_world() -> World {
 }
 
 fn finish(gh: &FakeGitHub, run_id: u64, conclusion: &str) {
-    gh.with_world(|w| {
-        let run = w
-            .repo_mut("octo/deploy")
-            .unwrap()
-            .latest_run_mut(run_id)
-            .unwrap();
-        run.status = "completed".into();
-        run.conclusion = Some(conclusion.into());
-        run.updated_at = Utc::now();
-    });
+    support::world::finish_run(gh, "octo/deploy", run_id, conclusion);
 }
 
 #[tokio::test]
@@ -564,4 +551,108 @@ async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
         "{state}"
     );
     rig.stop().await;
+}
+
+/// A deploy that succeeds but leaves the service unhealthy is undone: the health check right
+/// after it fails, and the rollback re-runs the successful deploy *before* it (not the
+/// unhealthy one, the newest success), once, announced with the failing check as the
+/// reason. With `health_failures: 0` the same failure is only reported.
+#[tokio::test]
+async fn a_deploy_that_fails_its_health_check_is_rolled_back_to_the_one_before() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const DEPLOY: &str = "gitops-bridge/repo/octo/deploy/state";
+    let status = Arc::new(AtomicU16::new(200));
+    let served = status.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let served = served.clone();
+            async move { axum::http::StatusCode::from_u16(served.load(Ordering::SeqCst)).unwrap() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    for health_failures in [1, 0] {
+        status.store(200, Ordering::SeqCst);
+        // 3001 and 3002 deployed well; 3003 failed; 3004 is deploying.
+        let mut world = deploy_world();
+        world.repo_mut("octo/deploy").unwrap().runs[1].conclusion = Some("success".into());
+        let rig = Rig::launch(
+            world,
+            &format!(
+                "    - name: octo/deploy\n      allow: [rollback]\n      deploy_workflow: deploy.yml\n      auto_rollback:\n        health_failures: {health_failures}\n        cooldown: 0s\n      health_checks:\n        - url: http://127.0.0.1:{port}/health\n          timeout: 2s\n      health_check_every: 1h\n"
+            ),
+            "gitops-bridge/#",
+            |text| text,
+            false,
+        )
+        .await;
+        rig.probe
+            .wait_for(DEPLOY, WAIT, |s| {
+                s.json()["running"] == true && s.json()["health_check"]["ok"] == true
+            })
+            .await;
+
+        // 3004 deploys successfully, and the service answers 503 from then on.
+        status.store(503, Ordering::SeqCst);
+        finish(&rig.gh, 3004, "success");
+        let state = rig
+            .probe
+            .wait_for(DEPLOY, WAIT, |s| s.json()["health_check"]["ok"] == false)
+            .await
+            .json();
+        let reruns = |gh: &FakeGitHub, run: u64| {
+            let path = format!("/repos/octo/deploy/actions/runs/{run}/rerun");
+            gh.requests()
+                .iter()
+                .filter(|r| r.method == "POST" && r.path == path)
+                .count()
+        };
+        if health_failures == 0 {
+            // Time for a rollback that must not come.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(
+                reruns(&rig.gh, 3002) + reruns(&rig.gh, 3004),
+                0,
+                "health_failures: 0 never rolls back: {state}"
+            );
+            rig.stop().await;
+            continue;
+        }
+        wait_until(
+            "the rollback re-ran the deploy before the unhealthy one",
+            || reruns(&rig.gh, 3002) == 1,
+        )
+        .await;
+        assert_eq!(reruns(&rig.gh, 3004), 0, "not the unhealthy deploy itself");
+        let event = rig
+            .probe
+            .wait_for("gitops-bridge/repo/octo/deploy/recovery", WAIT, |_| true)
+            .await
+            .json();
+        assert_eq!(event["event_type"], "rolled_back", "{event}");
+        assert_eq!(event["run_id"], 3004, "the deploy undone");
+        let reason = event["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("the health check failed 1 time after deploy.yml #3004")
+                && reason.contains("answered 503"),
+            "{reason}"
+        );
+        let result = rig
+            .probe
+            .all()
+            .into_iter()
+            .filter(|m| m.topic == "gitops-bridge/cmd/result")
+            .map(|m| m.json())
+            .find(|r| r["action"] == "rollback")
+            .unwrap();
+        assert_eq!(
+            result["request_id"], "auto-rollback-health-3004",
+            "{result}"
+        );
+        rig.stop().await;
+    }
 }

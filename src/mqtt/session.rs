@@ -563,6 +563,8 @@ impl MqttBridge {
                     }
                 }
             }
+            // Published with the repository's state (its `Repo` change).
+            Change::HealthChecked { .. } => {}
             Change::GitHub => self.publish_bridge_state().await,
             Change::Resolved => {
                 self.publish_bridge_state().await;

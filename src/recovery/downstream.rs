@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::Switch;
@@ -116,16 +115,10 @@ impl Downstream {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        let mut changes = self.state.subscribe();
-        loop {
-            let change = tokio::select! {
-                _ = cancel.cancelled() => return,
-                change = changes.recv() => change,
-            };
-            match change {
-                Ok(Change::RunCompleted { repo_id, run }) => self.completed(repo_id, &run).await,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+        let mut changes = super::Changes::of(&self.state, &cancel);
+        while let Some(change) = changes.next().await {
+            if let Change::RunCompleted { repo_id, run } = change {
+                self.completed(repo_id, &run).await;
             }
         }
     }

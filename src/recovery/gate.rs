@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{CommandHandle, RecordWrite};
@@ -149,24 +148,21 @@ impl GateStatuses {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
-        let mut changes = self.state.subscribe();
+        let mut changes = super::Changes::of(&self.state, &cancel);
         // What is known at start: the default branch's newest commit of each repository.
         let start: Vec<u64> = self.state.snapshot().repos.keys().copied().collect();
         for id in start {
             self.post_head(id).await;
         }
-        loop {
-            let change = tokio::select! {
-                _ = cancel.cancelled() => return,
-                change = changes.recv() => change,
-            };
+        while let Some(change) = changes.next().await {
             match change {
-                Ok(Change::Repo(id)) => self.post_head(id).await,
-                Ok(Change::RunCompleted { repo_id, run }) => {
-                    self.post(repo_id, &run.sha).await;
+                Change::Repo(id) => self.post_head(id).await,
+                Change::RunCompleted { repo_id, run } => {
+                    if let Some(view) = self.state.snapshot().repos.get(&repo_id) {
+                        self.post(view, &run.sha).await;
+                    }
                 }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+                _ => {}
             }
         }
     }
@@ -186,16 +182,13 @@ impl GateStatuses {
             .max_by_key(|r| r.created_at)
             .map(|r| r.sha.clone());
         if let Some(sha) = head {
-            self.post(repo_id, &sha).await;
+            self.post(view, &sha).await;
         }
     }
 
-    /// Posts the current verdict on `sha` unless that exact verdict is already there.
-    async fn post(&mut self, repo_id: u64, sha: &str) {
-        let snapshot = self.state.snapshot();
-        let Some(view) = snapshot.repos.get(&repo_id) else {
-            return;
-        };
+    /// Posts `view`'s verdict on `sha` unless that exact verdict is already there.
+    async fn post(&mut self, view: &RepoView, sha: &str) {
+        let repo_id = view.repo.id;
         let (Some(policy), Some(verdict)) = (&view.policy.gate, &view.gate) else {
             return;
         };

@@ -1,6 +1,9 @@
 //! Health checks: a repository's optional HTTP checks (what it deploys answers with the
 //! expected status within a timeout), run on a schedule and right after each successful run
 //! of its `deploy_workflow`. The result is the repository's *Health check* problem sensor.
+//! A deploy stays *unproven* until a check after it passes; each report says which deploy
+//! it judges and how many checks it has failed, so the rollback trigger
+//! ([`super::rollback`]) can undo a deploy that succeeded but left things unhealthy.
 //!
 //! Only HTTP checks for now; checks against an HA entity need HA's API from the daemon.
 
@@ -38,6 +41,19 @@ pub struct HealthReport {
     pub checked_at: DateTime<Utc>,
     /// One line per failed check: the URL and what went wrong.
     pub failures: Vec<String>,
+    /// The newest successful deploy run, while no check after it has passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unproven_deploy: Option<UnprovenDeploy>,
+}
+
+/// A successful deploy run no health check has passed since.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnprovenDeploy {
+    pub run_id: u64,
+    pub run_number: u64,
+    pub head_sha: String,
+    /// Checks failed in a row since it (this report's included).
+    pub failed_checks: u32,
 }
 
 /// Runs one check: `None` when it passed, else what went wrong.
@@ -86,6 +102,7 @@ pub async fn run_checks(http: &reqwest::Client, policy: &HealthPolicy) -> Health
         ok: failures.is_empty(),
         checked_at: Utc::now(),
         failures,
+        unproven_deploy: None,
     }
 }
 
@@ -116,6 +133,8 @@ impl HealthWatch {
     pub async fn run(self, cancel: CancellationToken) {
         let mut changes = self.state.subscribe();
         let mut last: HashMap<u64, tokio::time::Instant> = HashMap::new();
+        // Per repository: its newest successful deploy, until a check passes after it.
+        let mut unproven: HashMap<u64, UnprovenDeploy> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
@@ -127,7 +146,7 @@ impl HealthWatch {
                         let due = last.get(&view.repo.id).is_none_or(|at| at.elapsed() >= policy.every);
                         if due {
                             last.insert(view.repo.id, tokio::time::Instant::now());
-                            self.check(view, policy).await;
+                            self.check(view, policy, &mut unproven).await;
                         }
                     }
                 }
@@ -141,8 +160,17 @@ impl HealthWatch {
                             && run.workflow_file.as_deref() == deploy
                             && run.status == RunState::Success;
                         if deployed {
+                            // What a rollback could undo: a deploy of the default branch.
+                            if run.branch.as_deref() == Some(view.repo.default_branch.as_str()) {
+                                unproven.insert(repo_id, UnprovenDeploy {
+                                    run_id: run.id,
+                                    run_number: run.run_number,
+                                    head_sha: run.sha.clone(),
+                                    failed_checks: 0,
+                                });
+                            }
                             last.insert(repo_id, tokio::time::Instant::now());
-                            self.check(view, policy).await;
+                            self.check(view, policy, &mut unproven).await;
                         }
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -152,8 +180,19 @@ impl HealthWatch {
         }
     }
 
-    async fn check(&self, view: &Arc<RepoView>, policy: &HealthPolicy) {
-        let report = run_checks(&self.http, policy).await;
+    async fn check(
+        &self,
+        view: &Arc<RepoView>,
+        policy: &HealthPolicy,
+        unproven: &mut HashMap<u64, UnprovenDeploy>,
+    ) {
+        let mut report = run_checks(&self.http, policy).await;
+        if report.ok {
+            unproven.remove(&view.repo.id);
+        } else if let Some(deploy) = unproven.get_mut(&view.repo.id) {
+            deploy.failed_checks += 1;
+            report.unproven_deploy = Some(deploy.clone());
+        }
         if !report.ok {
             tracing::warn!(
                 "health check of {} failed: {}",

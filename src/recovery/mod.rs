@@ -17,6 +17,11 @@ pub mod rollback;
 pub mod slo;
 pub mod switches;
 
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::{Change, StateHandle};
+
 pub use classify::{Classification, FailureClass, classify};
 pub use coordinate::{CoordinatedDeployment, Coordinator, CoordinatorHandle};
 pub use downstream::{Downstream, DownstreamPolicy, Need};
@@ -26,6 +31,38 @@ pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
 pub use slo::SloTargets;
 pub use switches::{Scope, Switch};
+
+/// The state changes an event-driven policy acts on, one at a time, until its `cancel`
+/// fires or the state task ends. A policy that falls behind skips what it missed; each
+/// looks at the newest state when it acts.
+pub(crate) struct Changes {
+    rx: broadcast::Receiver<Change>,
+    cancel: CancellationToken,
+}
+
+impl Changes {
+    pub(crate) fn of(state: &StateHandle, cancel: &CancellationToken) -> Changes {
+        Changes {
+            rx: state.subscribe(),
+            cancel: cancel.clone(),
+        }
+    }
+
+    /// The next change; `None` once cancelled or the state task has ended.
+    pub(crate) async fn next(&mut self) -> Option<Change> {
+        loop {
+            let change = tokio::select! {
+                _ = self.cancel.cancelled() => return None,
+                change = self.rx.recv() => change,
+            };
+            match change {
+                Ok(change) => return Some(change),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
 
 /// What a policy did, for HA's *Recovery* event entity and the API's event stream.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -8,14 +8,17 @@
 //! after a restart too — as a duplicate, and a rollback that fails as well never loops. A
 //! cooldown spaces episodes. Only a run that completes while the daemon watches triggers
 //! it: a streak found at start-up is reported, not acted on.
+//!
+//! A deploy that succeeds but fails its health checks ([`super::health`]) `health_failures`
+//! times in a row is rolled back too: past that deploy, to the successful one before it
+//! (`rollback` with `run_id`), once per deploy (`request_id` `auto-rollback-health-<run>`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::Switch;
+use super::{HealthReport, Switch};
 use crate::commands::actions::is_deploy_run;
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
 use crate::model::Outcome;
@@ -29,6 +32,9 @@ pub struct RollbackPolicy {
     pub after: u32,
     /// The least time between two automatic rollbacks of the repository.
     pub cooldown: Duration,
+    /// Failed health checks in a row of a deploy not yet proven healthy that roll it back
+    /// (0: never).
+    pub health_failures: u32,
 }
 
 impl Default for RollbackPolicy {
@@ -36,8 +42,16 @@ impl Default for RollbackPolicy {
         RollbackPolicy {
             after: 3,
             cooldown: Duration::from_secs(3600),
+            health_failures: 1,
         }
     }
+}
+
+/// The run a rollback answers, for its event.
+struct Acted {
+    id: u64,
+    attempt: u32,
+    url: Option<String>,
 }
 
 /// The task.
@@ -60,23 +74,122 @@ impl AutoRollback {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
-        let mut changes = self.state.subscribe();
-        loop {
-            let change = tokio::select! {
-                _ = cancel.cancelled() => return,
-                change = changes.recv() => change,
-            };
+        let mut changes = super::Changes::of(&self.state, &cancel);
+        while let Some(change) = changes.next().await {
             match change {
-                Ok(Change::RunCompleted { repo_id, run }) => {
-                    let view = self.state.snapshot().repos.get(&repo_id).cloned();
-                    if let Some(view) = view {
-                        self.consider(&view, &run).await;
+                Change::RunCompleted { repo_id, run } => {
+                    if let Some(view) = self.state.snapshot().repos.get(&repo_id) {
+                        self.consider(view, &run).await;
                     }
                 }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+                Change::HealthChecked { repo_id, report } => {
+                    if let Some(view) = self.state.snapshot().repos.get(&repo_id) {
+                        self.consider_health(view, &report).await;
+                    }
+                }
+                _ => {}
             }
         }
+    }
+
+    /// A deploy that succeeded but whose health checks failed `health_failures` times in a
+    /// row since is undone: rolled back to the successful deploy before it. Once per deploy.
+    async fn consider_health(&mut self, view: &RepoView, report: &HealthReport) {
+        let Some(policy) = &view.policy.auto_rollback else {
+            return;
+        };
+        let Some(deploy) = &report.unproven_deploy else {
+            return;
+        };
+        if report.ok
+            || policy.health_failures == 0
+            || deploy.failed_checks != policy.health_failures
+        {
+            return;
+        }
+        let workflow = view.policy.deploy_workflow.as_deref().unwrap_or("deploy");
+        let why = format!(
+            "the health check failed {} time{} after {workflow} #{} ({}): {}",
+            deploy.failed_checks,
+            if deploy.failed_checks == 1 { "" } else { "s" },
+            deploy.run_number,
+            &deploy.head_sha[..deploy.head_sha.len().min(7)],
+            report.failures.first().map_or("", String::as_str)
+        );
+        if !self.may_act(view, policy, &why) {
+            return;
+        }
+        self.last.insert(view.repo.id, Instant::now());
+        let params = Params {
+            request_id: Some(format!("auto-rollback-health-{}", deploy.run_id)),
+            run_id: Some(deploy.run_id),
+            ..Params::default()
+        };
+        let run = Acted {
+            id: deploy.run_id,
+            attempt: 1,
+            url: None,
+        };
+        self.roll_back(view, params, run, &why).await;
+    }
+
+    /// Whether the switches and the cooldown let an automatic rollback happen now; logs why
+    /// not.
+    fn may_act(&self, view: &RepoView, policy: &RollbackPolicy, why: &str) -> bool {
+        let name = view.repo.full_name();
+        if self.state.snapshot().automation_paused || !view.switch_on(Switch::AutoRollback) {
+            tracing::info!(
+                "auto-rollback: {name}: {why}; not rolling back: switched off or automation paused"
+            );
+            return false;
+        }
+        if let Some(at) = self.last.get(&view.repo.id)
+            && at.elapsed() < policy.cooldown
+        {
+            tracing::info!(
+                "auto-rollback: {name}: {why}, but the last automatic rollback was {:?} ago (cooldown {:?})",
+                at.elapsed(),
+                policy.cooldown
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Issues the repository's `rollback` command and announces it.
+    async fn roll_back(&mut self, view: &RepoView, params: Params, run: Acted, why: &str) {
+        let name = view.repo.full_name();
+        let command = Command {
+            source: CommandSource::Policy,
+            owner: view.repo.owner.clone(),
+            name: view.repo.name.clone(),
+            action: Action::Rollback,
+            params,
+        };
+        let result = self.commands.execute(command).await;
+        if result.ok && !result.duplicate {
+            self.state.announce_recovery(
+                view.repo.id,
+                super::RecoveryEvent {
+                    event_type: "rolled_back",
+                    repository: name.clone(),
+                    run_id: run.id,
+                    attempt: run.attempt,
+                    reason: why.to_string(),
+                    message: result.message.clone(),
+                    url: result.url.clone().or(run.url),
+                },
+            );
+        }
+        tracing::info!(
+            "auto-rollback: {name}: {why}: {}{}",
+            result.message,
+            if result.duplicate {
+                " (already rolled back in this failure episode)"
+            } else {
+                ""
+            }
+        );
     }
 
     async fn consider(&mut self, view: &RepoView, completed: &RunSummary) {
@@ -103,20 +216,11 @@ impl AutoRollback {
         if streak < policy.after {
             return;
         }
-        if self.state.snapshot().automation_paused || !view.switch_on(Switch::AutoRollback) {
-            tracing::info!(
-                "auto-rollback: {name}: {deploy} failed {streak} times in a row; not rolling back: switched off or automation paused"
-            );
-            return;
-        }
-        if let Some(at) = self.last.get(&view.repo.id)
-            && at.elapsed() < policy.cooldown
-        {
-            tracing::info!(
-                "auto-rollback: {name}: {deploy} failed {streak} times in a row, but the last automatic rollback was {:?} ago (cooldown {:?})",
-                at.elapsed(),
-                policy.cooldown
-            );
+        let why = format!(
+            "{deploy} failed {streak} times in a row on {}",
+            view.repo.default_branch
+        );
+        if !self.may_act(view, policy, &why) {
             return;
         }
         // The episode is named by the deploy it returns to: the last good one.
@@ -128,44 +232,16 @@ impl AutoRollback {
             return;
         };
         self.last.insert(view.repo.id, Instant::now());
-        let command = Command {
-            source: CommandSource::Policy,
-            owner: view.repo.owner.clone(),
-            name: view.repo.name.clone(),
-            action: Action::Rollback,
-            params: Params {
-                request_id: Some(format!("auto-rollback-{good}")),
-                ..Params::default()
-            },
+        let params = Params {
+            request_id: Some(format!("auto-rollback-{good}")),
+            ..Params::default()
         };
-        let result = self.commands.execute(command).await;
-        if result.ok && !result.duplicate {
-            self.state.announce_recovery(
-                view.repo.id,
-                super::RecoveryEvent {
-                    event_type: "rolled_back",
-                    repository: name.clone(),
-                    run_id: completed.id,
-                    attempt: completed.attempt,
-                    reason: format!(
-                        "{deploy} failed {streak} times in a row on {}",
-                        view.repo.default_branch
-                    ),
-                    message: result.message.clone(),
-                    url: result.url.clone().or_else(|| Some(completed.url.clone())),
-                },
-            );
-        }
-        tracing::info!(
-            "auto-rollback: {name}: {deploy} failed {streak} times in a row on {}: {}{}",
-            view.repo.default_branch,
-            result.message,
-            if result.duplicate {
-                " (already rolled back in this failure episode)"
-            } else {
-                ""
-            }
-        );
+        let run = Acted {
+            id: completed.id,
+            attempt: completed.attempt,
+            url: Some(completed.url.clone()),
+        };
+        self.roll_back(view, params, run, &why).await;
     }
 
     /// The id of the newest deploy run on the default branch with a successful attempt.

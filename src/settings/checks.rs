@@ -391,6 +391,7 @@ fn validate_repository(entry: RawRepository, key: &str) -> Result<RepoSelector, 
             Some(crate::recovery::RollbackPolicy {
                 after,
                 cooldown: raw.cooldown.map(|d| d.0).unwrap_or(defaults.cooldown),
+                health_failures: raw.health_failures.unwrap_or(defaults.health_failures),
             })
         }
     };

@@ -204,6 +204,9 @@ pub struct RawAutoRollback {
     pub after: Option<u32>,
     /// The least time between two automatic rollbacks (default 1h).
     pub cooldown: Option<HumanDuration>,
+    /// Failed health checks in a row after a successful deploy that roll it back (default
+    /// 1; 0: health checks never roll back).
+    pub health_failures: Option<u32>,
 }
 
 /// `auto_retry:` of a repository.

@@ -533,6 +533,8 @@ fn change_event(ctx: &WebContext, change: Change) -> Option<SseEvent> {
             "config_deployment",
             json!({ "view": snapshot.config_deploy, "finished": finished }).to_string(),
         ),
+        // The repository's own `repo` event carries the report.
+        Change::HealthChecked { .. } => return None,
         Change::GitHub | Change::Resolved => {
             ("github", serde_json::to_string(&snapshot.github).ok()?)
         }

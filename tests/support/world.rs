@@ -82,3 +82,25 @@ pub fn reruns_of(gh: &FakeGitHub, run_id: u64) -> usize {
         .filter(|r| r.method == "POST" && r.path.ends_with(&path))
         .count()
 }
+
+/// Finishes the latest attempt of `run_id` of `repo` with `conclusion` (its jobs as they are).
+pub fn finish_run(gh: &FakeGitHub, repo: &str, run_id: u64, conclusion: &str) {
+    gh.with_world(|w| {
+        let run = w.repo_mut(repo).unwrap().latest_run_mut(run_id).unwrap();
+        run.status = "completed".into();
+        run.conclusion = Some(conclusion.into());
+        run.updated_at = Utc::now();
+    });
+}
+
+/// Polls `done` every 100 ms; fails the test naming `what` when it is not true within `wait`.
+pub async fn wait_until(what: &str, wait: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + wait;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {wait:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

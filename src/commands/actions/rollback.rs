@@ -1,6 +1,8 @@
 //! `rollback`: deploys the last known good commit again. With a rollback workflow, it is
 //! dispatched with that commit as its input; without one, the most recent successful run
-//! of the deploy workflow is re-run.
+//! of the deploy workflow is re-run. With `run_id`, that deploy run is the one undone: the
+//! target is the newest successful deploy before it of another commit (a deploy that
+//! succeeded but left things unhealthy is the last good one otherwise).
 
 use serde_json::json;
 
@@ -57,17 +59,37 @@ pub(super) async fn run(
     let policy = &view.policy;
     let runs = x.recent_runs(view.repo.id).await?;
     let branch = &view.repo.default_branch;
-    let last_good = runs
-        .iter()
-        .filter(|r| is_deploy_run(policy, branch, r))
-        .find(|r| r.outcome() == Some(Outcome::Pass))
-        .cloned();
-    let Some(good) = last_good else {
-        let of = policy.deploy_workflow.as_deref().unwrap_or("any workflow");
-        return Err(Failure::Refused(format!(
-            "no successful run of {of} on {branch} is known; nothing to roll back to"
-        )));
-    };
+    let of = policy.deploy_workflow.as_deref().unwrap_or("any workflow");
+    let deploys = runs.iter().filter(|r| is_deploy_run(policy, branch, r));
+    let good = match c.params.run_id {
+        None => deploys
+            .clone()
+            .find(|r| r.outcome() == Some(Outcome::Pass))
+            .ok_or_else(|| {
+                Failure::Refused(format!(
+                    "no successful run of {of} on {branch} is known; nothing to roll back to"
+                ))
+            })?,
+        Some(undo) => {
+            // Newest first: everything after the undone run is older than it.
+            let mut older = deploys.clone().skip_while(|r| r.id != undo);
+            let undone = older.next().ok_or_else(|| {
+                Failure::Refused(format!(
+                    "run {undo} is not a known run of {of} on {branch}; only a deploy can be undone"
+                ))
+            })?;
+            older
+                .filter(|r| r.head_sha != undone.head_sha)
+                .find(|r| r.outcome() == Some(Outcome::Pass))
+                .ok_or_else(|| {
+                    Failure::Refused(format!(
+                        "no successful run of {of} on {branch} before #{} is known; nothing to roll back to",
+                        undone.run_number
+                    ))
+                })?
+        }
+    }
+    .clone();
     let short = &good.head_sha[..good.head_sha.len().min(7)];
     match &policy.rollback {
         Some(rollback) => {
