@@ -189,9 +189,14 @@ async fn main() {
     );
     let raw: RawConfigDeploy = serde_yaml_ng::from_str(&yaml).unwrap();
     let settings = Arc::new(
-        ConfigDeploySettings::from_raw(raw, "https://api.github.com", dir.path())
-            .unwrap()
-            .unwrap(),
+        ConfigDeploySettings::from_raw(
+            raw,
+            "https://api.github.com",
+            dir.path(),
+            &Default::default(),
+        )
+        .unwrap()
+        .unwrap(),
     );
     let (store, worker) = gitops_bridge::store::Store::open_in_memory().unwrap();
     worker.spawn().unwrap();

@@ -196,8 +196,15 @@ pub async fn serve_with(
     {
         tasks.spawn(
             "health checks",
-            crate::recovery::HealthWatch::new(state_handle.clone(), events.clone())
-                .run(cancel.clone()),
+            crate::recovery::HealthWatch::new(
+                state_handle.clone(),
+                events.clone(),
+                settings
+                    .home_assistant
+                    .as_ref()
+                    .map(|a| crate::home_assistant::HomeAssistant::new(&a.url, a.token.clone())),
+            )
+            .run(cancel.clone()),
         );
     }
 

@@ -13,6 +13,7 @@
 //! - [`commands`]: commands from HA (MQTT) and the API, and the one executor that carries
 //!   them out on GitHub (allow-lists, preconditions, dedupe, audit, results).
 //! - [`config_watch`]: continuous validation of the HA configuration (the add-on).
+//! - [`home_assistant`]: HA's REST API, for the configuration deployment and health checks.
 //! - [`web`]: the HTTP server: webhooks, JSON API and event stream, `/metrics`, dashboard.
 //! - [`app`]: wiring and shutdown for `serve` and `discovery`; [`supervise`]: a task that
 //!   dies stops the daemon, so it gets restarted instead of running half-alive.
@@ -26,6 +27,7 @@ pub mod config_deploy;
 pub mod config_watch;
 pub mod deploy;
 pub mod github;
+pub mod home_assistant;
 pub mod lovelace;
 pub mod mcp;
 pub mod memory;

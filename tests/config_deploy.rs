@@ -83,9 +83,14 @@ impl Site {
         );
         let raw: RawConfigDeploy = serde_yaml_ng::from_str(&yaml).unwrap();
         Arc::new(
-            ConfigDeploySettings::from_raw(raw, "https://api.github.com", self.dir.path())
-                .unwrap()
-                .unwrap(),
+            ConfigDeploySettings::from_raw(
+                raw,
+                "https://api.github.com",
+                self.dir.path(),
+                &Default::default(),
+            )
+            .unwrap()
+            .unwrap(),
         )
     }
 
@@ -266,9 +271,14 @@ async fn a_remote_that_refuses_the_token_is_a_clear_failure_and_the_token_is_nev
     );
     let raw: RawConfigDeploy = serde_yaml_ng::from_str(&yaml).unwrap();
     let settings = Arc::new(
-        ConfigDeploySettings::from_raw(raw, "https://api.github.com", site.dir.path())
-            .unwrap()
-            .unwrap(),
+        ConfigDeploySettings::from_raw(
+            raw,
+            "https://api.github.com",
+            site.dir.path(),
+            &Default::default(),
+        )
+        .unwrap()
+        .unwrap(),
     );
     let (store, worker) = Store::open(&site.dir.path().join("gitops-bridge.db")).unwrap();
     worker.spawn().unwrap();

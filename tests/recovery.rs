@@ -182,6 +182,22 @@ fn recovery_settings_that_cannot_work_are_refused_with_the_key_named() {
             "    - name: octo/api\n      health_check_every: 1m\n",
             "`health_checks` lists no check",
         ),
+        (
+            "    - name: octo/api\n      health_checks:\n        - entity: binary_sensor.nas_online\n",
+            "`github.repositories[0].health_checks` checks an entity of Home Assistant",
+        ),
+        (
+            "    - name: octo/api\n      health_checks:\n        - entity: NAS online\n",
+            "`NAS online` is not an entity id",
+        ),
+        (
+            "    - name: octo/api\n      health_checks:\n        - url: http://nas.lan/\n          entity: binary_sensor.nas_online\n",
+            "exactly one of `url`",
+        ),
+        (
+            "    - name: octo/api\n      health_checks:\n        - url: http://nas.lan/\n          state: \"on\"\n",
+            "belongs to an `entity` check",
+        ),
     ];
     for (repos, message) in cases {
         let cfg = support::Config::write("http://127.0.0.1:9", "t", 1, repos, "");
@@ -655,4 +671,104 @@ async fn a_deploy_that_fails_its_health_check_is_rolled_back_to_the_one_before()
         );
         rig.stop().await;
     }
+}
+
+/// Entity health checks through Home Assistant's REST API (a stand-in answering
+/// `GET /api/states/<id>` as HA does, 404 for an unknown entity, with the token checked):
+/// an entity in its expected state is healthy; one in another state, or one HA does not
+/// know, fails the check, and the sensor's failures say which and why.
+#[tokio::test]
+async fn an_entity_health_check_asks_home_assistant_for_the_state() {
+    use std::sync::{Arc, Mutex};
+    let nas = Arc::new(Mutex::new(Some("on".to_string())));
+    let served = nas.clone();
+    let app = axum::Router::new().route(
+        "/api/states/{entity_id}",
+        axum::routing::get(
+            move |axum::extract::Path(id): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap| {
+                let served = served.clone();
+                async move {
+                    use axum::response::IntoResponse;
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if auth != Some("Bearer ha-long-lived-token") {
+                        return axum::http::StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    let state = served.lock().unwrap().clone();
+                    match (id.as_str(), state) {
+                        ("binary_sensor.nas_online", Some(state)) => {
+                            axum::Json(serde_json::json!({
+                                "entity_id": id, "state": state, "attributes": {},
+                            }))
+                            .into_response()
+                        }
+                        _ => (
+                            axum::http::StatusCode::NOT_FOUND,
+                            axum::Json(serde_json::json!({"message": "Entity not found."})),
+                        )
+                            .into_response(),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      deploy_workflow: ci.yml\n      health_checks:\n        - entity: binary_sensor.nas_online\n          state: \"on\"\n          timeout: 2s\n      health_check_every: 1h\n",
+        "gitops-bridge/#",
+        |text| {
+            format!(
+                "{text}home_assistant:\n  url: http://127.0.0.1:{port}\n  token: ha-long-lived-token\n"
+            )
+        },
+        false,
+    )
+    .await;
+    rig.probe
+        .wait_for(API, WAIT, |s| s.json()["health_check"]["ok"] == true)
+        .await;
+
+    // Each successful deploy is checked at once: the first finds the NAS off.
+    *nas.lock().unwrap() = Some("off".into());
+    support::world::finish_run(&rig.gh, "octo/api", 1003, "success");
+    let state = rig
+        .probe
+        .wait_for(API, WAIT, |s| s.json()["health_check"]["ok"] == false)
+        .await
+        .json();
+    assert_eq!(
+        state["health_check"]["failures"][0], "binary_sensor.nas_online is off (expected on)",
+        "{state}"
+    );
+    rig.stop().await;
+
+    // An entity HA does not know fails as such.
+    *nas.lock().unwrap() = None;
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      health_checks:\n        - entity: binary_sensor.nas_online\n",
+        "gitops-bridge/#",
+        |text| {
+            format!(
+                "{text}home_assistant:\n  url: http://127.0.0.1:{port}\n  token: ha-long-lived-token\n"
+            )
+        },
+        false,
+    )
+    .await;
+    let state = rig
+        .probe
+        .wait_for(API, WAIT, |s| s.json()["health_check"]["ok"] == false)
+        .await
+        .json();
+    assert_eq!(
+        state["health_check"]["failures"][0],
+        "binary_sensor.nas_online does not exist in Home Assistant",
+        "{state}"
+    );
+    rig.stop().await;
 }

@@ -11,12 +11,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::git::{Staging, TreeEntry};
-use super::ha::{HaConfig, HomeAssistant};
 use super::impact::{self, Fingerprints, Impact};
 use super::ownership::{Ownership, unsafe_path};
 use super::record::{ConfigDeployment, Status, Trigger};
 use super::settings::ConfigDeploySettings;
 use super::sync::{self, Backup};
+use crate::home_assistant::{HaConfig, HomeAssistant};
 use crate::settings::Secret;
 use crate::store::{ConfigDeployments, Store};
 use crate::validate::{CheckOptions, SecretsMode, Severity};

@@ -10,7 +10,7 @@
 //!   repository's `.gitignore`, the user's excludes);
 //! - [`impact`]: which integrations to reload, or why a restart is needed;
 //! - [`sync`]: writing only the changed files, atomically, with a backup to restore;
-//! - [`ha`]: HA's REST API (its check, reloads, restart, log, states);
+//! - [`crate::home_assistant`]: HA's REST API (its check, reloads, restart, log, states);
 //! - [`engine`]: one deployment, stage by stage, with the health gate and rollback;
 //! - [`record`]: a deployment as stored and published;
 //! - [`task`]: the deployer in the daemon (triggers, switches, GitHub deployment statuses).
@@ -18,7 +18,6 @@
 pub mod cli;
 pub mod engine;
 pub mod git;
-pub mod ha;
 pub mod impact;
 pub mod ownership;
 pub mod record;

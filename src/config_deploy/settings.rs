@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::home_assistant::RawHomeAssistant;
 use crate::settings::{HumanDuration, Secret};
+use crate::validate::domains::is_entity_id;
 
 /// As the user writes it (see `examples/settings.yaml`).
 #[derive(Debug, Default, Deserialize)]
@@ -34,7 +36,8 @@ pub struct RawConfigDeploy {
     /// The GitHub deployment environment recorded for each deployment (default
     /// `home-assistant`); deployments GitHub creates for it are deployed too.
     pub environment: Option<String>,
-    /// How Home Assistant is reached: default the Supervisor's proxy inside the add-on.
+    /// How Home Assistant is reached: default the top-level `home_assistant:`, else the
+    /// Supervisor's proxy inside the add-on.
     #[serde(default)]
     pub home_assistant: RawHomeAssistant,
     /// Entities that must not be `unavailable` or `unknown` after a deployment.
@@ -46,15 +49,6 @@ pub struct RawConfigDeploy {
     pub poll_interval: Option<HumanDuration>,
     /// The largest file deployed (bytes, default 5 MiB): a bigger one refuses the commit.
     pub max_file_bytes: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHomeAssistant {
-    /// `http://homeassistant.local:8123`; default `http://supervisor/core` in the add-on.
-    pub url: Option<String>,
-    /// A long-lived access token of an administrator; default the add-on's Supervisor token.
-    pub token: Option<Secret>,
 }
 
 /// Checked settings.
@@ -84,11 +78,13 @@ impl ConfigDeploySettings {
     }
 
     /// Checks the raw section; `None` when it names no repository. `api_url` gives the
-    /// default git host, `store_dir` the default staging folder. Errors name the key.
+    /// default git host, `store_dir` the default staging folder, `fallback` the top-level
+    /// `home_assistant:` for what the section's own leaves unset. Errors name the key.
     pub fn from_raw(
         raw: RawConfigDeploy,
         api_url: &str,
         store_dir: &std::path::Path,
+        fallback: &RawHomeAssistant,
     ) -> Result<Option<ConfigDeploySettings>, (String, String)> {
         let err = |key: &str, m: String| (format!("config_deploy.{key}"), m);
         let Some(repository) = raw.repository else {
@@ -140,32 +136,12 @@ impl ConfigDeploySettings {
             ));
         }
         super::ownership::Ownership::built(&raw.exclude).map_err(|e| err("exclude", e))?;
-        let supervisor = std::env::var("SUPERVISOR_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty());
-        let ha_url = match (raw.home_assistant.url, &supervisor) {
-            (Some(u), _) => u.trim_end_matches('/').to_string(),
-            (None, Some(_)) => "http://supervisor/core".into(),
-            (None, None) => {
-                return Err(err(
-                    "home_assistant.url",
-                    "is required outside the add-on (`http://homeassistant.local:8123`)".into(),
-                ));
-            }
-        };
-        url::Url::parse(&ha_url)
-            .map_err(|e| err("home_assistant.url", format!("`{ha_url}`: {e}")))?;
-        let ha_token = match (raw.home_assistant.token, supervisor) {
-            (Some(t), _) if !t.is_empty() => t,
-            (_, Some(t)) => Secret::new(t),
-            _ => {
-                return Err(err(
-                    "home_assistant.token",
-                    "is required outside the add-on: a long-lived access token of an administrator"
-                        .into(),
-                ));
-            }
-        };
+        let ha = raw
+            .home_assistant
+            .or(fallback)
+            .resolve()
+            .map_err(|(key, m)| err(&format!("home_assistant.{key}"), m))?;
+        let (ha_url, ha_token) = (ha.url, ha.token);
         for e in &raw.watch_entities {
             if !is_entity_id(e) {
                 return Err(err("watch_entities", format!("`{e}` is not an entity id")));
@@ -217,20 +193,6 @@ pub fn html_base(api_url: &str) -> String {
         ),
         Err(_) => "https://github.com".to_string(),
     }
-}
-
-fn is_entity_id(s: &str) -> bool {
-    let Some((domain, object)) = s.split_once('.') else {
-        return false;
-    };
-    let ok = |p: &str| {
-        !p.is_empty()
-            && !p.starts_with('_')
-            && !p.ends_with('_')
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    };
-    ok(domain) && ok(object) && !domain.contains("__")
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
 //! Health checks: a repository's optional HTTP checks (what it deploys answers with the
-//! expected status within a timeout), run on a schedule and right after each successful run
-//! of its `deploy_workflow`. The result is the repository's *Health check* problem sensor.
+//! expected status within a timeout) and checks of Home Assistant entities (one that must
+//! be available, or in a given state), run on a schedule and right after each successful
+//! run of its `deploy_workflow`. The result is the repository's *Health check* problem sensor.
 //! A deploy stays *unproven* until a check after it passes; each report says which deploy
 //! it judges and how many checks it has failed, so the rollback trigger
 //! ([`super::rollback`]) can undo a deploy that succeeded but left things unhealthy.
-//!
-//! Only HTTP checks for now; checks against an HA entity need HA's API from the daemon.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +15,16 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::home_assistant::HomeAssistant;
 use crate::model::{Event, RunState};
 use crate::state::{Change, RepoView, StateHandle};
+
+/// One entry of `health_checks:`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Http(HttpCheck),
+    Entity(EntityCheck),
+}
 
 /// One HTTP check.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,10 +34,19 @@ pub struct HttpCheck {
     pub timeout: Duration,
 }
 
+/// An entity of Home Assistant: healthy when it exists and is available (not
+/// `unavailable`, not `unknown`), and in `state` when one is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityCheck {
+    pub entity_id: String,
+    pub state: Option<String>,
+    pub timeout: Duration,
+}
+
 /// A repository's `health_checks:` and how often they run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthPolicy {
-    pub checks: Vec<HttpCheck>,
+    pub checks: Vec<Check>,
     pub every: Duration,
 }
 
@@ -56,8 +72,8 @@ pub struct UnprovenDeploy {
     pub failed_checks: u32,
 }
 
-/// Runs one check: `None` when it passed, else what went wrong.
-pub async fn run_check(http: &reqwest::Client, check: &HttpCheck) -> Option<String> {
+/// Runs one HTTP check: `None` when it passed, else what went wrong.
+pub async fn run_http_check(http: &reqwest::Client, check: &HttpCheck) -> Option<String> {
     let answer = http
         .get(check.url.clone())
         .timeout(check.timeout)
@@ -90,13 +106,46 @@ fn without_url(e: &reqwest::Error) -> String {
     last
 }
 
+/// Runs one entity check against HA (`None`: the settings refuse entity checks without
+/// HA's API, so this is only a safeguard): `None` when it passed, else what went wrong.
+pub async fn run_entity_check(ha: Option<&HomeAssistant>, check: &EntityCheck) -> Option<String> {
+    let id = &check.entity_id;
+    let Some(ha) = ha else {
+        return Some(format!(
+            "{id}: Home Assistant's API is not configured (`home_assistant:`)"
+        ));
+    };
+    let state = match tokio::time::timeout(check.timeout, ha.state(id)).await {
+        Err(_) => {
+            return Some(format!(
+                "{id}: Home Assistant did not answer within {:?}",
+                check.timeout
+            ));
+        }
+        Ok(Err(e)) => return Some(format!("{id}: {e}")),
+        Ok(Ok(None)) => return Some(format!("{id} does not exist in Home Assistant")),
+        Ok(Ok(Some(state))) => state,
+    };
+    match &check.state {
+        Some(want) if &state != want => Some(format!("{id} is {state} (expected {want})")),
+        None if state == "unavailable" || state == "unknown" => Some(format!("{id} is {state}")),
+        _ => None,
+    }
+}
+
 /// Runs every check of a policy.
-pub async fn run_checks(http: &reqwest::Client, policy: &HealthPolicy) -> HealthReport {
+pub async fn run_checks(
+    http: &reqwest::Client,
+    ha: Option<&HomeAssistant>,
+    policy: &HealthPolicy,
+) -> HealthReport {
     let mut failures = Vec::new();
     for check in &policy.checks {
-        if let Some(failure) = run_check(http, check).await {
-            failures.push(failure);
-        }
+        let failure = match check {
+            Check::Http(c) => run_http_check(http, c).await,
+            Check::Entity(c) => run_entity_check(ha, c).await,
+        };
+        failures.extend(failure);
     }
     HealthReport {
         ok: failures.is_empty(),
@@ -111,10 +160,16 @@ pub struct HealthWatch {
     state: StateHandle,
     events: mpsc::Sender<Event>,
     http: reqwest::Client,
+    ha: Option<HomeAssistant>,
 }
 
 impl HealthWatch {
-    pub fn new(state: StateHandle, events: mpsc::Sender<Event>) -> HealthWatch {
+    /// `ha`: Home Assistant's API, for entity checks.
+    pub fn new(
+        state: StateHandle,
+        events: mpsc::Sender<Event>,
+        ha: Option<HomeAssistant>,
+    ) -> HealthWatch {
         let http = reqwest::Client::builder()
             .user_agent(concat!(
                 "gitops-bridge/",
@@ -127,6 +182,7 @@ impl HealthWatch {
             state,
             events,
             http,
+            ha,
         }
     }
 
@@ -186,7 +242,7 @@ impl HealthWatch {
         policy: &HealthPolicy,
         unproven: &mut HashMap<u64, UnprovenDeploy>,
     ) {
-        let mut report = run_checks(&self.http, policy).await;
+        let mut report = run_checks(&self.http, self.ha.as_ref(), policy).await;
         if report.ok {
             unproven.remove(&view.repo.id);
         } else if let Some(deploy) = unproven.get_mut(&view.repo.id) {

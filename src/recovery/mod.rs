@@ -26,7 +26,7 @@ pub use classify::{Classification, FailureClass, classify};
 pub use coordinate::{CoordinatedDeployment, Coordinator, CoordinatorHandle};
 pub use downstream::{Downstream, DownstreamPolicy, Need};
 pub use gate::{GatePolicy, GateStatuses, GateVerdict};
-pub use health::{HealthPolicy, HealthReport, HealthWatch, HttpCheck};
+pub use health::{Check, EntityCheck, HealthPolicy, HealthReport, HealthWatch, HttpCheck};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};
 pub use slo::SloTargets;

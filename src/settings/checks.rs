@@ -124,6 +124,7 @@ impl Settings {
             raw.config_deploy,
             github.api_url.as_str(),
             &store_dir,
+            &raw.home_assistant,
         )
         .map_err(|(key, message)| invalid(&key, message))?
         .map(std::sync::Arc::new);
@@ -150,6 +151,7 @@ impl Settings {
         }
         let coordinated =
             super::coordination::coordinated(raw.coordinated_deployments, &github.repositories)?;
+        let home_assistant = home_assistant(raw.home_assistant, &github.repositories)?;
         let log_level = raw
             .log_level
             .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string());
@@ -164,6 +166,7 @@ impl Settings {
             templates,
             config_deploy,
             coordinated,
+            home_assistant,
             log_level,
         })
     }
@@ -610,13 +613,41 @@ fn retry_policy(
     })
 }
 
-/// A repository's `health_checks:`, checked: http(s) URLs, a real status, a timeout.
+/// `home_assistant:`, resolved when it is set, inside the add-on, or needed: an entity
+/// health check refuses to start without it.
+fn home_assistant(
+    raw: crate::home_assistant::RawHomeAssistant,
+    repositories: &[RepoSelector],
+) -> Result<Option<crate::home_assistant::HaAccess>, SettingsError> {
+    let needed_by = repositories.iter().enumerate().find(|(_, r)| {
+        r.policy().health.as_ref().is_some_and(|h| {
+            h.checks
+                .iter()
+                .any(|c| matches!(c, crate::recovery::Check::Entity(_)))
+        })
+    });
+    match raw.resolve() {
+        Ok(access) => Ok(Some(access)),
+        Err((key, message)) => match needed_by {
+            Some((i, _)) => Err(invalid(
+                &format!("home_assistant.{key}"),
+                format!(
+                    "{message}; `github.repositories[{i}].health_checks` checks an entity of Home Assistant"
+                ),
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+/// A repository's `health_checks:`, checked: http(s) URLs and real statuses, or entity
+/// ids; a timeout.
 fn health_policy(
     key: &str,
-    raw: &[super::schema::RawHttpCheck],
+    raw: &[super::schema::RawHealthCheck],
     every: Option<super::schema::HumanDuration>,
 ) -> Result<Option<crate::recovery::HealthPolicy>, SettingsError> {
-    use crate::recovery::{HealthPolicy, HttpCheck};
+    use crate::recovery::{Check, EntityCheck, HealthPolicy, HttpCheck};
     if raw.is_empty() {
         if every.is_some() {
             return Err(invalid(
@@ -629,27 +660,64 @@ fn health_policy(
     let mut checks = Vec::new();
     for (j, c) in raw.iter().enumerate() {
         let at = format!("{key}.health_checks[{j}]");
-        let url = Url::parse(c.url.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                invalid(
-                    &format!("{at}.url"),
-                    format!("`{}` is not an http(s) URL", c.url),
-                )
-            })?;
-        let expect_status = c.expect_status.unwrap_or(200);
-        if !(100..=599).contains(&expect_status) {
-            return Err(invalid(
-                &format!("{at}.expect_status"),
-                format!("{expect_status} is not an HTTP status"),
-            ));
-        }
-        checks.push(HttpCheck {
-            url,
-            expect_status,
-            timeout: c.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
-        });
+        let timeout = c.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(10));
+        let check = match (&c.url, &c.entity) {
+            (Some(url), None) => {
+                if c.state.is_some() {
+                    return Err(invalid(
+                        &format!("{at}.state"),
+                        "belongs to an `entity` check; an HTTP check has `expect_status`",
+                    ));
+                }
+                let parsed = Url::parse(url.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        invalid(
+                            &format!("{at}.url"),
+                            format!("`{url}` is not an http(s) URL"),
+                        )
+                    })?;
+                let expect_status = c.expect_status.unwrap_or(200);
+                if !(100..=599).contains(&expect_status) {
+                    return Err(invalid(
+                        &format!("{at}.expect_status"),
+                        format!("{expect_status} is not an HTTP status"),
+                    ));
+                }
+                Check::Http(HttpCheck {
+                    url: parsed,
+                    expect_status,
+                    timeout,
+                })
+            }
+            (None, Some(entity)) => {
+                if c.expect_status.is_some() {
+                    return Err(invalid(
+                        &format!("{at}.expect_status"),
+                        "belongs to a `url` check; an entity check has `state`",
+                    ));
+                }
+                if !crate::validate::domains::is_entity_id(entity) {
+                    return Err(invalid(
+                        &format!("{at}.entity"),
+                        format!("`{entity}` is not an entity id like `binary_sensor.nas_online`"),
+                    ));
+                }
+                Check::Entity(EntityCheck {
+                    entity_id: entity.clone(),
+                    state: c.state.clone(),
+                    timeout,
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    &at,
+                    "needs exactly one of `url` (an HTTP check) and `entity` (an entity of Home Assistant)",
+                ));
+            }
+        };
+        checks.push(check);
     }
     let every = every.map(|d| d.0).unwrap_or(Duration::from_secs(300));
     if every < Duration::from_secs(10) {

@@ -36,6 +36,10 @@ pub struct RawSettings {
     /// Deploying the Home Assistant configuration from its repository.
     #[serde(default)]
     pub config_deploy: crate::config_deploy::RawConfigDeploy,
+    /// How Home Assistant's API is reached (entity health checks, the configuration
+    /// deployment): default the Supervisor's proxy inside the add-on.
+    #[serde(default)]
+    pub home_assistant: crate::home_assistant::RawHomeAssistant,
     /// Deployments across repositories in order, each waiting for the one before.
     #[serde(default)]
     pub coordinated_deployments: Vec<RawCoordinated>,
@@ -105,7 +109,7 @@ pub struct RawRepositoryPolicy {
     pub auto_rollback: Option<RawAutoRollback>,
     /// HTTP checks of what the repository deploys.
     #[serde(default)]
-    pub health_checks: Vec<RawHttpCheck>,
+    pub health_checks: Vec<RawHealthCheck>,
     /// How often the health checks run (default 5m); also after each successful deploy.
     pub health_check_every: Option<HumanDuration>,
     /// Upstream workflows: when one succeeds on its default branch, `on_upstream` runs here.
@@ -185,13 +189,17 @@ pub struct RawCoordinatedStep {
     pub workflow: Option<String>,
 }
 
-/// One entry of `health_checks:`.
+/// One entry of `health_checks:`: an HTTP check (`url`) or an HA entity (`entity`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHttpCheck {
-    pub url: String,
+pub struct RawHealthCheck {
+    pub url: Option<String>,
     /// The status that means healthy (default 200).
     pub expect_status: Option<u16>,
+    /// An entity of Home Assistant (`binary_sensor.nas_online`).
+    pub entity: Option<String>,
+    /// The entity's healthy state (default: any but `unavailable` and `unknown`).
+    pub state: Option<String>,
     /// How long the answer may take (default 10s).
     pub timeout: Option<HumanDuration>,
 }

@@ -137,6 +137,9 @@ pub struct Settings {
     pub config_deploy: Option<std::sync::Arc<crate::config_deploy::ConfigDeploySettings>>,
     /// `coordinated_deployments:`, in the settings' order.
     pub coordinated: Vec<crate::recovery::CoordinatedDeployment>,
+    /// Home Assistant's API: `None` when `home_assistant:` is unset outside the add-on
+    /// (then nothing may need it).
+    pub home_assistant: Option<crate::home_assistant::HaAccess>,
     pub log_level: String,
 }
 

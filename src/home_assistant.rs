@@ -1,5 +1,6 @@
-//! Home Assistant's REST API, as a deployment needs it: its state, its own configuration
-//! check, reload and restart services, its log and entity states. Works against HA directly
+//! Home Assistant's REST API, as the configuration deployment and the health checks need
+//! it: its state, its own configuration check, reload and restart services, its log and
+//! entity states. Works against HA directly
 //! (`http://homeassistant.local:8123` with a long-lived token) and through the Supervisor's
 //! proxy (`http://supervisor/core` with the add-on's token).
 
@@ -9,6 +10,67 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::settings::Secret;
+
+/// `home_assistant:` (top level, and `config_deploy.home_assistant`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHomeAssistant {
+    /// `http://homeassistant.local:8123`; default `http://supervisor/core` in the add-on.
+    pub url: Option<String>,
+    /// A long-lived access token of an administrator; default the add-on's Supervisor token.
+    pub token: Option<Secret>,
+}
+
+/// Where HA's API is and the token for it.
+#[derive(Debug, Clone)]
+pub struct HaAccess {
+    pub url: String,
+    pub token: Secret,
+}
+
+impl RawHomeAssistant {
+    /// These settings, with `fallback`'s for what they leave unset.
+    pub fn or(self, fallback: &RawHomeAssistant) -> RawHomeAssistant {
+        RawHomeAssistant {
+            url: self.url.or_else(|| fallback.url.clone()),
+            token: self
+                .token
+                .filter(|t| !t.is_empty())
+                .or_else(|| fallback.token.clone()),
+        }
+    }
+
+    /// The URL and token, defaulting to the Supervisor's proxy and token inside the add-on
+    /// (`SUPERVISOR_TOKEN` set). Errors: the key (`url`, `token`) and what is wrong.
+    pub fn resolve(self) -> Result<HaAccess, (&'static str, String)> {
+        let supervisor = std::env::var("SUPERVISOR_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        let url = match (self.url, &supervisor) {
+            (Some(u), _) => u.trim_end_matches('/').to_string(),
+            (None, Some(_)) => "http://supervisor/core".into(),
+            (None, None) => {
+                return Err((
+                    "url",
+                    "is required outside the add-on (`http://homeassistant.local:8123`)".into(),
+                ));
+            }
+        };
+        url::Url::parse(&url).map_err(|e| ("url", format!("`{url}`: {e}")))?;
+        let token = match (self.token, supervisor) {
+            (Some(t), _) if !t.is_empty() => t,
+            (_, Some(t)) => Secret::new(t),
+            _ => {
+                return Err((
+                    "token",
+                    "is required outside the add-on: a long-lived access token of an administrator"
+                        .into(),
+                ));
+            }
+        };
+        Ok(HaAccess { url, token })
+    }
+}
 
 #[derive(Clone)]
 pub struct HomeAssistant {
