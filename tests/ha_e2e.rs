@@ -1197,3 +1197,74 @@ async fn a_policy_switch_toggled_in_home_assistant_changes_what_the_daemon_does(
     }
     daemon.kill();
 }
+
+/// An entity health check read from a real HA, and what it drives there: the deploy succeeds
+/// while the watched entity is `off`, so the *Health check* and *Quality gate* problem
+/// sensors turn on in HA, with the failing entity named, and the deploy *before* the
+/// unhealthy one is re-run (the rollback), not the unhealthy one.
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn an_entity_health_check_in_home_assistant_rolls_back_an_unhealthy_deploy() {
+    let lab = Lab::from_env();
+    const SERVICE: &str = "binary_sensor.gb_e2e_service_up";
+    let set_service = |state: &'static str| {
+        lab.http
+            .post(format!("{}/api/states/{SERVICE}", lab.url))
+            .bearer_auth(&lab.token)
+            .json(&serde_json::json!({ "state": state }))
+            .send()
+    };
+    assert!(set_service("on").await.unwrap().status().is_success());
+
+    // CI runs 1001 and 1002 deployed well; 1003 is deploying.
+    let world = World::new("e2e-token")
+        .owner(Owner::user("octo", 1))
+        .repo(support::world::octo_api_running(4848));
+    let github = FakeGitHub::start(world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        &format!(
+            "    - name: octo/api\n      allow: [rollback]\n      deploy_workflow: ci.yml\n      auto_rollback:\n        cooldown: 0s\n      quality_gate:\n        publish: false\n      health_checks:\n        - entity: {SERVICE}\n          state: \"on\"\n      health_check_every: 1h\n"
+        ),
+        "gitops-bridge-e2e8",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "home_assistant:\n  url: {}\n  token: {}\n",
+        lab.url, lab.token
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = DaemonProcess::start(&config);
+    let health = lab
+        .entity_of("gitops_bridge_e2e8_repo_4848_health_check".into())
+        .await;
+    let gate = lab
+        .entity_of("gitops_bridge_e2e8_repo_4848_quality_gate".into())
+        .await;
+    lab.wait_state(&health, LONG, |s| s["state"] == "off").await;
+
+    assert!(set_service("off").await.unwrap().status().is_success());
+    support::world::finish_run(&github, "octo/api", 1003, "success");
+    let state = lab.wait_state(&health, LONG, |s| s["state"] == "on").await;
+    assert_eq!(
+        state["attributes"]["failures"][0],
+        format!("{SERVICE} is off (expected on)"),
+        "{state}"
+    );
+    let state = lab.wait_state(&gate, LONG, |s| s["state"] == "on").await;
+    let failing = state["attributes"]["failing"].to_string();
+    assert!(failing.contains("health check failing"), "{state}");
+    wait_post(&github, "/repos/octo/api/actions/runs/1002/rerun", LONG).await;
+    assert!(
+        !github
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/repos/octo/api/actions/runs/1003/rerun"),
+        "the unhealthy deploy is not the rollback target; daemon log:\n{}",
+        daemon.log()
+    );
+    daemon.kill();
+}
