@@ -1,7 +1,10 @@
 //! Recovery policy benchmark (`cargo bench --bench recovery`): what deciding about one
 //! completed, failed run costs the daemon — classifying it from its jobs and steps, then the
-//! auto-retry decision — over 1,000 runs of four jobs each, in every failure class. No I/O:
-//! the jobs are the ones the state task already read. Results in docs/benchmarks.md.
+//! auto-retry decision — over 1,000 runs of four jobs each, in every failure class; and
+//! what judging a repository's quality gate costs (its SLO verdicts, its health report,
+//! two upstreams), which the state task does on every completed run of a repository with
+//! a gate. No I/O: the jobs are the ones the state task already read. Results in
+//! docs/benchmarks.md.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -106,4 +109,68 @@ fn main() {
         us(per_run[per_run.len() - 1])
     );
     println!("| runs the policy would re-run, of {RUNS} | {retried} | |");
+    gate();
+}
+
+fn repository(id: u64, name: &str) -> gitops_bridge::model::Repository {
+    gitops_bridge::model::Repository {
+        id,
+        owner: "octo".into(),
+        name: name.into(),
+        default_branch: "main".into(),
+        html_url: format!("https://github.com/octo/{name}"),
+        private: false,
+        archived: false,
+    }
+}
+
+/// The quality gate of `octo/app`, which needs `octo/lib` and `octo/db`, judged once per
+/// completed run: SLO verdicts, the health report, both upstreams looked up and judged.
+fn gate() {
+    use gitops_bridge::commands::policy::RepoPolicy;
+    use gitops_bridge::recovery::{DownstreamPolicy, GatePolicy, Need, gate::evaluate};
+    use gitops_bridge::state::RepoView;
+    let mut upstreams = std::collections::HashMap::new();
+    for (id, name) in [(2, "lib"), (3, "db")] {
+        let view = RepoView::bare(repository(id, name), RepoPolicy::default());
+        upstreams.insert(name.to_string(), view);
+    }
+    let policy = RepoPolicy {
+        gate: Some(GatePolicy::default()),
+        downstream: Some(DownstreamPolicy {
+            needs: ["lib", "db"]
+                .iter()
+                .map(|n| Need {
+                    owner: "octo".into(),
+                    name: n.to_string(),
+                    workflow: "release.yml".into(),
+                })
+                .collect(),
+            workflow: "deploy.yml".into(),
+            sha_input: Some("upstream_sha".into()),
+        }),
+        ..RepoPolicy::default()
+    };
+    let mut app = RepoView::bare(repository(1, "app"), policy);
+    app.health.success_rate = Some(0.9);
+    app.health.duration_p95_s = Some(420.0);
+    let mut per_run = Vec::new();
+    let mut failing = 0;
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        for _ in 0..RUNS {
+            let verdict = evaluate(&app, |_, name| upstreams.get(name)).unwrap();
+            failing = verdict.failing.len();
+        }
+        per_run.push(started.elapsed() / RUNS as u32);
+    }
+    per_run.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "| quality gate (SLOs, health, 2 upstreams), per completed run ({RUNS} × {ROUNDS}) | min {:.2} µs, median {:.2} µs, max {:.2} µs | < 1 ms |",
+        us(per_run[0]),
+        us(per_run[per_run.len() / 2]),
+        us(per_run[per_run.len() - 1])
+    );
+    println!("| failing conditions in the judged verdict | {failing} | |");
 }
