@@ -1112,11 +1112,15 @@ async fn a_policy_switch_toggled_in_home_assistant_changes_what_the_daemon_does(
     let mut daemon = DaemonProcess::start(&config);
     let switch = "switch.octo_api_auto_retry";
     lab.wait_state(switch, LONG, |s| s["state"] == "on").await;
-    // The notify-on-recovery blueprint, on this repository's Recovery event entity.
+    // The notify-on-recovery blueprint, on this repository's Recovery event entity (by
+    // unique id: another test's `octo/api` device may hold the plain id in a reused lab).
+    let recovery = lab
+        .entity_of("gitops_bridge_e2e7_repo_4747_recovery".into())
+        .await;
     install_blueprints();
     std::fs::write(
         lab_dir().join("config/automations.yaml"),
-        "- id: gb_e2e_recovery\n  alias: gb e2e recovery\n  use_blueprint:\n    path: gitops_bridge/notify_on_recovery.yaml\n    input:\n      recovery_event: event.octo_api_recovery\n      notify_action: notify.persistent_notification\n",
+        format!("- id: gb_e2e_recovery\n  alias: gb e2e recovery\n  use_blueprint:\n    path: gitops_bridge/notify_on_recovery.yaml\n    input:\n      recovery_event: {recovery}\n      notify_action: notify.persistent_notification\n"),
     )
     .unwrap();
     lab.call("automation.reload", serde_json::json!({})).await;
