@@ -498,11 +498,9 @@ async fn automation_paused_stops_every_automatic_re_run() {
     rig.stop().await;
 }
 
-/// A repository's HTTP health check: healthy at start, then a successful deploy run is
-/// followed by a check at once, which finds the service answering 503: the *Health check*
-/// sensor's state says so, with the URL and the status.
-#[tokio::test]
-async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
+/// A service's `/health` on a free loopback port, answering the status the test stores
+/// (200 at first); returns that status and the port.
+async fn health_server() -> (std::sync::Arc<std::sync::atomic::AtomicU16>, u16) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU16, Ordering};
     let status = Arc::new(AtomicU16::new(200));
@@ -517,6 +515,16 @@ async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (status, port)
+}
+
+/// A repository's HTTP health check: healthy at start, then a successful deploy run is
+/// followed by a check at once, which finds the service answering 503: the *Health check*
+/// sensor's state says so, with the URL and the status.
+#[tokio::test]
+async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
+    use std::sync::atomic::Ordering;
+    let (status, port) = health_server().await;
 
     let rig = Rig::launch(
         world(),
@@ -575,21 +583,9 @@ async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
 /// reason. With `health_failures: 0` the same failure is only reported.
 #[tokio::test]
 async fn a_deploy_that_fails_its_health_check_is_rolled_back_to_the_one_before() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::atomic::Ordering;
     const DEPLOY: &str = "gitops-bridge/repo/octo/deploy/state";
-    let status = Arc::new(AtomicU16::new(200));
-    let served = status.clone();
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let served = served.clone();
-            async move { axum::http::StatusCode::from_u16(served.load(Ordering::SeqCst)).unwrap() }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (status, port) = health_server().await;
 
     for health_failures in [1, 0] {
         status.store(200, Ordering::SeqCst);
