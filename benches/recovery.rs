@@ -70,6 +70,7 @@ fn jobs(id: u64) -> Vec<Job> {
             html_url: None,
             runner_name: Some("runner".into()),
             failed_step: (n == 3).then(|| failing_step.to_string()),
+            runner_message: None,
         })
         .collect()
 }
@@ -159,7 +160,7 @@ fn gate() {
     for _ in 0..ROUNDS {
         let started = Instant::now();
         for _ in 0..RUNS {
-            let verdict = evaluate(&app, |_, name| upstreams.get(name)).unwrap();
+            let verdict = evaluate(&app, None, |_, name| upstreams.get(name)).unwrap();
             failing = verdict.failing.len();
         }
         per_run.push(started.elapsed() / RUNS as u32);

@@ -91,6 +91,16 @@ pub async fn serve_with(
     let validation = ConfigWatch::new(&settings.validate);
     let (validation_rx, validate_now) = match validation {
         Some((watch, rx, now)) => {
+            let gated = settings
+                .github
+                .repositories
+                .iter()
+                .any(|r| r.policy().gate.as_ref().is_some_and(|g| g.config_check));
+            let watch = if gated {
+                watch.with_state(events.clone())
+            } else {
+                watch
+            };
             tasks.spawn("config watch", watch.run(cancel.clone()));
             (Some(rx), Some(now))
         }

@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::model::Event;
+use crate::recovery::ConfigCheck;
 use crate::scan::{self, ScanOptions};
 use crate::settings::ValidateSettings;
 use crate::validate::{self, CheckOptions, Report};
@@ -54,6 +56,8 @@ pub struct ConfigWatch {
     /// Inside the add-on: HA Core's entities and actions make references checkable against
     /// what really exists, not just what the YAML defines.
     core: Option<(String, String)>,
+    /// Where each pass's verdict goes for the quality gates (`quality_gate.config_check`).
+    state: Option<mpsc::Sender<Event>>,
 }
 
 impl ConfigWatch {
@@ -72,10 +76,24 @@ impl ConfigWatch {
                     .ok()
                     .filter(|t| !t.is_empty())
                     .map(|t| (SUPERVISOR_CORE.to_string(), t)),
+                state: None,
             },
             rx,
             now,
         ))
+    }
+
+    /// Also tells the state task each pass's verdict, for the quality gates.
+    pub fn with_state(mut self, events: mpsc::Sender<Event>) -> Self {
+        self.state = Some(events);
+        self
+    }
+
+    /// Tells the state task (when it listens) how the pass went.
+    async fn tell_state(&self, check: ConfigCheck) {
+        if let Some(events) = &self.state {
+            let _ = events.send(Event::ConfigChecked(check)).await;
+        }
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -147,13 +165,19 @@ impl ConfigWatch {
             Ok((Ok(config), security)) => (config, security),
             Ok((Err(e), _)) => {
                 tracing::error!("cannot validate the configuration: {e}");
+                self.tell_state(ConfigCheck::Failed(e.to_string())).await;
                 return;
             }
             Err(e) => {
                 tracing::error!("the validator stopped unexpectedly: {e}");
+                self.tell_state(ConfigCheck::Failed(
+                    "the validator stopped unexpectedly".into(),
+                ))
+                .await;
                 return;
             }
         };
+        self.tell_state(ConfigCheck::of(&config)).await;
         let s = &config.summary;
         tracing::info!(
             "configuration checked: {} errors, {} warnings, {} info in {} ms",

@@ -444,6 +444,9 @@ pub enum Event {
         view: std::sync::Arc<crate::config_deploy::ConfigDeployView>,
         finished: Option<Box<crate::config_deploy::ConfigDeployment>>,
     },
+    /// The HA configuration directory was checked (quality gates with `config_check` read
+    /// it).
+    ConfigChecked(crate::recovery::ConfigCheck),
     /// HA turned a policy's switch on or off (through the executor).
     Switch {
         scope: crate::recovery::Scope,

@@ -285,6 +285,8 @@ pub struct State {
     health_checks: HashMap<u64, Arc<crate::recovery::HealthReport>>,
     /// Whether any repository has a quality gate to judge.
     gates: bool,
+    /// The latest check of the HA configuration directory, for gates with `config_check`.
+    config_check: Option<crate::recovery::ConfigCheck>,
 }
 
 impl State {
@@ -316,6 +318,7 @@ impl State {
                 .repositories
                 .iter()
                 .any(|r| r.policy().gate.is_some()),
+            config_check: None,
             github,
         };
         (state, handle, events_tx)
@@ -468,6 +471,22 @@ impl State {
                     Arc::make_mut(view).health_check = Some(report.clone());
                     self.changed(repo_id);
                     let _ = self.changes.send(Change::HealthChecked { repo_id, report });
+                }
+            }
+            Event::ConfigChecked(check) => {
+                if self.config_check.as_ref() == Some(&check) {
+                    return Ok(());
+                }
+                self.config_check = Some(check);
+                let gated: Vec<u64> = self
+                    .current
+                    .repos
+                    .values()
+                    .filter(|v| v.policy.gate.as_ref().is_some_and(|g| g.config_check))
+                    .map(|v| v.repo.id)
+                    .collect();
+                for id in gated {
+                    self.changed(id);
                 }
             }
             Event::Switch { scope, switch, on } => {
@@ -641,7 +660,8 @@ impl State {
         let mut moved = Vec::new();
         for id in affected {
             let repos = &self.current.repos;
-            let verdict = crate::recovery::gate::evaluate(&repos[&id], |owner, name| {
+            let config = self.config_check.as_ref();
+            let verdict = crate::recovery::gate::evaluate(&repos[&id], config, |owner, name| {
                 repos
                     .values()
                     .find(|v| v.repo.is(owner, name))

@@ -3,7 +3,7 @@
 //! quality gate is posted as a commit status, fails when the upstream fails, and refuses our
 //! own dispatch unless told to ignore it; a coordinated deployment stops at the first
 //! failed step and runs the next only after a success; and the settings refuse a cycle in
-//! `needs`, naming it.
+//! `needs`, naming it; a gate with `config_check` follows the HA configuration check.
 
 mod support;
 
@@ -342,4 +342,71 @@ fn settings_refuse_a_cycle_in_needs_and_an_upstream_nobody_watches() {
     let undispatchable = "    - name: octo/lib\n    - name: octo/app\n      needs:\n        - {repository: octo/lib, workflow: release.yml}\n      on_upstream: {workflow: build.yml}\n";
     let err = load(undispatchable).unwrap_err();
     assert!(err.contains("on_upstream.workflow"), "{err}");
+    let unchecked = "    - name: octo/lib\n      quality_gate: {config_check: true}\n";
+    let err = load(unchecked).unwrap_err();
+    assert!(err.contains("quality_gate.config_check"), "{err}");
+    assert!(err.contains("validate.path"), "{err}");
+}
+
+#[tokio::test]
+async fn a_gate_with_config_check_fails_while_the_ha_configuration_has_errors() {
+    const APP: &str = "gitops-bridge/repo/octo/app/state";
+    let config = tempfile::tempdir().unwrap();
+    let configuration = config.path().join("configuration.yaml");
+    // An automation that names no action: HA refuses to load it, so does the check.
+    std::fs::write(
+        &configuration,
+        "homeassistant:\n  name: Home\nautomation:\n  - alias: Lights\n    triggers:\n      - trigger: state\n        entity_id: sun.sun\n    actions: [\n",
+    )
+    .unwrap();
+    let validate = format!(
+        "validate:\n  path: {}\n  security: false\n",
+        config.path().display()
+    );
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/app\n      quality_gate: {config_check: true, publish: false}\n    - name: octo/lib\n      quality_gate: {}\n",
+        "gitops-bridge/#",
+        |text| text + &validate,
+        false,
+    )
+    .await;
+    let state = rig
+        .probe
+        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == false)
+        .await
+        .json();
+    let failing = state["quality_gate"]["failing"].to_string();
+    assert!(
+        failing.contains("HA configuration check: 1 error (configuration.yaml:"),
+        "{failing}"
+    );
+    // A gate that does not ask for the check is not moved by it.
+    let lib = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/lib/state", WAIT, |s| {
+            !s.json()["quality_gate"].is_null()
+        })
+        .await
+        .json();
+    assert_eq!(lib["quality_gate"]["passing"], true, "{lib}");
+
+    // The file is mended: the watcher checks it again and the gate opens.
+    std::fs::write(
+        &configuration,
+        "homeassistant:\n  name: Home\nautomation:\n  - alias: Lights\n    triggers:\n      - trigger: state\n        entity_id: sun.sun\n    actions: []\n",
+    )
+    .unwrap();
+    rig.probe
+        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == true)
+        .await;
+    // Nothing was posted: `publish: false`.
+    assert!(
+        !rig.gh
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/repos/octo/app/statuses/")),
+        "publish: false posts no commit status"
+    );
+    rig.stop().await;
 }

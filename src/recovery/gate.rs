@@ -1,6 +1,6 @@
 //! The quality gate: one verdict per repository from what the daemon already knows — its
-//! service-level objectives ([`super::slo`]), its health checks, and the upstream workflows
-//! it `needs` — so branch protection and our own commands can ask one question: may this
+//! service-level objectives ([`super::slo`]), its health checks, the upstream workflows it
+//! `needs`, and (where asked) the check of the HA configuration directory — so branch protection and our own commands can ask one question: may this
 //! ship? The verdict is computed by the state task ([`evaluate`], pure) whenever a
 //! repository or one of its upstreams changes; [`GateStatuses`] posts it to GitHub as the
 //! commit status `gitops-bridge/quality-gate`, through the command executor; the executor
@@ -32,6 +32,9 @@ pub struct GatePolicy {
     pub health: bool,
     /// A failing upstream workflow (`needs`) fails the gate.
     pub upstream: bool,
+    /// Errors in the check of the HA configuration directory (`validate.path`) fail the
+    /// gate: for the repository that holds that configuration.
+    pub config_check: bool,
 }
 
 impl Default for GatePolicy {
@@ -40,6 +43,52 @@ impl Default for GatePolicy {
             publish: true,
             health: true,
             upstream: true,
+            config_check: false,
+        }
+    }
+}
+
+/// The latest check of the HA configuration directory, as the gate reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigCheck {
+    /// The check ran: its error count and the first error, in a phrase.
+    Checked {
+        errors: usize,
+        first: Option<String>,
+    },
+    /// The check could not run (the directory is gone, the validator stopped).
+    Failed(String),
+}
+
+impl ConfigCheck {
+    /// The gate's view of a finished check.
+    pub fn of(report: &crate::validate::Report) -> ConfigCheck {
+        let first = report
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == crate::validate::Severity::Error)
+            .map(|d| match d.line {
+                0 => format!("{}: {}", d.file, d.message),
+                line => format!("{}:{line}: {}", d.file, d.message),
+            });
+        ConfigCheck::Checked {
+            errors: report.summary.errors,
+            first,
+        }
+    }
+
+    /// Why it fails the gate, or `None` when the configuration is clean.
+    fn failure(&self) -> Option<String> {
+        match self {
+            ConfigCheck::Checked { errors: 0, .. } => None,
+            ConfigCheck::Checked { errors, first } => Some(format!(
+                "HA configuration check: {errors} error{}{}",
+                if *errors == 1 { "" } else { "s" },
+                first.as_ref().map_or(String::new(), |f| format!(" ({f})"))
+            )),
+            ConfigCheck::Failed(why) => {
+                Some(format!("HA configuration check could not run: {why}"))
+            }
         }
     }
 }
@@ -69,10 +118,12 @@ impl GateVerdict {
     }
 }
 
-/// Judges `view` by its policy; `find` looks a watched repository up by owner and name (the
+/// Judges `view` by its policy; `config` is the latest check of the HA configuration
+/// (`None` before the first), `find` looks a watched repository up by owner and name (the
 /// upstreams). `None` when the repository has no `quality_gate`.
 pub fn evaluate<'a>(
     view: &RepoView,
+    config: Option<&ConfigCheck>,
     find: impl Fn(&str, &str) -> Option<&'a RepoView>,
 ) -> Option<GateVerdict> {
     let policy = view.policy.gate.as_ref()?;
@@ -83,6 +134,12 @@ pub fn evaluate<'a>(
     {
         let first = report.failures.first().map_or("", String::as_str);
         failing.push(format!("health check failing: {first}"));
+    }
+    if policy.config_check {
+        match config {
+            None => failing.push("HA configuration not checked yet".to_string()),
+            Some(check) => failing.extend(check.failure()),
+        }
     }
     if policy.upstream
         && let Some(downstream) = &view.policy.downstream

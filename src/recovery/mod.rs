@@ -25,7 +25,7 @@ use crate::state::{Change, StateHandle};
 pub use classify::{Classification, FailureClass, classify};
 pub use coordinate::{CoordinatedDeployment, Coordinator, CoordinatorHandle};
 pub use downstream::{Downstream, DownstreamPolicy, Need};
-pub use gate::{GatePolicy, GateStatuses, GateVerdict};
+pub use gate::{ConfigCheck, GatePolicy, GateStatuses, GateVerdict};
 pub use health::{Check, EntityCheck, HealthPolicy, HealthReport, HealthWatch, HttpCheck};
 pub use retry::{AutoRetry, RetryPolicy};
 pub use rollback::{AutoRollback, RollbackPolicy};

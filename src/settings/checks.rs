@@ -149,6 +149,17 @@ impl Settings {
                 ));
             }
         }
+        if validate.path.is_none()
+            && let Some(i) = github
+                .repositories
+                .iter()
+                .position(|r| r.policy().gate.as_ref().is_some_and(|g| g.config_check))
+        {
+            return Err(invalid(
+                &format!("github.repositories[{i}].quality_gate.config_check"),
+                "judges the check of the HA configuration directory, but `validate.path` names none; set it (the add-on sets it to /homeassistant)",
+            ));
+        }
         let coordinated =
             super::coordination::coordinated(raw.coordinated_deployments, &github.repositories)?;
         let home_assistant = home_assistant(raw.home_assistant, &github.repositories)?;

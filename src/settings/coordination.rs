@@ -48,6 +48,7 @@ pub(super) fn gate_policy(raw: Option<RawQualityGate>) -> Option<GatePolicy> {
         publish: raw.publish.unwrap_or(defaults.publish),
         health: raw.health.unwrap_or(defaults.health),
         upstream: raw.upstream.unwrap_or(defaults.upstream),
+        config_check: raw.config_check.unwrap_or(defaults.config_check),
     })
 }
 

@@ -166,6 +166,8 @@ pub struct RawQualityGate {
     pub health: Option<bool>,
     /// A failing upstream (`needs`) fails the gate (default true).
     pub upstream: Option<bool>,
+    /// Errors in the check of `validate.path` fail the gate (default false).
+    pub config_check: Option<bool>,
 }
 
 /// One entry of `coordinated_deployments:`.
