@@ -295,6 +295,7 @@ pub async fn serve_with(
             "webhook processor",
             processor
                 .with_config_deploy(config_deploy_handle.clone())
+                .with_github(gh.clone())
                 .run(cancel.clone()),
         );
         let context = Arc::new(WebContext {

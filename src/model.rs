@@ -357,6 +357,10 @@ pub struct Job {
     /// The first step that did not succeed, when the job failed: what tells a runner or
     /// network problem (`Set up job`, checkout) from a real one (the tests).
     pub failed_step: Option<String>,
+    /// What the runner itself said when the machine, not the code, broke (a check-run
+    /// annotation such as "The runner has received a shutdown signal"); fetched for failed
+    /// jobs only (see [`crate::github::annotations`]).
+    pub runner_message: Option<String>,
 }
 
 impl Job {

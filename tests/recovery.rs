@@ -151,6 +151,67 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
     rig.stop().await;
 }
 
+#[tokio::test]
+async fn a_runner_lost_during_the_tests_is_infrastructure_and_re_run() {
+    let rig = Rig::launch(
+        world(),
+        "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n    - name: octo/web\n",
+        "gitops-bridge/#",
+        |text| text,
+        false,
+    )
+    .await;
+    for topic in [API, WEB] {
+        rig.probe
+            .wait_for(topic, WAIT, |s| s.json()["running"] == true)
+            .await;
+    }
+    // The runner was shut down while `test` ran its tests: the step alone says `real`.
+    let shutdown = "The runner has received a shutdown signal. This can happen when the runner service is stopped, or a manually started runner is canceled.";
+    support::world::annotate_job(
+        &rig.gh,
+        "octo/api",
+        1003,
+        "test",
+        fake_github::Annotation::runner(shutdown),
+    );
+    fail(&rig.gh, "octo/api", 1003, "Run cargo test");
+    // octo/web passes: no annotation is asked for.
+    support::world::finish_run(&rig.gh, "octo/web", 2003, "success");
+    let api = rig
+        .probe
+        .wait_for(API, WAIT, |s| {
+            !s.json()["last_run"]["failure_class"].is_null()
+        })
+        .await
+        .json();
+    assert_eq!(api["last_run"]["failure_class"], "infrastructure", "{api}");
+    let reason = api["last_run"]["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("job `test`"), "{reason}");
+    assert!(reason.contains("received a shutdown signal"), "{reason}");
+    wait_until("the run the runner lost was re-run", || {
+        reruns(&rig.gh, 1003) == 1
+    })
+    .await;
+    rig.probe
+        .wait_for(WEB, WAIT, |s| s.json()["last_run"]["status"] == "success")
+        .await;
+    let annotations: Vec<String> = rig
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/check-runs/"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        annotations
+            .iter()
+            .all(|p| p.starts_with("/repos/octo/api/")),
+        "only the failed run's jobs are asked about: {annotations:?}"
+    );
+    rig.stop().await;
+}
+
 #[test]
 fn recovery_settings_that_cannot_work_are_refused_with_the_key_named() {
     let cases = [

@@ -211,6 +211,76 @@ async fn a_signed_delivery_updates_state_and_mqtt_within_milliseconds() {
     rig.stop().await;
 }
 
+/// A failed `workflow_job` delivery: the daemon asks GitHub what the runner said about the
+/// job (its check run's annotations), so a runner shut down during a lint step is
+/// `infrastructure`, not the lint's failure the step alone suggests.
+#[tokio::test]
+async fn a_failed_job_delivery_is_classified_by_what_the_runner_said() {
+    const RUN: u64 = 289782451;
+    const JOB: u64 = 289782452;
+    let rig = Rig::start_github(true).await;
+    rig.gh.with_world(|w| {
+        let run = Run::completed(RUN, 2823525, "Build", "failure", Utc::now(), chrono::Duration::minutes(1));
+        let mut job = fake_github::Job::for_run(JOB, &run, "linters");
+        job.annotations.push(fake_github::Annotation::runner(
+            "The self-hosted runner: nas-runner lost communication with the server. Verify the machine is running and has a healthy network connection.",
+        ));
+        w.repo_mut("octo-org/octo-repo").unwrap().jobs.push(job);
+    });
+    // The run fails, then its job's delivery (GitHub's fixture, moved to this repository).
+    let mut run: Value =
+        serde_json::from_slice(&run_payload("workflow_run.completed.json")).unwrap();
+    run["workflow_run"]["conclusion"] = json!("failure");
+    let repository = run["repository"].clone();
+    let body = serde_json::to_vec(&run).unwrap();
+    assert_eq!(
+        rig.deliver("workflow_run", "f-1", &body, sig(&body))
+            .await
+            .0,
+        202
+    );
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/github/webhooks/workflow_job.completed.failure.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut job: Value = serde_json::from_str(&text).unwrap();
+    job["repository"] = repository;
+    job["workflow_job"]["id"] = json!(JOB);
+    job["workflow_job"]["run_id"] = json!(RUN);
+    let body = serde_json::to_vec(&job).unwrap();
+    assert_eq!(
+        rig.deliver("workflow_job", "f-2", &body, sig(&body))
+            .await
+            .0,
+        202
+    );
+
+    let state = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo-org/octo-repo/state", WAIT, |s| {
+            s.json()["last_run"]["run_id"] == RUN
+                && !s.json()["last_run"]["failure_class"].is_null()
+        })
+        .await
+        .json();
+    let last = &state["last_run"];
+    assert_eq!(last["failure_class"], "infrastructure", "{last}");
+    let reason = last["failure_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("lost communication with the server"),
+        "{reason}"
+    );
+    let asked = rig
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| r.path == format!("/repos/octo-org/octo-repo/check-runs/{JOB}/annotations"))
+        .count();
+    assert_eq!(asked, 1, "one annotations request for the one failed job");
+    rig.stop().await;
+}
+
 #[tokio::test]
 async fn bad_deliveries_get_the_right_status_and_change_nothing() {
     let rig = Rig::start_github(true).await;

@@ -1,7 +1,9 @@
 //! GitHub: the REST client (a cloneable reader, and a writer only `commands` can build),
 //! its endpoints typed by area ([`api`]), our own models of its JSON,
-//! and its two sources: the poller and webhook deliveries.
+//! its two sources: the poller and webhook deliveries, and what both add to a failed job
+//! (the runner's own messages, [`annotations`]).
 
+pub mod annotations;
 pub mod api;
 pub mod client;
 pub mod models;

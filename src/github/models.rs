@@ -237,8 +237,18 @@ impl ApiJob {
                     )
                 })
                 .map(|s| s.name),
+            runner_message: None,
         }
     }
+}
+
+/// One check-run annotation; only what finding the runner's own messages needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiAnnotation {
+    #[serde(default)]
+    pub annotation_level: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// GitHub's error body (`basic-error`).

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::api::{self, Repo};
 use super::client::{Fetched, GitHubClient, GitHubError};
 use super::models::{ApiJobList, ApiOwner, ApiRepository, ApiRun, ApiRunList, ApiWorkflowList};
-use crate::model::{Event, GitHubStatus, Repository, Run, Source};
+use crate::model::{Event, GitHubStatus, Outcome, Repository, Run, Source};
 use crate::settings::{GitHubSettings, RepoSelector};
 use crate::store::{Etags, RunHistory, Store};
 
@@ -443,7 +443,8 @@ impl Poller {
 
         let keys: Vec<(u64, u32)> = runs.iter().map(|r| (r.id, r.attempt)).collect();
         let before = self.history.run_states(keys).await.unwrap_or_default();
-        let completed_now: Vec<(u64, u32)> = runs
+        // Each run completed since the last look, and whether it failed.
+        let completed_now: Vec<(u64, u32, bool)> = runs
             .iter()
             .filter(|r| {
                 r.is_completed()
@@ -451,7 +452,7 @@ impl Poller {
                         .get(&(r.id, r.attempt))
                         .is_none_or(|s| s != "completed")
             })
-            .map(|r| (r.id, r.attempt))
+            .map(|r| (r.id, r.attempt, r.outcome() == Some(Outcome::Fail)))
             .collect();
         self.emit(Event::Runs {
             repo_id,
@@ -463,14 +464,17 @@ impl Poller {
         self.remember_etag(&url, etag);
 
         if synced {
-            for (id, attempt) in completed_now {
+            for (id, attempt, failed) in completed_now {
                 let url = self.gh.url(&api::actions::attempt_jobs(base, id, attempt));
                 let list: ApiJobList = self.gh.get_json(&url).await?;
-                let jobs = list
+                let mut jobs: Vec<_> = list
                     .jobs
                     .into_iter()
                     .map(|j| j.into_model(Some(attempt)))
                     .collect();
+                if failed {
+                    super::annotations::add_runner_messages(&self.gh, base, &mut jobs).await;
+                }
                 self.emit(Event::Jobs { repo_id, jobs }).await;
             }
         }

@@ -48,8 +48,12 @@ pub enum Work {
         repo_id: Option<u64>,
         run: Box<ApiRun>,
     },
-    /// A job of a run changed.
-    Job { repo_id: u64, job: Box<ApiJob> },
+    /// A job of a run changed; `repository` is its `owner/name`.
+    Job {
+        repo_id: u64,
+        repository: Option<String>,
+        job: Box<ApiJob>,
+    },
     /// New commits: runs are about to start, so poll now (and, for the configuration
     /// repository's branch, deploy).
     Push {
@@ -146,6 +150,7 @@ pub fn parse_delivery(event: &str, body: &[u8]) -> Result<Delivery, String> {
             (Some(repo_id), Some(raw)) => match serde_json::from_str::<ApiJob>(raw.get()) {
                 Ok(job) => Work::Job {
                     repo_id,
+                    repository: repository.clone(),
                     job: Box::new(job),
                 },
                 Err(e) => Work::Unusable(e.to_string()),
@@ -218,6 +223,8 @@ pub struct WebhookProcessor {
     stats: Arc<WebhookStats>,
     /// Pushes to the configuration's branch and GitHub deployments of it go here.
     config_deploy: Option<crate::config_deploy::ConfigDeployHandle>,
+    /// Reads what the runner said about a failed job ([`super::annotations`]).
+    github: Option<super::GitHubClient>,
 }
 
 impl WebhookProcessor {
@@ -227,6 +234,12 @@ impl WebhookProcessor {
         handle: Option<crate::config_deploy::ConfigDeployHandle>,
     ) -> Self {
         self.config_deploy = handle;
+        self
+    }
+
+    /// Asks GitHub what the runner said about each failed job a delivery reports.
+    pub fn with_github(mut self, gh: super::GitHubClient) -> Self {
+        self.github = Some(gh);
         self
     }
 
@@ -247,6 +260,7 @@ impl WebhookProcessor {
                 poll_now,
                 stats,
                 config_deploy: None,
+                github: None,
             },
             tx,
         )
@@ -280,10 +294,26 @@ impl WebhookProcessor {
                     initial: false,
                 }
             }
-            Work::Job { repo_id, job } => Event::Jobs {
+            Work::Job {
                 repo_id,
-                jobs: vec![job.into_model(None)],
-            },
+                repository,
+                job,
+            } => {
+                let mut jobs = vec![job.into_model(None)];
+                // A failed job: what the runner said, if it broke (one request).
+                if let (Some(gh), Some((owner, name))) = (
+                    &self.github,
+                    repository.as_deref().and_then(|r| r.split_once('/')),
+                ) {
+                    super::annotations::add_runner_messages(
+                        gh,
+                        super::api::Repo::new(owner, name),
+                        &mut jobs,
+                    )
+                    .await;
+                }
+                Event::Jobs { repo_id, jobs }
+            }
             // New commits start runs; ask the poller to look now rather than in a minute.
             Work::Push {
                 repository,

@@ -1,5 +1,7 @@
-//! Why a run failed, from what GitHub tells us: the run's conclusion, its jobs' conclusions
-//! and the step each failed job failed in, and which jobs passed on the same commit before.
+//! Why a run failed, from what GitHub tells us: the run's conclusion, its jobs' conclusions,
+//! the step each failed job failed in and what the runner said about it (a check-run
+//! annotation, [`crate::github::annotations`]), and which jobs passed on the same commit
+//! before.
 //! A pure function, so every class is tested on the shapes GitHub sends.
 //!
 //! The classes follow GitLab CI's `retry: when:` (runner_system_failure,
@@ -140,6 +142,17 @@ pub fn classify(
             format!("{job} hit its time limit"),
         ));
     }
+    // The runner said it broke: whatever step was running, the code did not fail.
+    if let Some(job) = failed.iter().find(|j| j.runner_message.is_some()) {
+        return Some(Classification::new(
+            FailureClass::Infrastructure,
+            format!(
+                "job `{}`: the runner reported “{}”",
+                job.name,
+                job.runner_message.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     if failed.is_empty() {
         return Some(Classification::new(
             FailureClass::Unknown,
@@ -261,6 +274,7 @@ mod tests {
             html_url: None,
             runner_name: None,
             failed_step: step.map(str::to_string),
+            runner_message: None,
         }
     }
 
@@ -299,6 +313,22 @@ mod tests {
                 "{step}"
             );
         }
+    }
+
+    #[test]
+    fn a_runner_that_reported_its_own_failure_is_infrastructure_whatever_step_ran() {
+        let failed = run("failure");
+        let mut lost = job("test", "failure", Some("Run cargo test"));
+        lost.runner_message = Some("The runner has received a shutdown signal.".into());
+        let c = classify(&failed, &[lost], &HashSet::new()).unwrap();
+        assert_eq!(c.class, FailureClass::Infrastructure);
+        assert_eq!(
+            c.reason,
+            "job `test`: the runner reported “The runner has received a shutdown signal.”"
+        );
+        // Without the message the same step is the code's.
+        let plain = job("test", "failure", Some("Run cargo test"));
+        assert_eq!(class(&failed, &[plain], &[]), Some(FailureClass::Real));
     }
 
     #[test]

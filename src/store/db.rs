@@ -380,9 +380,12 @@ impl Db {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare(
+                // A later copy of the job without the runner's message (a redelivered
+                // webhook) keeps the one fetched before.
                 "INSERT OR REPLACE INTO jobs (id, run_id, attempt, repo_id, name, status, conclusion,
-                    started_at, completed_at, html_url, runner_name, failed_step)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    started_at, completed_at, html_url, runner_name, failed_step, runner_message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                    COALESCE(?13, (SELECT runner_message FROM jobs WHERE id = ?1)))",
             )?;
             for j in jobs {
                 stmt.execute(params![
@@ -398,6 +401,7 @@ impl Db {
                     j.html_url,
                     j.runner_name,
                     j.failed_step,
+                    j.runner_message,
                 ])?;
             }
         }
@@ -407,7 +411,7 @@ impl Db {
 
     pub fn jobs(&self, run_id: u64, attempt: u32) -> Result<Vec<Job>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, run_id, attempt, name, status, conclusion, started_at, completed_at, html_url, runner_name, failed_step
+            "SELECT id, run_id, attempt, name, status, conclusion, started_at, completed_at, html_url, runner_name, failed_step, runner_message
              FROM jobs WHERE run_id = ?1 AND attempt = ?2 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![run_id as i64, attempt], |r| {
@@ -426,6 +430,7 @@ impl Db {
                 html_url: r.get(8)?,
                 runner_name: r.get(9)?,
                 failed_step: r.get(10)?,
+                runner_message: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

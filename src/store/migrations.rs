@@ -129,6 +129,11 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX config_deployments_commit ON config_deployments(commit_sha);
     "#,
+    // 7: what the runner said when a job failed (a check-run annotation), which classifies
+    // a runner lost mid-test as infrastructure.
+    r#"
+    ALTER TABLE jobs ADD COLUMN runner_message TEXT;
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.

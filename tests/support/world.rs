@@ -1,7 +1,7 @@
 //! Fake-GitHub worlds the tests share: the `octo/api` repository most tests start from.
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Job, Repo, Run, Step, Workflow};
+use fake_github::{Annotation, FakeGitHub, Job, Repo, Run, Step, Workflow};
 
 /// `octo/api` (GitHub id `id`) with its `CI` workflow (id 10) and three completed runs,
 /// 1001–1003, started 30, 20 and 10 hours ago, 4, 5 and 6 minutes long, ending as
@@ -71,6 +71,21 @@ pub fn fail_run(gh: &FakeGitHub, repo: &str, run_id: u64, step: &str) {
                 Step::new(step, "completed", Some(outcome), Some(now), Some(now)),
             ];
         }
+    });
+}
+
+/// Gives job `job` of `run_id`'s latest attempt a check-run annotation (say, the runner's
+/// own message) before the run fails.
+pub fn annotate_job(gh: &FakeGitHub, repo: &str, run_id: u64, job: &str, annotation: Annotation) {
+    gh.with_world(|w| {
+        let repo: &mut Repo = w.repo_mut(repo).unwrap();
+        let attempt = repo.latest_run_mut(run_id).unwrap().attempt;
+        repo.jobs
+            .iter_mut()
+            .find(|j| j.run_id == run_id && j.attempt == attempt && j.name == job)
+            .unwrap()
+            .annotations
+            .push(annotation);
     });
 }
 

@@ -43,6 +43,13 @@ pub fn attempt_jobs(repo: Repo<'_>, run_id: u64, attempt: u32) -> String {
     ))
 }
 
+/// `GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations`: a job's check run has
+/// the job's id (its `check_run_url` ends in it). The first page of 50 holds the runner's
+/// messages, which come first.
+pub fn check_run_annotations(repo: Repo<'_>, job_id: u64) -> String {
+    repo.path(&format!("check-runs/{job_id}/annotations?per_page=50"))
+}
+
 /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun`: the whole run again.
 pub fn rerun(repo: Repo<'_>, run_id: u64) -> Write {
     Write::post(

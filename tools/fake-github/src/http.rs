@@ -395,6 +395,19 @@ fn repo_routes(
                 None => Reply::not_found(),
             }
         }
+        // A job's check run has the job's id.
+        (["check-runs", id, "annotations"], true, _) => {
+            match parse_id(id).and_then(|id| repo.jobs.iter().find(|j| j.id == id)) {
+                Some(job) => paged_array(
+                    ctx,
+                    job.annotations
+                        .iter()
+                        .map(|a| render::annotation_json(repo, job, a))
+                        .collect(),
+                ),
+                None => Reply::not_found(),
+            }
+        }
         (["actions", "jobs", id], true, _) => {
             match parse_id(id).and_then(|id| repo.jobs.iter().find(|j| j.id == id)) {
                 Some(job) => Reply::json(200, &render::job_json(repo, job, &ctx.base)),
@@ -829,6 +842,7 @@ fn run_action(world: &mut World, ctx: &Ctx, full: &str, run_id: u64, action: &st
                     started_at: None,
                     completed_at: None,
                     steps: Vec::new(),
+                    annotations: Vec::new(),
                 });
                 next_id += 1;
             }

@@ -9,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::world::{
-    CommitStatus, Deployment, DeploymentStatus, Job, OwnerKind, Repo, Run, Step, Workflow, World,
-    combined_state, fake_sha,
+    Annotation, CommitStatus, Deployment, DeploymentStatus, Job, OwnerKind, Repo, Run, Step,
+    Workflow, World, combined_state, fake_sha,
 };
 
 const LIST_RUNS: &str = include_str!("../fixtures/list-workflow-runs.json");
@@ -32,6 +32,8 @@ pub const LIST_WORKFLOWS_FIXTURE: &str = include_str!("../fixtures/list-repo-wor
 pub const DISPATCH_RESPONSE_FIXTURE: &str =
     include_str!("../fixtures/create-workflow-dispatch.response.json");
 pub const VALIDATION_FAILED_FIXTURE: &str = include_str!("../fixtures/422-validation-failed.json");
+/// Recorded check-run annotation list (`check-annotation-items`): also compared in tests.
+pub const ANNOTATIONS_FIXTURE: &str = include_str!("../fixtures/list-check-run-annotations.json");
 
 /// Parsed fixture objects, parsed once (they are compiled in, so parsing cannot fail
 /// unless the files were edited badly — a build-time mistake worth a loud panic in tests).
@@ -61,6 +63,8 @@ pub struct Fixtures {
     /// The REST `combined-commit-status` example; its `statuses` items are
     /// simple-commit-status objects (no `creator`).
     pub combined_status: Value,
+    /// `[0]` of the REST `check-annotation-items` example.
+    pub annotation: Value,
 }
 
 pub fn fixtures() -> &'static Fixtures {
@@ -85,6 +89,7 @@ pub fn fixtures() -> &'static Fixtures {
             deployment_webhook: parse(WEBHOOK_DEPLOYMENT_FIXTURE),
             commit_status: parse(COMMIT_STATUS_FIXTURE),
             combined_status: parse(COMBINED_STATUS_FIXTURE),
+            annotation: parse(ANNOTATIONS_FIXTURE)[0].clone(),
         }
     })
 }
@@ -474,6 +479,37 @@ fn step_json(s: &Step) -> Value {
     })
 }
 
+/// One annotation of a job's check run, in the shape of the REST example; a runner's own
+/// message has no columns (`null`), as GitHub records it.
+pub fn annotation_json(repo: &Repo, job: &Job, a: &Annotation) -> Value {
+    let sha = repo
+        .runs
+        .iter()
+        .find(|r| r.id == job.run_id && r.attempt == job.attempt)
+        .map(|r| r.head_sha.clone())
+        .unwrap_or_default();
+    let mut v = fixtures().annotation.clone();
+    let m = obj(&mut v);
+    m.insert("path".into(), json!(a.path));
+    m.insert("start_line".into(), json!(a.line));
+    m.insert("end_line".into(), json!(a.line));
+    m.insert("start_column".into(), Value::Null);
+    m.insert("end_column".into(), Value::Null);
+    m.insert("annotation_level".into(), json!(a.level));
+    m.insert("title".into(), json!(a.title));
+    m.insert("message".into(), json!(a.message));
+    m.insert("raw_details".into(), json!(""));
+    m.insert(
+        "blob_href".into(),
+        json!(format!(
+            "https://github.com/{}/blob/{sha}/{}",
+            repo.full_name(),
+            a.path
+        )),
+    );
+    v
+}
+
 /// A job, from the REST job example plus `run_attempt` and `created_at`, which real
 /// responses carry (the example lacks them; see fixtures/README.md).
 pub fn job_json(repo: &Repo, job: &Job, base: &str) -> Value {
@@ -761,6 +797,33 @@ mod tests {
 
     fn parse(s: &str) -> Value {
         serde_json::from_str(s).expect("fixture is JSON")
+    }
+
+    /// A runner's annotation has the recorded example's keys and GitHub's runner form.
+    #[test]
+    fn annotation_shape_matches_the_recorded_example() {
+        let run = Run::completed(
+            7,
+            1,
+            "CI",
+            "failure",
+            Utc::now(),
+            chrono::Duration::minutes(1),
+        );
+        let job = Job::for_run(70, &run, "test");
+        let repo = Repo::new(1, "octo", "app").run(run);
+        let a = Annotation::runner("The runner has received a shutdown signal.");
+        let got = annotation_json(&repo, &job, &a);
+        assert_eq!(keys(&got), keys(&parse(ANNOTATIONS_FIXTURE)[0]));
+        assert_eq!(got["annotation_level"], "failure");
+        assert_eq!(got["path"], ".github");
+        assert_eq!(got["message"], "The runner has received a shutdown signal.");
+        assert!(
+            got["blob_href"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://github.com/octo/app/blob/")
+        );
     }
 
     /// Rendered deployments, statuses and the `deployment` webhook have the key sets of

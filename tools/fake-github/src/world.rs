@@ -206,6 +206,35 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub steps: Vec<Step>,
+    /// Its check run's annotations (`GET …/check-runs/{job id}/annotations`): what the
+    /// runner or a tool reported, e.g. "The runner has received a shutdown signal…".
+    pub annotations: Vec<Annotation>,
+}
+
+/// One check-run annotation (`check-annotation` in GitHub's OpenAPI description).
+#[derive(Debug, Clone)]
+pub struct Annotation {
+    /// `notice`, `warning` or `failure`.
+    pub level: String,
+    pub title: String,
+    pub message: String,
+    /// The file it is about; GitHub's own runner messages name `.github`.
+    pub path: String,
+    pub line: u32,
+}
+
+impl Annotation {
+    /// A message of the runner itself, as GitHub records it: a `failure` on `.github`,
+    /// line 1, without a title.
+    pub fn runner(message: impl Into<String>) -> Annotation {
+        Annotation {
+            level: "failure".into(),
+            title: String::new(),
+            message: message.into(),
+            path: ".github".into(),
+            line: 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -813,6 +842,7 @@ impl Job {
             started_at: started,
             completed_at: completed,
             steps: Vec::new(),
+            annotations: Vec::new(),
         }
     }
 
