@@ -176,8 +176,8 @@ fn daemon(args: ConfigArg, job: Job) -> ExitCode {
             }
             Job::Dashboard { title } => {
                 let polled = gitops_bridge::app::poll_once(&settings).await?;
-                let dashboard =
-                    gitops_bridge::lovelace::dashboard(&title, &polled.bridge, &polled.repos);
+                let repos: Vec<_> = polled.repos.iter().map(|(v, c)| (v, c)).collect();
+                let dashboard = gitops_bridge::lovelace::dashboard(&title, &polled.bridge, &repos);
                 print!("{}", gitops_bridge::lovelace::to_yaml(&dashboard));
                 Ok(())
             }

@@ -20,7 +20,12 @@ pub use yaml::to_string as to_yaml;
 const TREND_HOURS: u32 = 168;
 
 /// The dashboard: the bridge first, then one section per repository in the order given.
-pub fn dashboard(title: &str, bridge: &DeviceConfig, repos: &[(RepoView, DeviceConfig)]) -> Value {
+/// The repositories are borrowed: the daemon's API builds it from its live snapshot.
+pub fn dashboard(
+    title: &str,
+    bridge: &DeviceConfig,
+    repos: &[(&RepoView, &DeviceConfig)],
+) -> Value {
     let mut sections = vec![bridge_section(bridge)];
     sections.extend(configuration_section(bridge));
     sections.extend(
@@ -96,7 +101,7 @@ fn badge_while_on(entity: &str) -> Value {
     })
 }
 
-fn view_badges(bridge: &DeviceConfig, repos: &[(RepoView, DeviceConfig)]) -> Vec<Value> {
+fn view_badges(bridge: &DeviceConfig, repos: &[(&RepoView, &DeviceConfig)]) -> Vec<Value> {
     let mut badges: Vec<Value> = ["github", "github_requests_left"]
         .iter()
         .filter_map(|key| entity(bridge, key))

@@ -272,28 +272,6 @@ mod tests {
         let r = rejection(intake(&t, &inbound("gb/repo/o/r/cmd/rerun", &huge, false)));
         assert!(r.message.contains("limit"), "{}", r.message);
     }
-}
-
-#[cfg(test)]
-mod switch_tests {
-    use super::*;
-
-    fn topics() -> Topics {
-        Topics {
-            base: "gb".into(),
-            prefix: "homeassistant".into(),
-            birth: "homeassistant/status".into(),
-            node: "gb".into(),
-        }
-    }
-
-    fn inbound(topic: &str, payload: &str, retained: bool) -> Inbound {
-        Inbound {
-            topic: topic.into(),
-            payload: payload.as_bytes().to_vec(),
-            retained,
-        }
-    }
 
     #[test]
     fn switch_topics_become_switch_requests_and_bad_ones_are_refused() {

@@ -9,7 +9,7 @@
 //! its workflow's newest any more. Each re-run's `request_id` names the run and attempt, so
 //! a restart of the daemon does not re-run it again: the executor answers the duplicate.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -107,8 +107,10 @@ pub struct AutoRetry {
     state: StateHandle,
     history: RunHistory,
     commands: CommandHandle,
-    /// `(run id, attempt)` already decided, so a state change does not schedule twice.
-    seen: HashSet<(u64, u32)>,
+    /// Per repository, the `(run id, attempt)`s already decided, so a state change does not
+    /// schedule twice. Only workflows' newest runs are kept: an older run never becomes the
+    /// newest again, so the memory stays one entry per workflow.
+    seen: HashMap<u64, HashSet<(u64, u32)>>,
 }
 
 impl AutoRetry {
@@ -117,7 +119,7 @@ impl AutoRetry {
             state,
             history,
             commands,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
         }
     }
 
@@ -160,13 +162,24 @@ impl AutoRetry {
         let Some(policy) = &view.policy.auto_retry else {
             return;
         };
+        let newest: HashSet<(u64, u32)> = view
+            .workflows
+            .iter()
+            .filter_map(|w| w.last_run.as_ref())
+            .map(|r| (r.id, r.attempt))
+            .collect();
+        self.seen
+            .entry(view.repo.id)
+            .or_default()
+            .retain(|key| newest.contains(key));
         // Switched off (or everything paused): failures now are left; turned on again, the
         // newest failure is considered at the next change.
         if !self.may_act(view) {
             return;
         }
         for run in view.workflows.iter().filter_map(|w| w.last_run.as_ref()) {
-            if run.failure_class.is_none() || !self.seen.insert((run.id, run.attempt)) {
+            let seen = self.seen.entry(view.repo.id).or_default();
+            if run.failure_class.is_none() || !seen.insert((run.id, run.attempt)) {
                 continue;
             }
             let (now, previous) = self.failures(run).await;

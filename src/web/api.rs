@@ -341,10 +341,16 @@ pub async fn lovelace(
     use crate::mqtt::discovery;
     let snapshot = ctx.state.snapshot();
     let bridge = discovery::bridge_config(&ctx.topics, ctx.checks.clone());
-    let repos: Vec<(RepoView, discovery::DeviceConfig)> = snapshot
+    let configs: Vec<discovery::DeviceConfig> = snapshot
         .repos
         .values()
-        .map(|v| ((**v).clone(), discovery::repo_config(v, &ctx.topics)))
+        .map(|v| discovery::repo_config(v, &ctx.topics))
+        .collect();
+    let repos: Vec<_> = snapshot
+        .repos
+        .values()
+        .map(|v| &**v)
+        .zip(&configs)
         .collect();
     let title = q.title.filter(|t| !t.trim().is_empty());
     let dashboard =
