@@ -55,7 +55,7 @@ fn settings(dir: &std::path::Path, gh: &FakeGitHub, port: u16) -> std::path::Pat
     std::fs::write(
         &path,
         format!(
-            "github:\n  token: {}\n  api_url: {}\n  poll_interval: 2s\n  repositories: [bench/*]\nmqtt:\n  host: 127.0.0.1\n  port: {port}\n  username: {}\n  password: {}\nstore:\n  path: {}\nhttp:\n  listen: \"\"\nlog_level: warn\n",
+            "github:\n  token: {}\n  api_url: {}\n  poll_interval: 2s\n  repositories: [bench/*]\nmqtt:\n  host: 127.0.0.1\n  port: {port}\n  username: {}\n  password: {}\nstore:\n  path: {}\nhttp:\n  listen: \"\"\nlog_level: info\n",
             gh.token(),
             gh.url(),
             support::MQTT_USER,
@@ -135,7 +135,7 @@ async fn main() {
         let dir = tempfile::tempdir().unwrap();
         let probe = Probe::connect(broker.port, "gitops-bridge/#").await;
         let started = Instant::now();
-        let daemon = DaemonProcess::start(&settings(dir.path(), &gh, broker.port));
+        let daemon = DaemonProcess::start_as_configured(&settings(dir.path(), &gh, broker.port));
         let all = states_seen(&probe, n, Duration::from_secs(300)).await;
         rows.push((
             format!("start to the last state, {n} repositories"),
@@ -210,7 +210,7 @@ async fn main() {
         let dir = tempfile::tempdir().unwrap();
         let probe = Probe::connect(broker.port, "#").await;
         let started = Instant::now();
-        let daemon = DaemonProcess::start(&settings(dir.path(), &gh, broker.port));
+        let daemon = DaemonProcess::start_as_configured(&settings(dir.path(), &gh, broker.port));
         let all = states_seen(&probe, 200, Duration::from_secs(180)).await;
         rows.push((
             "start to 200 repositories with history on the broker".into(),

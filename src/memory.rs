@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How often free heap is handed back while running.
-const TRIM_EVERY: Duration = Duration::from_secs(30);
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 
 /// Caps glibc's malloc arenas. Call before any thread is started.
 pub fn limit_arenas() {

@@ -18,9 +18,9 @@ impl Db {
         started_ms: i64,
         record: &str,
     ) -> Result<i64, StoreError> {
-        self.conn.execute(
-            "INSERT INTO config_deployments (commit_sha, status, started_at, record) VALUES (?1, ?2, ?3, ?4)",
-            params![commit, status, started_ms, record],
+        self.conn.prepare_cached(
+            "INSERT INTO config_deployments (commit_sha, status, started_at, record) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![commit, status, started_ms, record],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -32,18 +32,18 @@ impl Db {
         status: &str,
         record: &str,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE config_deployments SET commit_sha = ?2, status = ?3, record = ?4 WHERE id = ?1",
-            params![id, commit, status, record],
+        self.conn.prepare_cached(
+            "UPDATE config_deployments SET commit_sha = ?2, status = ?3, record = ?4 WHERE id = ?1")?
+            .execute(params![id, commit, status, record],
         )?;
         Ok(())
     }
 
     /// Newest first.
     pub fn config_deployments(&self, limit: usize) -> Result<Vec<StoredDeployment>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, record FROM config_deployments ORDER BY id DESC LIMIT ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, record FROM config_deployments ORDER BY id DESC LIMIT ?1",
+        )?;
         let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -55,9 +55,9 @@ impl Db {
     ) -> Result<Option<StoredDeployment>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT id, record FROM config_deployments WHERE commit_sha = ?1 ORDER BY id DESC LIMIT 1",
-                [commit],
+            .prepare_cached(
+                "SELECT id, record FROM config_deployments WHERE commit_sha = ?1 ORDER BY id DESC LIMIT 1")?
+            .query_row([commit],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)

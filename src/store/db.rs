@@ -10,7 +10,10 @@ use super::{StoreError, migrations};
 use crate::model::{Conclusion, Job, Repository, Run, RunState, Status, Workflow};
 
 /// SQLite's page cache per connection, in KiB (negative `cache_size` means KiB).
-const STORE_CACHE_KIB: i64 = -512;
+const STORE_CACHE_KIB: i64 = -256;
+
+/// Statements kept compiled: more than the store has distinct ones.
+const STATEMENT_CACHE: usize = 64;
 
 /// An open, migrated database.
 pub struct Db {
@@ -67,9 +70,12 @@ impl Db {
         // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // A 512 KiB page cache instead of SQLite's 2 MiB: the daemon's queries are small and
+        // A 256 KiB page cache instead of SQLite's 2 MiB: the daemon's queries are small and
         // the OS caches the file anyway; on an add-on host resident memory is what counts.
         conn.pragma_update(None, "cache_size", STORE_CACHE_KIB)?;
+        // Every statement compiled once and kept: an idle poll cycle then never runs SQLite's
+        // parser and planner (a large part of SQLite's code, otherwise paged in every cycle).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::migrate(&mut conn)?;
         Ok(Db { conn })
     }
@@ -84,12 +90,12 @@ impl Db {
 
     /// Inserts or updates a repository's metadata and marks it watched.
     pub fn upsert_repository(&mut self, repo: &Repository) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT INTO repositories (id, owner, name, default_branch, html_url, private, archived, watched, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
              ON CONFLICT(id) DO UPDATE SET owner = ?2, name = ?3, default_branch = ?4, html_url = ?5,
-                 private = ?6, archived = ?7, watched = 1, updated_at = ?8",
-            params![
+                 private = ?6, archived = ?7, watched = 1, updated_at = ?8")?
+            .execute(params![
                 repo.id as i64,
                 repo.owner,
                 repo.name,
@@ -106,9 +112,11 @@ impl Db {
     /// Marks exactly these repositories as watched; the others stay stored (history) but unwatched.
     pub fn set_watched(&mut self, ids: &[u64]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("UPDATE repositories SET watched = 0", [])?;
+        tx.prepare_cached("UPDATE repositories SET watched = 0")?
+            .execute([])?;
         {
-            let mut stmt = tx.prepare("UPDATE repositories SET watched = 1 WHERE id = ?1")?;
+            let mut stmt =
+                tx.prepare_cached("UPDATE repositories SET watched = 1 WHERE id = ?1")?;
             for id in ids {
                 stmt.execute([*id as i64])?;
             }
@@ -118,7 +126,7 @@ impl Db {
     }
 
     pub fn watched_repositories(&self) -> Result<Vec<Repository>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, owner, name, default_branch, html_url, private, archived
              FROM repositories WHERE watched = 1 ORDER BY owner, name",
         )?;
@@ -139,20 +147,16 @@ impl Db {
     pub fn is_synced(&self, repo_id: u64) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT synced FROM repositories WHERE id = ?1",
-                [repo_id as i64],
-                |r| r.get::<_, bool>(0),
-            )
+            .prepare_cached("SELECT synced FROM repositories WHERE id = ?1")?
+            .query_row([repo_id as i64], |r| r.get::<_, bool>(0))
             .optional()?
             .unwrap_or(false))
     }
 
     pub fn mark_synced(&mut self, repo_id: u64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE repositories SET synced = 1 WHERE id = ?1",
-            [repo_id as i64],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE repositories SET synced = 1 WHERE id = ?1")?
+            .execute([repo_id as i64])?;
         Ok(())
     }
 
@@ -165,9 +169,10 @@ impl Db {
         workflows: &[Workflow],
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM workflows WHERE repo_id = ?1", [repo_id as i64])?;
+        tx.prepare_cached("DELETE FROM workflows WHERE repo_id = ?1")?
+            .execute([repo_id as i64])?;
         {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO workflows (id, repo_id, name, path, state) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for w in workflows {
@@ -185,7 +190,7 @@ impl Db {
     }
 
     pub fn workflows(&self, repo_id: u64) -> Result<Vec<Workflow>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, repo_id, name, path, state FROM workflows WHERE repo_id = ?1 ORDER BY name",
         )?;
         let rows = stmt.query_map([repo_id as i64], |r| {
@@ -210,10 +215,10 @@ impl Db {
         let tx = self.conn.transaction()?;
         let mut changes = Vec::new();
         {
-            let mut get = tx.prepare(
+            let mut get = tx.prepare_cached(
                 "SELECT status, conclusion, updated_at FROM runs WHERE id = ?1 AND attempt = ?2",
             )?;
-            let mut put = tx.prepare(
+            let mut put = tx.prepare_cached(
                 "INSERT OR REPLACE INTO runs (id, attempt, repo_id, workflow_id, workflow_name, workflow_path,
                     head_branch, head_sha, event, status, conclusion, run_number, display_title, actor,
                     html_url, created_at, run_started_at, updated_at)
@@ -292,19 +297,16 @@ impl Db {
     pub fn run(&self, id: u64, attempt: u32) -> Result<Option<Run>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT * FROM runs WHERE id = ?1 AND attempt = ?2",
-                params![id as i64, attempt],
-                run_from_row,
-            )
+            .prepare_cached("SELECT * FROM runs WHERE id = ?1 AND attempt = ?2")?
+            .query_row(params![id as i64, attempt], run_from_row)
             .optional()?)
     }
 
     /// Ids of runs whose latest stored attempt is still queued or running.
     pub fn active_run_ids(&self, repo_id: u64) -> Result<Vec<(u64, u32)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, MAX(attempt), status FROM runs WHERE repo_id = ?1 GROUP BY id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, MAX(attempt), status FROM runs WHERE repo_id = ?1 GROUP BY id",
+        )?;
         let rows = stmt.query_map([repo_id as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)? as u64,
@@ -359,17 +361,20 @@ impl Db {
     pub fn run_count(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))? as u64)
+            .prepare_cached("SELECT COUNT(*) FROM runs")?
+            .query_row([], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Deletes runs and jobs created before `before`.
     pub fn prune(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE created_at < ?1)",
-            [ms(before)],
-        )?;
-        let n = tx.execute("DELETE FROM runs WHERE created_at < ?1", [ms(before)])?;
+        )?
+        .execute([ms(before)])?;
+        let n = tx
+            .prepare_cached("DELETE FROM runs WHERE created_at < ?1")?
+            .execute([ms(before)])?;
         tx.commit()?;
         Ok(n)
     }
@@ -379,7 +384,7 @@ impl Db {
     pub fn upsert_jobs(&mut self, repo_id: u64, jobs: &[Job]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 // A later copy of the job without the runner's message (a redelivered
                 // webhook) keeps the one fetched before.
                 "INSERT OR REPLACE INTO jobs (id, run_id, attempt, repo_id, name, status, conclusion,
@@ -474,11 +479,12 @@ impl Db {
     }
 
     pub fn set_switch(&mut self, scope: u64, key: &str, on: bool) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO switches (scope, key, is_on) VALUES (?1, ?2, ?3)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO switches (scope, key, is_on) VALUES (?1, ?2, ?3)
              ON CONFLICT (scope, key) DO UPDATE SET is_on = excluded.is_on",
-            params![scope as i64, key, on as i64],
-        )?;
+            )?
+            .execute(params![scope as i64, key, on as i64])?;
         Ok(())
     }
 
@@ -486,11 +492,8 @@ impl Db {
     pub fn latest_attempt(&self, run_id: u64) -> Result<Option<Run>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT * FROM runs WHERE id = ?1 ORDER BY attempt DESC LIMIT 1",
-                [run_id as i64],
-                run_from_row,
-            )
+            .prepare_cached("SELECT * FROM runs WHERE id = ?1 ORDER BY attempt DESC LIMIT 1")?
+            .query_row([run_id as i64], run_from_row)
             .optional()?)
     }
 
@@ -499,10 +502,10 @@ impl Db {
     /// Records a command and its result. `request_id` is stored only for commands that
     /// reached GitHub, so a rejected command may be fixed and sent again with the same id.
     pub fn record_command(&mut self, entry: &CommandRecord) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT INTO commands (request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+            .execute(params![
                 entry.request_id,
                 ms(entry.received_at),
                 entry.source,
@@ -526,10 +529,10 @@ impl Db {
     ) -> Result<Option<CommandRecord>, StoreError> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
-                 FROM commands WHERE request_id = ?1",
-                [request_id],
+                 FROM commands WHERE request_id = ?1")?
+            .query_row([request_id],
                 command_from_row,
             )
             .optional()?)
@@ -537,7 +540,7 @@ impl Db {
 
     /// The newest commands, newest first.
     pub fn recent_commands(&self, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
              FROM commands ORDER BY id DESC LIMIT ?1",
         )?;
@@ -554,9 +557,9 @@ impl Db {
         event: &str,
         action: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let inserted = self.conn.execute(
-            "INSERT OR IGNORE INTO deliveries (guid, event, action, received_at) VALUES (?1, ?2, ?3, ?4)",
-            params![guid, event, action, ms(Utc::now())],
+        let inserted = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (guid, event, action, received_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![guid, event, action, ms(Utc::now())],
         )?;
         Ok(inserted == 1)
     }
@@ -564,39 +567,40 @@ impl Db {
     /// Drops a delivery record, so a redelivery of it is processed.
     pub fn forget_delivery(&mut self, guid: &str) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM deliveries WHERE guid = ?1", [guid])?;
+            .prepare_cached("DELETE FROM deliveries WHERE guid = ?1")?
+            .execute([guid])?;
         Ok(())
     }
 
     pub fn mark_delivery_processed(&mut self, guid: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE deliveries SET processed = processed + 1 WHERE guid = ?1",
-            [guid],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE deliveries SET processed = processed + 1 WHERE guid = ?1")?
+            .execute([guid])?;
         Ok(())
     }
 
     /// `(recorded, processed at least once, processed more than once)`.
     pub fn delivery_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*), SUM(processed >= 1), SUM(processed > 1) FROM deliveries",
-            [],
-            |r| {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), SUM(processed >= 1), SUM(processed > 1) FROM deliveries",
+            )?
+            .query_row([], |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u64,
                     r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
                 ))
-            },
-        )?)
+            })?)
     }
 
     /// Forgets deliveries older than `before` (GitHub redelivers only recent ones).
     pub fn prune_deliveries(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM deliveries WHERE received_at < ?1",
-            [ms(before)],
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM deliveries WHERE received_at < ?1")?
+            .execute([ms(before)])?)
     }
 
     // -- history queries for the API ------------------------------------------------------
@@ -651,20 +655,25 @@ impl Db {
     // -- HTTP validators (ETags), so a restart keeps answering 304s ------------------------
 
     pub fn etags(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT url, etag FROM http_cache")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT url, etag FROM http_cache")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn set_etag(&mut self, url: &str, etag: Option<&str>) -> Result<(), StoreError> {
         match etag {
-            Some(etag) => self.conn.execute(
-                "INSERT OR REPLACE INTO http_cache (url, etag, stored_at) VALUES (?1, ?2, ?3)",
-                params![url, etag, ms(Utc::now())],
-            )?,
+            Some(etag) => self
+                .conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO http_cache (url, etag, stored_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![url, etag, ms(Utc::now())])?,
             None => self
                 .conn
-                .execute("DELETE FROM http_cache WHERE url = ?1", [url])?,
+                .prepare_cached("DELETE FROM http_cache WHERE url = ?1")?
+                .execute([url])?,
         };
         Ok(())
     }

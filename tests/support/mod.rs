@@ -522,12 +522,36 @@ pub struct DaemonProcess {
 }
 
 impl DaemonProcess {
+    /// With debug logs of our own crate (in the `.log` beside `config`), for tests.
     pub fn start(config: &Path) -> DaemonProcess {
+        DaemonProcess::spawn(config, Some("gitops_bridge=debug"))
+    }
+
+    /// Logging as the settings' `log_level` says, as a user runs it (the benchmarks).
+    pub fn start_as_configured(config: &Path) -> DaemonProcess {
+        DaemonProcess::spawn(config, None)
+    }
+
+    /// `DAEMON_WRAPPER` (say `valgrind --tool=massif`) runs the daemon under a profiler.
+    fn spawn(config: &Path, rust_log: Option<&str>) -> DaemonProcess {
         let log = config.with_extension("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_gitops-bridge"))
+        let wrapper = std::env::var("DAEMON_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(tool) => {
+                let mut c = Command::new(tool);
+                c.args(words).arg(env!("CARGO_BIN_EXE_gitops-bridge"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_gitops-bridge")),
+        };
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let child = command
             .args(["serve", "--config"])
             .arg(config)
-            .env("RUST_LOG", "gitops_bridge=debug")
             .env_remove("SUPERVISOR_TOKEN")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
