@@ -153,6 +153,7 @@ pub async fn serve_with(
         let (task, handle) = crate::recovery::Coordinator::new(
             settings.coordinated.clone(),
             state_handle.clone(),
+            events.clone(),
             command_handle.clone(),
         );
         tasks.spawn("coordinated deployments", task.run(cancel.clone()));
@@ -279,6 +280,13 @@ pub async fn serve_with(
                 &settings,
                 &crate::mqtt::Topics::new(&settings.mqtt),
             ))
+            .with_coordinated(
+                settings
+                    .coordinated
+                    .iter()
+                    .map(|d| d.name.clone())
+                    .collect(),
+            )
             .run(cancel.clone()),
     );
 

@@ -451,6 +451,8 @@ pub enum Event {
     /// The HA configuration directory was checked (quality gates with `config_check` read
     /// it).
     ConfigChecked(crate::recovery::ConfigCheck),
+    /// A coordinated deployment moved on (started a step, stopped, finished).
+    Coordinated(Box<crate::recovery::CoordinationStatus>),
     /// HA turned a policy's switch on or off (through the executor).
     Switch {
         scope: crate::recovery::Scope,

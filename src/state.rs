@@ -163,6 +163,8 @@ pub struct Snapshot {
     pub config_auto_deploy: bool,
     /// The configuration deployer's picture, once it has one.
     pub config_deploy: Option<Arc<crate::config_deploy::ConfigDeployView>>,
+    /// Each coordinated deployment's progress, by name.
+    pub coordinated: BTreeMap<String, Arc<crate::recovery::CoordinationStatus>>,
 }
 
 /// What changed, for sinks that act on changes (MQTT, SSE).
@@ -187,6 +189,8 @@ pub enum Change {
         repo_id: u64,
         report: Arc<crate::recovery::HealthReport>,
     },
+    /// A coordinated deployment moved on ([`Snapshot::coordinated`]).
+    Coordinated,
     /// The configuration deployer's picture changed; `finished`: a deployment that ended.
     ConfigDeploy {
         finished: Option<Box<crate::config_deploy::ConfigDeployment>>,
@@ -229,6 +233,7 @@ impl StateHandle {
             automation_paused: false,
             config_auto_deploy: true,
             config_deploy: None,
+            coordinated: BTreeMap::new(),
         };
         let (_tx, rx) = watch::channel(Arc::new(snapshot));
         let (changes, _) = broadcast::channel(1);
@@ -472,6 +477,13 @@ impl State {
                     self.changed(repo_id);
                     let _ = self.changes.send(Change::HealthChecked { repo_id, report });
                 }
+            }
+            Event::Coordinated(status) => {
+                self.current
+                    .coordinated
+                    .insert(status.name.clone(), Arc::new(*status));
+                self.publish_snapshot();
+                let _ = self.changes.send(Change::Coordinated);
             }
             Event::ConfigChecked(check) => {
                 if self.config_check.as_ref() == Some(&check) {

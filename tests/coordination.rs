@@ -222,7 +222,7 @@ async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a
     let rig = Rig::launch(
         world(),
         "    - name: octo/lib\n      allow: [dispatch]\n      dispatch: [release.yml]\n    - name: octo/app\n      allow: [dispatch]\n      dispatch: [build.yml]\n      deploy_workflow: build.yml\n",
-        "gitops-bridge/#",
+        "#",
         |text| {
             text + "coordinated_deployments:\n  - name: homelab\n    steps:\n      - {repository: octo/lib, workflow: release.yml}\n      - {repository: octo/app}\n"
         },
@@ -234,9 +234,43 @@ async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a
             s.json()["status"] == "success"
         })
         .await;
-    let start = |id: &str| format!(r#"{{"deployment": "homelab", "request_id": "{id}"}}"#);
+    // HA's status sensor reads the bridge state: idle before anything ran.
+    const BRIDGE: &str = "gitops-bridge/bridge/state";
+    let status = |s: &support::Seen| s.json()["coordinated"]["homelab"].clone();
+    let idle = rig
+        .probe
+        .wait_for(BRIDGE, WAIT, |s| status(s)["state"] == "idle")
+        .await;
+    assert_eq!(status(&idle)["steps"], 2, "{}", status(&idle));
+    // The *Deploy homelab* button's own payload starts it.
+    let config = rig
+        .probe
+        .wait_for(
+            "homeassistant/device/gitops_bridge_bridge/config",
+            WAIT,
+            |_| true,
+        )
+        .await
+        .json();
+    let button = &config["components"]["coordinate_homelab"];
+    assert_eq!(
+        button["command_topic"],
+        "gitops-bridge/bridge/cmd/coordinate"
+    );
     const COORDINATE: &str = "gitops-bridge/bridge/cmd/coordinate";
-    rig.probe.publish(COORDINATE, start("first"), false).await;
+    rig.probe
+        .publish(
+            COORDINATE,
+            button["payload_press"].as_str().unwrap().to_string(),
+            false,
+        )
+        .await;
+    let running = rig
+        .probe
+        .wait_for(BRIDGE, WAIT, |s| status(s)["state"] == "running")
+        .await;
+    assert_eq!(status(&running)["step"], 1);
+    assert_eq!(status(&running)["current"], "octo/lib:release.yml");
     wait_until("the first step was dispatched", || {
         posts(&rig.gh, LIB).len() == 1
     })
@@ -273,13 +307,25 @@ async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a
         failed["reason"].as_str().unwrap().contains("step 1 of 2"),
         "{failed}"
     );
+    let stopped = rig
+        .probe
+        .wait_for(BRIDGE, WAIT, |s| status(s)["state"] == "failed")
+        .await;
+    let stopped = status(&stopped);
+    assert_eq!(stopped["step"], 1, "{stopped}");
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("failure"),
+        "{stopped}"
+    );
+    assert!(!stopped["finished_at"].is_null(), "{stopped}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         posts(&rig.gh, APP).is_empty(),
         "a failed step stops the rest"
     );
 
-    // Again: the first step succeeds, so the second is dispatched.
+    // Again, by command: the first step succeeds, so the second is dispatched.
+    let start = |id: &str| format!(r#"{{"deployment": "homelab", "request_id": "{id}"}}"#);
     rig.probe.publish(COORDINATE, start("second"), false).await;
     wait_until("the first step was dispatched again", || {
         posts(&rig.gh, LIB).len() == 2
@@ -300,6 +346,24 @@ async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a
         posts(&rig.gh, APP).len() == 1
     })
     .await;
+    let second = rig
+        .probe
+        .wait_for(BRIDGE, WAIT, |s| status(s)["step"] == 2)
+        .await;
+    assert_eq!(status(&second)["state"], "running");
+    assert_eq!(status(&second)["current"], "octo/app:build.yml");
+    let mut run = None;
+    wait_until("the app's dispatched run exists", || {
+        run = dispatched_run(&rig.gh, "octo/app", 60, 6001);
+        run.is_some()
+    })
+    .await;
+    finish(&rig.gh, "octo/app", run.unwrap(), "success");
+    let done = rig
+        .probe
+        .wait_for(BRIDGE, WAIT, |s| status(s)["state"] == "succeeded")
+        .await;
+    assert_eq!(status(&done)["step"], 2);
     rig.stop().await;
 }
 

@@ -170,7 +170,7 @@ async fn discovery_output() -> (Vec<(String, Value)>, Topics) {
     // Templates on one repository, so its device shows the template entities too.
     // And the configuration deployed from ha-config, so the bridge shows its entities.
     let validate = format!(
-        "validate:\n  path: {0}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\n",
+        "validate:\n  path: {0}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\ncoordinated_deployments:\n  - name: homelab\n    steps: [{{repository: homelab-demo/ha-config}}]\n",
         ha.path().display()
     );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &validate);
@@ -218,6 +218,11 @@ fn entities(config: &Value, object_prefix: &str) -> BTreeSet<Entity> {
                 "dispatch_<workflow>".to_string(),
                 name.replace("deploy.yml", "<workflow>"),
             )
+        } else if let Some(kind) = ["coordinate_", "coordinated_"]
+            .into_iter()
+            .find(|k| key.starts_with(k))
+        {
+            (format!("{kind}<name>"), name.replace("homelab", "<name>"))
         } else if key.starts_with("template_") && platform == "update" {
             (
                 "template_<id>".to_string(),

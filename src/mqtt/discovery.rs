@@ -750,6 +750,8 @@ pub struct Checks {
     pub automation: bool,
     /// `config_deploy` is set: the configuration's update entity, sensors and event.
     pub config_deploy: Option<ConfigDeployEntities>,
+    /// The names of `coordinated_deployments`: a *Deploy* button and a status sensor each.
+    pub coordinated: Vec<String>,
 }
 
 impl Checks {
@@ -760,6 +762,11 @@ impl Checks {
             security: settings.validate.path.is_some() && settings.validate.security,
             automation: settings.has_automation(),
             config_deploy: ConfigDeployEntities::of(settings, topics),
+            coordinated: settings
+                .coordinated
+                .iter()
+                .map(|d| d.name.clone())
+                .collect(),
         }
     }
 }
@@ -886,6 +893,46 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
                 ),
             );
         }
+    }
+    for name in &checks.coordinated {
+        let slug = crate::mqtt::topics::slug(name);
+        let key = format!("coordinate_{slug}");
+        components.insert(
+            key.clone(),
+            Component {
+                platform: "button",
+                name: format!("Deploy {name}"),
+                unique_id: format!("{device_id}_{key}"),
+                default_entity_id: format!("button.{}_{key}", topics.node),
+                icon: Some("mdi:rocket-launch-outline"),
+                command_topic: Some(topics.bridge_cmd("coordinate")),
+                payload_press: Some(serde_json::json!({ "deployment": name }).to_string()),
+                ..Component::default()
+            },
+        );
+        // The bridge state carries every deployment the coordinator announced (idle from
+        // its start); before that, idle too.
+        let status = format!("(value_json.coordinated | default({{}}))['{slug}'] | default({{}})");
+        let key = format!("coordinated_{slug}");
+        components.insert(
+            key.clone(),
+            Component {
+                platform: "sensor",
+                name: format!("{name} deployment"),
+                unique_id: format!("{device_id}_{key}"),
+                default_entity_id: format!("sensor.{}_{key}", topics.node),
+                device_class: Some("enum"),
+                options: Some(crate::recovery::coordinate::Progress::ALL.to_vec()),
+                icon: Some("mdi:rocket-launch-outline"),
+                state_topic: Some(state_topic.clone()),
+                value_template: Some(
+                    format!("{{{{ ({status}).state | default('idle') }}}}").into(),
+                ),
+                json_attributes_topic: Some(state_topic.clone()),
+                json_attributes_template: Some(format!("{{{{ {status} | tojson }}}}").into()),
+                ..Component::default()
+            },
+        );
     }
     if checks.config {
         let validation_topic = topics.bridge_validation();
@@ -1167,6 +1214,7 @@ mod tests {
                     ),
                     auto: true,
                 }),
+                coordinated: vec!["Home-lab".into()],
             },
         );
         assert_eq!(cfg.components["configuration"].platform, "update");
@@ -1185,6 +1233,56 @@ mod tests {
             cfg.components["github"].default_entity_id,
             "binary_sensor.gitops_bridge_github"
         );
+    }
+
+    /// A coordinated deployment's button starts it by name; its sensor reads the bridge
+    /// state's entry, idle until the coordinator has said anything.
+    #[test]
+    fn a_coordinated_deployment_has_a_deploy_button_and_a_status_sensor() {
+        let checks = Checks {
+            config: false,
+            security: false,
+            automation: false,
+            config_deploy: None,
+            coordinated: vec!["Home-lab".into()],
+        };
+        let cfg = bridge_config(&topics(), checks);
+        let button = &cfg.components["coordinate_home_lab"];
+        assert_eq!(button.platform, "button");
+        assert_eq!(button.name, "Deploy Home-lab");
+        assert_eq!(
+            button.command_topic.as_deref(),
+            Some("gitops-bridge/bridge/cmd/coordinate")
+        );
+        let press: serde_json::Value =
+            serde_json::from_str(button.payload_press.as_deref().unwrap()).unwrap();
+        assert_eq!(press, serde_json::json!({"deployment": "Home-lab"}));
+        let sensor = &cfg.components["coordinated_home_lab"];
+        assert_eq!(sensor.device_class, Some("enum"));
+        assert_eq!(
+            sensor.options.as_deref(),
+            Some(&["idle", "running", "succeeded", "failed"][..])
+        );
+        let env = minijinja::Environment::new();
+        let render = |template: &str, state: serde_json::Value| {
+            env.render_str(
+                template,
+                minijinja::value::Serde(&serde_json::json!({ "value_json": state })),
+            )
+            .unwrap()
+        };
+        let value = sensor.value_template.as_deref().unwrap();
+        let attributes = sensor.json_attributes_template.as_deref().unwrap();
+        assert_eq!(render(value, serde_json::json!({"version": "1"})), "idle");
+        assert_eq!(
+            render(attributes, serde_json::json!({"version": "1"})),
+            "{}"
+        );
+        let running =
+            serde_json::json!({"coordinated": {"home_lab": {"state": "running", "step": 2}}});
+        assert_eq!(render(value, running.clone()), "running");
+        let shown: serde_json::Value = serde_json::from_str(&render(attributes, running)).unwrap();
+        assert_eq!(shown["step"], 2);
     }
 }
 

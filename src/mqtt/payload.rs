@@ -357,6 +357,10 @@ pub struct BridgeState {
     pub automation_paused: &'static str,
     /// The *Configuration auto-deploy* switch.
     pub config_auto_deploy: &'static str,
+    /// Each coordinated deployment's progress, by the slug of its name (what its status
+    /// sensor reads); only with `coordinated_deployments`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub coordinated: BTreeMap<String, crate::recovery::CoordinationStatus>,
 }
 
 pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
@@ -366,6 +370,11 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
         repositories: snapshot.repos.len(),
         automation_paused: crate::recovery::switches::payload(snapshot.automation_paused),
         config_auto_deploy: crate::recovery::switches::payload(snapshot.config_auto_deploy),
+        coordinated: snapshot
+            .coordinated
+            .values()
+            .map(|s| (crate::mqtt::topics::slug(&s.name), (**s).clone()))
+            .collect(),
         github: GitHubAttributes {
             reachable: g.reachable,
             error: g.error.as_deref().map(|e| truncate(e, MAX_STATE_LEN)),

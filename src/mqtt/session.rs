@@ -133,6 +133,8 @@ pub struct MqttBridge {
     automation: bool,
     /// The configuration deployment's entities, when `config_deploy` is set.
     config_deploy: Option<discovery::ConfigDeployEntities>,
+    /// The names of the coordinated deployments (a button and a sensor each).
+    coordinated: Vec<String>,
 }
 
 /// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
@@ -201,6 +203,7 @@ pub fn session(
         birth_delay: (Duration::from_secs(2), Duration::from_secs(6)),
         automation: false,
         config_deploy: None,
+        coordinated: Vec::new(),
     };
     let pump = MqttPump {
         eventloop,
@@ -314,6 +317,12 @@ impl MqttBridge {
     /// Announces the *Automation paused* switch (`Settings::has_automation`).
     pub fn with_automation(mut self, automation: bool) -> Self {
         self.automation = automation;
+        self
+    }
+
+    /// Announces each coordinated deployment's button and status sensor.
+    pub fn with_coordinated(mut self, names: Vec<String>) -> Self {
+        self.coordinated = names;
         self
     }
 
@@ -565,7 +574,7 @@ impl MqttBridge {
             }
             // Published with the repository's state (its `Repo` change).
             Change::HealthChecked { .. } => {}
-            Change::GitHub => self.publish_bridge_state().await,
+            Change::GitHub | Change::Coordinated => self.publish_bridge_state().await,
             Change::Resolved => {
                 self.publish_bridge_state().await;
                 if self.sweep_due {
@@ -636,6 +645,7 @@ impl MqttBridge {
                 security: self.validation.is_some() && self.security,
                 automation: self.automation,
                 config_deploy: self.config_deploy.clone(),
+                coordinated: self.coordinated.clone(),
             },
         )
         .to_message(&self.topics);

@@ -4,17 +4,20 @@
 //! Started by the bridge command `coordinate` (`{"deployment": "homelab"}`); every dispatch
 //! is a `dispatch` command through the one executor, so allow-lists, the quality gate,
 //! audit and pacing apply. One deployment runs at a time. Each step is announced on its
-//! repository's *Recovery* event entity.
+//! repository's *Recovery* event entity, and each deployment's progress
+//! ([`CoordinationStatus`]) goes to the state, where HA reads it: a *Deploy* button and a
+//! status sensor per deployment on the bridge device.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
-use crate::model::RunState;
+use crate::model::{Event, RunState};
 use crate::state::{Change, StateHandle};
 
 /// One `coordinated_deployments:` entry.
@@ -40,9 +43,57 @@ impl Step {
     }
 }
 
+/// Where a coordinated deployment is (the status sensor's state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Progress {
+    /// Not run since the daemon started.
+    Idle,
+    Running,
+    Succeeded,
+    /// Stopped at a step: its run failed or timed out, or its dispatch was refused.
+    Failed,
+}
+
+impl Progress {
+    /// Every state, as HA's enum sensor lists them.
+    pub const ALL: [&'static str; 4] = ["idle", "running", "succeeded", "failed"];
+}
+
+/// A coordinated deployment's progress, as the bridge state publishes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoordinationStatus {
+    pub name: String,
+    pub state: Progress,
+    /// The step running, or where it stopped or ended (1-based).
+    pub step: Option<usize>,
+    pub steps: usize,
+    /// That step's `owner/name:workflow`.
+    pub current: Option<String>,
+    /// Why it stopped, or that every step succeeded.
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl CoordinationStatus {
+    fn idle(d: &CoordinatedDeployment) -> CoordinationStatus {
+        CoordinationStatus {
+            name: d.name.clone(),
+            state: Progress::Idle,
+            step: None,
+            steps: d.steps.len(),
+            current: None,
+            reason: None,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
 /// How a deployment ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+enum Outcome {
     Succeeded,
     /// Stopped at step `step` (0-based), for `reason`.
     Stopped {
@@ -99,7 +150,10 @@ impl CoordinatorHandle {
 
 /// The task.
 pub struct Coordinator {
+    deployments: Arc<Vec<CoordinatedDeployment>>,
     state: StateHandle,
+    /// Where progress goes (the state task, for HA).
+    events: mpsc::Sender<Event>,
     commands: CommandHandle,
     start: mpsc::Receiver<CoordinatedDeployment>,
     running: Arc<Mutex<Option<String>>>,
@@ -112,17 +166,21 @@ impl Coordinator {
     pub fn new(
         deployments: Vec<CoordinatedDeployment>,
         state: StateHandle,
+        events: mpsc::Sender<Event>,
         commands: CommandHandle,
     ) -> (Coordinator, CoordinatorHandle) {
         let (tx, start) = mpsc::channel(1);
         let running = Arc::new(Mutex::new(None));
+        let deployments = Arc::new(deployments);
         let handle = CoordinatorHandle {
-            deployments: Arc::new(deployments),
+            deployments: deployments.clone(),
             start: tx,
             running: running.clone(),
         };
         let task = Coordinator {
+            deployments,
             state,
+            events,
             commands,
             start,
             running,
@@ -131,12 +189,35 @@ impl Coordinator {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
+        // Every deployment is known to HA from the start, as idle.
+        for d in self.deployments.iter() {
+            self.report(CoordinationStatus::idle(d)).await;
+        }
         loop {
             let d = tokio::select! {
                 _ = cancel.cancelled() => return,
                 d = self.start.recv() => match d { Some(d) => d, None => return },
             };
-            let outcome = self.deploy(&d, &cancel).await;
+            let started = Utc::now();
+            let outcome = self.deploy(&d, started, &cancel).await;
+            let (state, step, reason) = match &outcome {
+                Outcome::Succeeded => (
+                    Progress::Succeeded,
+                    d.steps.len() - 1,
+                    format!("every step of `{}` succeeded", d.name),
+                ),
+                Outcome::Stopped { step, reason } => (Progress::Failed, *step, reason.clone()),
+            };
+            self.report(CoordinationStatus {
+                state,
+                step: Some(step + 1),
+                current: d.steps.get(step).map(Step::label),
+                reason: Some(reason),
+                started_at: Some(started),
+                finished_at: Some(Utc::now()),
+                ..CoordinationStatus::idle(&d)
+            })
+            .await;
             match &outcome {
                 Outcome::Succeeded => {
                     tracing::info!("coordinated deployment `{}` succeeded", d.name)
@@ -154,10 +235,22 @@ impl Coordinator {
     }
 
     /// Runs the steps in order; the first that does not succeed stops the rest.
-    pub async fn deploy(&self, d: &CoordinatedDeployment, cancel: &CancellationToken) -> Outcome {
-        let started = Utc::now();
+    async fn deploy(
+        &self,
+        d: &CoordinatedDeployment,
+        started: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> Outcome {
         for (i, step) in d.steps.iter().enumerate() {
             let of = format!("`{}` step {} of {}", d.name, i + 1, d.steps.len());
+            self.report(CoordinationStatus {
+                state: Progress::Running,
+                step: Some(i + 1),
+                current: Some(step.label()),
+                started_at: Some(started),
+                ..CoordinationStatus::idle(d)
+            })
+            .await;
             let Some(repo_id) = self.repo_id(step) else {
                 return Outcome::Stopped {
                     step: i,
@@ -233,6 +326,11 @@ impl Coordinator {
                 },
             })
             .await
+    }
+
+    /// Tells the state (and so HA) where a deployment is.
+    async fn report(&self, status: CoordinationStatus) {
+        let _ = self.events.send(Event::Coordinated(Box::new(status))).await;
     }
 
     fn repo_id(&self, step: &Step) -> Option<u64> {

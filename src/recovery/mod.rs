@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::state::{Change, StateHandle};
 
 pub use classify::{Classification, FailureClass, classify};
-pub use coordinate::{CoordinatedDeployment, Coordinator, CoordinatorHandle};
+pub use coordinate::{CoordinatedDeployment, CoordinationStatus, Coordinator, CoordinatorHandle};
 pub use downstream::{Downstream, DownstreamPolicy, Need};
 pub use gate::{ConfigCheck, GatePolicy, GateStatuses, GateVerdict};
 pub use health::{Check, EntityCheck, HealthPolicy, HealthReport, HealthWatch, HttpCheck};

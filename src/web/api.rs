@@ -541,6 +541,10 @@ fn change_event(ctx: &WebContext, change: Change) -> Option<SseEvent> {
         ),
         // The repository's own `repo` event carries the report.
         Change::HealthChecked { .. } => return None,
+        Change::Coordinated => (
+            "coordinated",
+            serde_json::to_string(&snapshot.coordinated).ok()?,
+        ),
         Change::GitHub | Change::Resolved => {
             ("github", serde_json::to_string(&snapshot.github).ok()?)
         }
