@@ -1272,3 +1272,87 @@ async fn an_entity_health_check_in_home_assistant_rolls_back_an_unhealthy_deploy
     );
     daemon.kill();
 }
+
+#[tokio::test]
+#[ignore = "needs the HA lab (.ci/run starts it and runs this with --ignored)"]
+async fn a_coordinated_deployment_starts_from_its_button_in_home_assistant() {
+    let lab = Lab::from_env();
+    let world =
+        World::new("e2e-token")
+            .owner(Owner::user("octo", 1))
+            .repo(support::world::octo_api(
+                4949,
+                ["success", "success", "success"],
+            ));
+    let github = FakeGitHub::start(world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = settings_file(
+        dir.path(),
+        &lab,
+        &github,
+        "    - name: octo/api\n      allow: [dispatch]\n      dispatch: [ci.yml]\n",
+        "gitops-bridge-e2e9",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "coordinated_deployments:\n  - name: homelab\n    steps:\n      - {repository: octo/api, workflow: ci.yml}\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = DaemonProcess::start(&config);
+    let button = lab
+        .entity_of("gitops_bridge_e2e9_bridge_coordinate_homelab".into())
+        .await;
+    let sensor = lab
+        .entity_of("gitops_bridge_e2e9_bridge_coordinated_homelab".into())
+        .await;
+    // HA renders the sensor's template against the bridge state: idle, one step.
+    let state = lab
+        .wait_state(&sensor, LONG, |s| s["state"] == "idle")
+        .await;
+    assert_eq!(state["attributes"]["steps"], 1, "{state}");
+    let name = state["attributes"]["friendly_name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(name.ends_with("homelab deployment"), "{state}");
+
+    // Pressed in HA: the step's workflow is dispatched and the sensor follows the run.
+    lab.call("button.press", serde_json::json!({ "entity_id": button }))
+        .await;
+    wait_post(
+        &github,
+        "/repos/octo/api/actions/workflows/ci.yml/dispatches",
+        LONG,
+    )
+    .await;
+    let state = lab
+        .wait_state(&sensor, LONG, |s| s["state"] == "running")
+        .await;
+    assert_eq!(state["attributes"]["current"], "octo/api:ci.yml", "{state}");
+    let mut dispatched = None;
+    support::world::wait_until("the dispatched run exists", LONG, || {
+        dispatched = github.with_world(|w| {
+            w.find_repo("octo/api")
+                .unwrap()
+                .runs
+                .iter()
+                .filter(|r| r.event == "workflow_dispatch")
+                .map(|r| r.id)
+                .max()
+        });
+        dispatched.is_some()
+    })
+    .await;
+    support::world::finish_run(&github, "octo/api", dispatched.unwrap(), "success");
+    let state = lab
+        .wait_state(&sensor, LONG, |s| s["state"] == "succeeded")
+        .await;
+    assert!(
+        state["attributes"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("every step"),
+        "{state}; daemon log:\n{}",
+        daemon.log()
+    );
+    daemon.kill();
+}
