@@ -418,15 +418,7 @@ async fn github_errors_on_the_post_are_reported_and_not_retried() {
 #[tokio::test]
 async fn buttons_exist_only_for_allowed_actions() {
     let rig = Rig::start().await;
-    let api = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_repo_100/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let api = rig.probe.device_config("gitops_bridge_repo_100").await;
     let buttons: Vec<&str> = api["components"]
         .as_object()
         .unwrap()
@@ -448,15 +440,7 @@ async fn buttons_exist_only_for_allowed_actions() {
         api["components"]["roll_back"]["command_topic"],
         "gitops-bridge/repo/octo/api/cmd/rollback"
     );
-    let locked = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_repo_300/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let locked = rig.probe.device_config("gitops_bridge_repo_300").await;
     assert!(
         locked["components"]
             .as_object()

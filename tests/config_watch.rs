@@ -20,14 +20,7 @@ async fn the_configuration_is_checked_on_start_on_change_and_on_request() {
 
     let (_broker, _gh, _cfg, probe, daemon, url) = start_bridge(ha.path(), "").await;
 
-    let bridge = probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_bridge/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let bridge = probe.device_config("gitops_bridge_bridge").await;
     assert_eq!(
         bridge["components"]["configuration_problems"]["state_topic"],
         "gitops-bridge/bridge/validation"
@@ -127,14 +120,7 @@ async fn the_security_scan_shares_the_check_and_never_shows_the_secret() {
     std::fs::write(&config_file, leaking_configuration()).unwrap();
     let (_broker, _gh, cfg, probe, daemon, url) = start_bridge(ha.path(), "").await;
 
-    let bridge = probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_bridge/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let bridge = probe.device_config("gitops_bridge_bridge").await;
     let components = &bridge["components"];
     assert_eq!(
         components["security_problems"]["state_topic"],
@@ -230,14 +216,7 @@ async fn with_the_scan_off_no_security_entities_exist() {
     probe
         .wait_for("gitops-bridge/bridge/validation", WAIT, |_| true)
         .await;
-    let bridge = probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_bridge/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let bridge = probe.device_config("gitops_bridge_bridge").await;
     assert!(bridge["components"]["configuration_problems"].is_object());
     assert!(
         bridge["components"]["security_problems"].is_null(),

@@ -243,15 +243,7 @@ async fn a_coordinated_deployment_stops_at_the_first_failure_and_goes_on_after_a
         .await;
     assert_eq!(status(&idle)["steps"], 2, "{}", status(&idle));
     // The *Deploy homelab* button's own payload starts it.
-    let config = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_bridge/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let config = rig.probe.device_config("gitops_bridge_bridge").await;
     let button = &config["components"]["coordinate_homelab"];
     assert_eq!(
         button["command_topic"],

@@ -417,15 +417,7 @@ async fn the_auto_retry_switch_turns_the_policy_off_and_on_and_survives_a_restar
         false,
     )
     .await;
-    let config = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_repo_1/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let config = rig.probe.device_config("gitops_bridge_repo_1").await;
     let switch = &config["components"]["auto_retry"];
     assert_eq!(switch["platform"], "switch", "{config}");
     assert_eq!(switch["name"], "Auto-retry");
@@ -433,15 +425,7 @@ async fn the_auto_retry_switch_turns_the_policy_off_and_on_and_survives_a_restar
         switch["command_topic"],
         "gitops-bridge/repo/octo/api/set/auto_retry"
     );
-    let bridge = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_bridge/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let bridge = rig.probe.device_config("gitops_bridge_bridge").await;
     assert_eq!(
         bridge["components"]["automation_paused"]["command_topic"],
         "gitops-bridge/bridge/set/automation_paused"
@@ -597,15 +581,7 @@ async fn a_health_check_runs_after_a_deploy_and_reports_the_failure() {
         false,
     )
     .await;
-    let config = rig
-        .probe
-        .wait_for(
-            "homeassistant/device/gitops_bridge_repo_1/config",
-            WAIT,
-            |_| true,
-        )
-        .await
-        .json();
+    let config = rig.probe.device_config("gitops_bridge_repo_1").await;
     assert_eq!(
         config["components"]["health_check"]["device_class"],
         "problem"

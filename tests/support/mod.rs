@@ -351,6 +351,18 @@ impl Probe {
         out
     }
 
+    /// The discovery config of `device` (`gitops_bridge_repo_1`, `gitops_bridge_bridge`)
+    /// once it is published, as JSON.
+    pub async fn device_config(&self, device: &str) -> serde_json::Value {
+        self.wait_for(
+            &format!("homeassistant/device/{device}/config"),
+            Duration::from_secs(20),
+            |_| true,
+        )
+        .await
+        .json()
+    }
+
     /// Waits until a message on `topic` satisfies `pred`; returns it.
     pub async fn wait_for(
         &self,
