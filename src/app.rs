@@ -231,6 +231,7 @@ pub async fn serve_with(
             crate::recovery::AutoRollback::new(
                 state_handle.clone(),
                 RunHistory::new(&store),
+                crate::store::CommandLog::new(&store),
                 command_handle.clone(),
             )
             .run(cancel.clone()),

@@ -805,3 +805,118 @@ async fn an_entity_health_check_asks_home_assistant_for_the_state() {
     );
     rig.stop().await;
 }
+
+/// A deploy run of `octo/deploy` on `sha`, started 3 minutes ago and still running (its
+/// `updated_at` before the one `finish` gives it: the store keeps the newest update).
+fn running_deploy(gh: &FakeGitHub, id: u64, sha: &str) {
+    gh.with_world(|w| {
+        let mut run = fake_github::Run::completed(
+            id,
+            30,
+            "Deploy",
+            "success",
+            Utc::now() - chrono::Duration::minutes(3),
+            chrono::Duration::minutes(1),
+        )
+        .sha(sha);
+        run.status = "in_progress".into();
+        run.conclusion = None;
+        w.repo_mut("octo/deploy").unwrap().runs.push(run);
+    });
+}
+
+#[tokio::test]
+async fn failures_that_began_with_our_template_deploy_roll_the_templates_back() {
+    const DEPLOY: &str = "gitops-bridge/repo/octo/deploy/state";
+    // Only the good deploy (3001) of `deploy_world`: the failures come after our commit.
+    let mut world = deploy_world();
+    world.repos[0].runs.retain(|r| r.id == 3001);
+    let rig = Rig::launch(
+        world,
+        "    - name: octo/deploy\n      allow: [rollback, deploy_template, rollback_template]\n      deploy_workflow: deploy.yml\n      auto_rollback:\n        after: 2\n        cooldown: 0s\n",
+        "gitops-bridge/#",
+        |text| {
+            text + "templates:\n  targets:\n    - repositories: [octo/deploy]\n      templates: [security-scan]\n      mode: commit\n"
+        },
+        false,
+    )
+    .await;
+    rig.probe
+        .wait_for(DEPLOY, WAIT, |s| s.json()["status"] == "success")
+        .await;
+    let results = |action: &'static str| {
+        rig.probe
+            .all()
+            .into_iter()
+            .filter(|m| m.topic == "gitops-bridge/cmd/result")
+            .map(|m| m.json())
+            .filter(move |r| r["action"] == action)
+            .collect::<Vec<Value>>()
+    };
+    // Our template deploy commits to main; the deploys on that commit then fail twice.
+    rig.probe
+        .publish(
+            "gitops-bridge/repo/octo/deploy/cmd/deploy_template",
+            r#"{"request_id": "templates-1"}"#,
+            false,
+        )
+        .await;
+    wait_until("the template deploy was answered", || {
+        !results("deploy_template").is_empty()
+    })
+    .await;
+    let deployed = &results("deploy_template")[0];
+    assert_eq!(deployed["ok"], true, "{deployed}");
+    let commit = deployed["commit"].as_str().unwrap().to_string();
+    let workflow = ".github/workflows/security-scan.yml";
+    let on_main = |gh: &FakeGitHub| {
+        gh.with_world(|w| {
+            w.find_repo("octo/deploy")
+                .unwrap()
+                .git
+                .file("main", workflow)
+                .is_some()
+        })
+    };
+    assert!(on_main(&rig.gh), "the template is on main");
+    for id in [3005, 3006] {
+        running_deploy(&rig.gh, id, &commit);
+    }
+    rig.probe
+        .wait_for(DEPLOY, WAIT, |s| s.json()["running"] == true)
+        .await;
+    finish(&rig.gh, 3005, "failure");
+    finish(&rig.gh, 3006, "failure");
+
+    // The templates are rolled back, not the last good deploy re-run.
+    wait_until("the templates were rolled back", || {
+        !results("rollback_template").is_empty()
+    })
+    .await;
+    let rolled = &results("rollback_template")[0];
+    assert_eq!(rolled["ok"], true, "{rolled}");
+    assert_eq!(rolled["request_id"], "auto-rollback-template-3001");
+    assert!(
+        !on_main(&rig.gh),
+        "the template's workflow is gone from main again"
+    );
+    let event = rig
+        .probe
+        .wait_for("gitops-bridge/repo/octo/deploy/recovery", WAIT, |_| true)
+        .await
+        .json();
+    assert_eq!(event["event_type"], "rolled_back", "{event}");
+    let reason = event["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("began with the template deploy {}", &commit[..7])),
+        "{reason}"
+    );
+    assert!(
+        !rig.gh
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/actions/runs/3001/rerun")),
+        "the last good deploy is not re-run"
+    );
+    rig.stop().await;
+}

@@ -358,6 +358,7 @@ impl Executor {
             run_id: None,
             url: None,
             finished_at: Utc::now(),
+            commit: None,
         };
         let _ = self.audit.record(record).await;
     }
@@ -453,6 +454,7 @@ impl Executor {
             run_id: None,
             url: None,
             finished_at: Utc::now(),
+            commit: None,
         };
         let _ = self.audit.record(record).await;
         if ok { Ok(id) } else { Err(message) }
@@ -566,6 +568,7 @@ impl Executor {
             run_id: result.run_id,
             url: result.url.clone(),
             finished_at: Utc::now(),
+            commit: result.commit.clone(),
         };
         if let Err(e) = self.audit.record(record).await {
             tracing::error!("recording a command in the audit trail: {e}");
@@ -586,6 +589,7 @@ impl Executor {
             run_id: None,
             url: None,
             finished_at: Utc::now(),
+            commit: None,
         };
         let _ = self.audit.record(record).await;
     }

@@ -12,6 +12,11 @@
 //! A deploy that succeeds but fails its health checks ([`super::health`]) `health_failures`
 //! times in a row is rolled back too: past that deploy, to the successful one before it
 //! (`rollback` with `run_id`), once per deploy (`request_id` `auto-rollback-health-<run>`).
+//!
+//! When the episode began with our own template deploy — its first failed deploy run ran
+//! on the commit a `deploy_template` command wrote (the audit trail says which) — and the
+//! repository allows `rollback_template`, the templates are rolled back instead: that
+//! commit is what broke the deploys (`request_id` `auto-rollback-template-<good run>`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,9 +26,9 @@ use tokio_util::sync::CancellationToken;
 use super::{HealthReport, Switch};
 use crate::commands::actions::is_deploy_run;
 use crate::commands::{Action, Command, CommandHandle, CommandSource, Params};
-use crate::model::Outcome;
+use crate::model::{Outcome, Run};
 use crate::state::{Change, RepoView, RunSummary, StateHandle};
-use crate::store::RunHistory;
+use crate::store::{CommandLog, RunHistory};
 
 /// A repository's `auto_rollback:`.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,16 +63,24 @@ struct Acted {
 pub struct AutoRollback {
     state: StateHandle,
     history: RunHistory,
+    /// Which commits our template deploys wrote.
+    audit: CommandLog,
     commands: CommandHandle,
     /// When each repository was last rolled back by us.
     last: HashMap<u64, Instant>,
 }
 
 impl AutoRollback {
-    pub fn new(state: StateHandle, history: RunHistory, commands: CommandHandle) -> Self {
+    pub fn new(
+        state: StateHandle,
+        history: RunHistory,
+        audit: CommandLog,
+        commands: CommandHandle,
+    ) -> Self {
         AutoRollback {
             state,
             history,
+            audit,
             commands,
             last: HashMap::new(),
         }
@@ -130,7 +143,8 @@ impl AutoRollback {
             attempt: 1,
             url: None,
         };
-        self.roll_back(view, params, run, &why).await;
+        self.roll_back(view, Action::Rollback, params, run, &why)
+            .await;
     }
 
     /// Whether the switches and the cooldown let an automatic rollback happen now; logs why
@@ -156,14 +170,21 @@ impl AutoRollback {
         true
     }
 
-    /// Issues the repository's `rollback` command and announces it.
-    async fn roll_back(&mut self, view: &RepoView, params: Params, run: Acted, why: &str) {
+    /// Issues the repository's `rollback` (or `rollback_template`) command and announces it.
+    async fn roll_back(
+        &mut self,
+        view: &RepoView,
+        action: Action,
+        params: Params,
+        run: Acted,
+        why: &str,
+    ) {
         let name = view.repo.full_name();
         let command = Command {
             source: CommandSource::Policy,
             owner: view.repo.owner.clone(),
             name: view.repo.name.clone(),
-            action: Action::Rollback,
+            action,
             params,
         };
         let result = self.commands.execute(command).await;
@@ -224,7 +245,12 @@ impl AutoRollback {
             return;
         }
         // The episode is named by the deploy it returns to: the last good one.
-        let Some(good) = self.last_good(view).await else {
+        let runs = self
+            .history
+            .recent_runs(view.repo.id, 500)
+            .await
+            .unwrap_or_default();
+        let Some((good, first_failed)) = episode(view, &runs) else {
             tracing::warn!(
                 "auto-rollback: {name}: {deploy} failed {streak} times in a row, but no successful {deploy} run on {} is known to return to",
                 view.repo.default_branch
@@ -232,27 +258,59 @@ impl AutoRollback {
             return;
         };
         self.last.insert(view.repo.id, Instant::now());
-        let params = Params {
-            request_id: Some(format!("auto-rollback-{good}")),
-            ..Params::default()
-        };
         let run = Acted {
             id: completed.id,
             attempt: completed.attempt,
             url: Some(completed.url.clone()),
         };
-        self.roll_back(view, params, run, &why).await;
+        // Our own template deploy began it: undo that commit rather than redeploy.
+        if view.policy.allow.contains(&Action::RollbackTemplate)
+            && let Some(sha) = first_failed
+            && self
+                .audit
+                .template_deploy_wrote(name.clone(), sha.clone())
+                .await
+                .unwrap_or(false)
+        {
+            let why = format!(
+                "{why}; the failures began with the template deploy {}",
+                &sha[..sha.len().min(7)]
+            );
+            let params = Params {
+                request_id: Some(format!("auto-rollback-template-{good}")),
+                ..Params::default()
+            };
+            self.roll_back(view, Action::RollbackTemplate, params, run, &why)
+                .await;
+            return;
+        }
+        let params = Params {
+            request_id: Some(format!("auto-rollback-{good}")),
+            ..Params::default()
+        };
+        self.roll_back(view, Action::Rollback, params, run, &why)
+            .await;
     }
+}
 
-    /// The id of the newest deploy run on the default branch with a successful attempt.
-    /// Every attempt counts, unlike the rollback itself (latest attempts): a rollback that
-    /// re-ran that run and failed must not move the episode to an older deploy, or each
-    /// failed rollback would start another.
-    async fn last_good(&self, view: &RepoView) -> Option<u64> {
-        let runs = self.history.recent_runs(view.repo.id, 500).await.ok()?;
-        runs.iter()
-            .filter(|r| is_deploy_run(&view.policy, &view.repo.default_branch, r))
-            .find(|r| r.outcome() == Some(Outcome::Pass))
-            .map(|r| r.id)
-    }
+/// The failure episode of the deploy workflow on the default branch, from `runs` (newest
+/// first): the id of the newest deploy run with a successful attempt, and the commit of
+/// the first failed deploy run after it. Every attempt counts for the good run, unlike the
+/// rollback itself (latest attempts): a rollback that re-ran that run and failed must not
+/// move the episode to an older deploy, or each failed rollback would start another.
+fn episode(view: &RepoView, runs: &[Run]) -> Option<(u64, Option<String>)> {
+    let deploys: Vec<&Run> = runs
+        .iter()
+        .filter(|r| is_deploy_run(&view.policy, &view.repo.default_branch, r))
+        .collect();
+    let good_at = deploys
+        .iter()
+        .position(|r| r.outcome() == Some(Outcome::Pass))?;
+    let good = deploys[good_at].id;
+    let first_failed = deploys[..good_at]
+        .iter()
+        .rev()
+        .find(|r| r.id != good && r.outcome() == Some(Outcome::Fail))
+        .map(|r| r.head_sha.clone());
+    Some((good, first_failed))
 }

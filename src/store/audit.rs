@@ -20,6 +20,17 @@ impl CommandLog {
         self.0.call(move |db| db.command_by_request_id(&id)).await
     }
 
+    /// Whether our own successful `deploy_template` on `repo` (`owner/name`) wrote `sha`.
+    pub async fn template_deploy_wrote(
+        &self,
+        repo: String,
+        sha: String,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .call(move |db| db.command_wrote(&repo, "deploy_template", &sha))
+            .await
+    }
+
     /// The newest `limit` entries, newest first.
     pub async fn recent(&self, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
         self.0.call(move |db| db.recent_commands(limit)).await

@@ -503,8 +503,8 @@ impl Db {
     /// reached GitHub, so a rejected command may be fixed and sent again with the same id.
     pub fn record_command(&mut self, entry: &CommandRecord) -> Result<(), StoreError> {
         self.conn.prepare_cached(
-            "INSERT INTO commands (request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+            "INSERT INTO commands (request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at, commit_sha)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?
             .execute(params![
                 entry.request_id,
                 ms(entry.received_at),
@@ -517,6 +517,7 @@ impl Db {
                 entry.run_id.map(|r| r as i64),
                 entry.url,
                 ms(entry.finished_at),
+                entry.commit,
             ],
         )?;
         Ok(())
@@ -536,6 +537,20 @@ impl Db {
                 command_from_row,
             )
             .optional()?)
+    }
+
+    /// Whether a successful `action` on `repo` (`owner/name`) wrote commit `sha`.
+    pub fn command_wrote(&self, repo: &str, action: &str, sha: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM commands
+                 WHERE repo = ?1 COLLATE NOCASE AND action = ?2 AND ok = 1 AND commit_sha = ?3
+                 LIMIT 1",
+            )?
+            .query_row(params![repo, action, sha], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The newest commands, newest first.
@@ -703,6 +718,8 @@ pub struct CommandRecord {
     pub run_id: Option<u64>,
     pub url: Option<String>,
     pub finished_at: DateTime<Utc>,
+    /// The commit it wrote (template deploys and rollbacks); not read back.
+    pub commit: Option<String>,
 }
 
 fn command_from_row(r: &Row<'_>) -> rusqlite::Result<CommandRecord> {
@@ -718,6 +735,7 @@ fn command_from_row(r: &Row<'_>) -> rusqlite::Result<CommandRecord> {
         run_id: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
         url: r.get(9)?,
         finished_at: from_ms(r.get(10)?),
+        commit: None,
     })
 }
 

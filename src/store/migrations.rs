@@ -134,6 +134,11 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE jobs ADD COLUMN runner_message TEXT;
     "#,
+    // 8: the commit a command wrote (a template deploy or rollback), so the rollback
+    // trigger can tell a failure episode that began with our own template deploy.
+    r#"
+    ALTER TABLE commands ADD COLUMN commit_sha TEXT;
+    "#,
 ];
 
 /// Brings the schema up to date inside one transaction per step.
