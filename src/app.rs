@@ -288,6 +288,7 @@ pub async fn serve_with(
                     .map(|d| d.name.clone())
                     .collect(),
             )
+            .with_template_auto_update(settings.templates.as_ref().is_some_and(|t| t.auto_update))
             .run(cancel.clone()),
     );
 

@@ -161,6 +161,8 @@ pub struct Snapshot {
     pub automation_paused: bool,
     /// *Configuration auto-deploy*: new commits of the configuration are deployed.
     pub config_auto_deploy: bool,
+    /// *Template auto-update*: newer template versions are deployed by themselves.
+    pub template_auto_update: bool,
     /// The configuration deployer's picture, once it has one.
     pub config_deploy: Option<Arc<crate::config_deploy::ConfigDeployView>>,
     /// Each coordinated deployment's progress, by name.
@@ -232,6 +234,7 @@ impl StateHandle {
             resolved: true,
             automation_paused: false,
             config_auto_deploy: true,
+            template_auto_update: true,
             config_deploy: None,
             coordinated: BTreeMap::new(),
         };
@@ -341,6 +344,7 @@ impl State {
         }
         self.current.automation_paused = self.bridge_switch(Switch::AutomationPaused);
         self.current.config_auto_deploy = self.bridge_switch(Switch::ConfigAutoDeploy);
+        self.current.template_auto_update = self.bridge_switch(Switch::TemplateAutoUpdate);
         let repos = self.store.call(|db| db.watched_repositories()).await?;
         for repo in repos {
             let id = repo.id;
@@ -513,6 +517,8 @@ impl State {
                             self.bridge_switch(Switch::AutomationPaused);
                         self.current.config_auto_deploy =
                             self.bridge_switch(Switch::ConfigAutoDeploy);
+                        self.current.template_auto_update =
+                            self.bridge_switch(Switch::TemplateAutoUpdate);
                         self.publish_snapshot();
                         let _ = self.changes.send(Change::GitHub);
                     }

@@ -170,7 +170,7 @@ async fn discovery_output() -> (Vec<(String, Value)>, Topics) {
     // Templates on one repository, so its device shows the template entities too.
     // And the configuration deployed from ha-config, so the bridge shows its entities.
     let validate = format!(
-        "validate:\n  path: {0}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\ncoordinated_deployments:\n  - name: homelab\n    steps: [{{repository: homelab-demo/ha-config}}]\n",
+        "validate:\n  path: {0}\ntemplates:\n  auto_update: true\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\nconfig_deploy:\n  repository: homelab-demo/ha-config\n  path: {0}\n  home_assistant:\n    url: http://127.0.0.1:9\n    token: t\ncoordinated_deployments:\n  - name: homelab\n    steps: [{{repository: homelab-demo/ha-config}}]\n",
         ha.path().display()
     );
     let cfg = support::Config::write(&gh.url(), &gh.token(), 1, REPOS, &validate);

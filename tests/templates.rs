@@ -5,6 +5,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use fake_github::{FakeGitHub, Fault, FaultKind, Owner, Repo, World, WorldHook};
 use gitops_bridge::deploy::Library;
@@ -814,6 +815,15 @@ async fn a_passing_canary_lets_the_next_wave_go() {
 /// repositories that have 1.0.0 (deployed by the CLI from the bundled library); `octo/dev`
 /// is the canary and its runs end `canary`.
 async fn auto_update_rig(canary: &str) -> (support::rig::Rig, tempfile::TempDir) {
+    auto_update_rig_with(canary, true).await
+}
+
+/// As [`auto_update_rig`], with the bridge's *Template auto-update* switch as HA left it
+/// (stored before the daemon starts).
+async fn auto_update_rig_with(
+    canary: &str,
+    switch_on: bool,
+) -> (support::rig::Rig, tempfile::TempDir) {
     let lib = tempfile::tempdir().unwrap();
     bumped_library(lib.path());
     let allow = "      allow: [deploy_template, rollback_template]\n";
@@ -823,6 +833,14 @@ async fn auto_update_rig(canary: &str) -> (support::rig::Rig, tempfile::TempDir)
         &format!("    - name: octo/ha\n{allow}    - name: octo/dev\n{allow}    - name: octo/lab\n{allow}"),
         "gitops-bridge/#",
         move |text| {
+            let store = text
+                .lines()
+                .skip_while(|l| *l != "store:")
+                .find_map(|l| l.trim().strip_prefix("path: "))
+                .expect("the store's path")
+                .to_string();
+            let mut db = gitops_bridge::store::Db::open(Path::new(&store)).unwrap();
+            db.set_switch(0, "template_auto_update", switch_on).unwrap();
             text + &format!("templates:\n  library: {library}\n  auto_update: true\n  check_every: 10s\n  wave_timeout: 20s\n  waves:\n    - name: canary\n      repositories: [octo/dev]\n  targets:\n    - repositories: [octo/ha, octo/dev, octo/lab]\n      templates: [security-scan]\n      mode: commit\n")
         },
         false,
@@ -874,6 +892,44 @@ async fn auto_update_applies_new_versions_wave_by_wave() {
         "the canary first: {deploys:?}"
     );
     assert_eq!(deploys.len(), 3, "{deploys:?}");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn the_template_auto_update_switch_holds_updates_until_turned_on() {
+    let (rig, _lib) = auto_update_rig_with("success", false).await;
+    let bridge = rig
+        .probe
+        .wait_for("gitops-bridge/bridge/state", Duration::from_secs(20), |s| {
+            s.json()["template_auto_update"] == "OFF"
+        })
+        .await;
+    assert_eq!(bridge.json()["automation_paused"], "OFF");
+    // Off: a check (every 10 s) passes and nothing is deployed.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    for repo in ["octo/ha", "octo/dev", "octo/lab"] {
+        assert_eq!(installed(&rig.gh, repo), "1.0.0", "{repo}");
+    }
+    assert!(
+        !results(&rig)
+            .iter()
+            .any(|r| r["action"] == "deploy_template"),
+        "{:?}",
+        results(&rig)
+    );
+    // HA turns it on: the next check applies the update.
+    rig.probe
+        .publish("gitops-bridge/bridge/set/template_auto_update", "ON", false)
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while installed(&rig.gh, "octo/dev") != "1.1.0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not updated after the switch went on: {:?}",
+            results(&rig)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     rig.stop().await;
 }
 

@@ -287,13 +287,19 @@ impl Executor {
         let mut result = CommandResult::rejected(None, target.clone(), format!("set_{key}"), "");
         let Some(switch) = Switch::parse(key) else {
             result.message = format!(
-                "unknown switch `{key}`; known: auto_retry, auto_rollback (repositories), automation_paused, config_auto_deploy (bridge)"
+                "unknown switch `{key}`; known: auto_retry, auto_rollback, downstream (repositories), automation_paused, config_auto_deploy, template_auto_update (bridge)"
             );
             return result;
         };
         if switch == Switch::ConfigAutoDeploy && self.config_deploy.is_none() {
             result.message =
                 "configuration deployment is off: set `config_deploy.repository`".into();
+            return result;
+        }
+        if switch == Switch::TemplateAutoUpdate
+            && !self.templates.as_ref().is_some_and(|t| t.auto_update)
+        {
+            result.message = "template auto-update is off: set `templates.auto_update`".into();
             return result;
         }
         let scope = match &repo {

@@ -143,8 +143,9 @@ impl TemplateWatch {
             return;
         }
         let snapshot = self.state.snapshot();
-        // The bridge's *Automation paused* switch stops this policy too.
-        if snapshot.automation_paused {
+        // The bridge's *Automation paused* switch stops this policy too, and its own
+        // *Template auto-update* switch stops it alone.
+        if snapshot.automation_paused || !snapshot.template_auto_update {
             return;
         }
         let candidates: Vec<auto_update::Candidate> = snapshot

@@ -752,6 +752,8 @@ pub struct Checks {
     pub config_deploy: Option<ConfigDeployEntities>,
     /// The names of `coordinated_deployments`: a *Deploy* button and a status sensor each.
     pub coordinated: Vec<String>,
+    /// `templates.auto_update` is on: the *Template auto-update* switch.
+    pub template_auto_update: bool,
 }
 
 impl Checks {
@@ -767,6 +769,7 @@ impl Checks {
                 .iter()
                 .map(|d| d.name.clone())
                 .collect(),
+            template_auto_update: settings.templates.as_ref().is_some_and(|t| t.auto_update),
         }
     }
 }
@@ -893,6 +896,19 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
                 ),
             );
         }
+    }
+    if checks.template_auto_update {
+        let key = Switch::TemplateAutoUpdate.key();
+        components.insert(
+            key.into(),
+            switch_component(
+                Switch::TemplateAutoUpdate,
+                (&device_id, &topics.node),
+                &state_topic,
+                format!("{{{{ value_json.{key} }}}}"),
+                topics.bridge_switch_set(key),
+            ),
+        );
     }
     for name in &checks.coordinated {
         let slug = crate::mqtt::topics::slug(name);
@@ -1215,6 +1231,7 @@ mod tests {
                     auto: true,
                 }),
                 coordinated: vec!["Home-lab".into()],
+                template_auto_update: true,
             },
         );
         assert_eq!(cfg.components["configuration"].platform, "update");
@@ -1245,6 +1262,7 @@ mod tests {
             automation: false,
             config_deploy: None,
             coordinated: vec!["Home-lab".into()],
+            template_auto_update: false,
         };
         let cfg = bridge_config(&topics(), checks);
         let button = &cfg.components["coordinate_home_lab"];

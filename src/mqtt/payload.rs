@@ -357,6 +357,8 @@ pub struct BridgeState {
     pub automation_paused: &'static str,
     /// The *Configuration auto-deploy* switch.
     pub config_auto_deploy: &'static str,
+    /// The *Template auto-update* switch.
+    pub template_auto_update: &'static str,
     /// Each coordinated deployment's progress, by the slug of its name (what its status
     /// sensor reads); only with `coordinated_deployments`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -370,6 +372,7 @@ pub fn bridge_state(snapshot: &Snapshot) -> BridgeState {
         repositories: snapshot.repos.len(),
         automation_paused: crate::recovery::switches::payload(snapshot.automation_paused),
         config_auto_deploy: crate::recovery::switches::payload(snapshot.config_auto_deploy),
+        template_auto_update: crate::recovery::switches::payload(snapshot.template_auto_update),
         coordinated: snapshot
             .coordinated
             .values()

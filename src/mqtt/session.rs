@@ -135,6 +135,8 @@ pub struct MqttBridge {
     config_deploy: Option<discovery::ConfigDeployEntities>,
     /// The names of the coordinated deployments (a button and a sensor each).
     coordinated: Vec<String>,
+    /// `templates.auto_update` is on: announce its bridge switch.
+    template_auto_update: bool,
 }
 
 /// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
@@ -204,6 +206,7 @@ pub fn session(
         automation: false,
         config_deploy: None,
         coordinated: Vec::new(),
+        template_auto_update: false,
     };
     let pump = MqttPump {
         eventloop,
@@ -317,6 +320,12 @@ impl MqttBridge {
     /// Announces the *Automation paused* switch (`Settings::has_automation`).
     pub fn with_automation(mut self, automation: bool) -> Self {
         self.automation = automation;
+        self
+    }
+
+    /// Announces the *Template auto-update* switch (`templates.auto_update`).
+    pub fn with_template_auto_update(mut self, on: bool) -> Self {
+        self.template_auto_update = on;
         self
     }
 
@@ -646,6 +655,7 @@ impl MqttBridge {
                 automation: self.automation,
                 config_deploy: self.config_deploy.clone(),
                 coordinated: self.coordinated.clone(),
+                template_auto_update: self.template_auto_update,
             },
         )
         .to_message(&self.topics);

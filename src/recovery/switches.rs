@@ -20,15 +20,19 @@ pub enum Switch {
     AutomationPaused,
     /// Bridge-level: new commits of the configuration repository are deployed by themselves.
     ConfigAutoDeploy,
+    /// Bridge-level: newer library versions of installed templates are deployed by themselves
+    /// (`templates.auto_update`, one policy for the whole library).
+    TemplateAutoUpdate,
 }
 
 impl Switch {
-    pub const ALL: [Switch; 5] = [
+    pub const ALL: [Switch; 6] = [
         Switch::AutoRetry,
         Switch::AutoRollback,
         Switch::Downstream,
         Switch::AutomationPaused,
         Switch::ConfigAutoDeploy,
+        Switch::TemplateAutoUpdate,
     ];
 
     /// The topic segment, component key and store key.
@@ -39,6 +43,7 @@ impl Switch {
             Switch::Downstream => "downstream",
             Switch::AutomationPaused => "automation_paused",
             Switch::ConfigAutoDeploy => "config_auto_deploy",
+            Switch::TemplateAutoUpdate => "template_auto_update",
         }
     }
 
@@ -54,6 +59,7 @@ impl Switch {
             Switch::Downstream => "Downstream triggers",
             Switch::AutomationPaused => "Automation paused",
             Switch::ConfigAutoDeploy => "Configuration auto-deploy",
+            Switch::TemplateAutoUpdate => "Template auto-update",
         }
     }
 
@@ -64,6 +70,7 @@ impl Switch {
             Switch::Downstream => "mdi:source-branch-sync",
             Switch::AutomationPaused => "mdi:pause-octagon",
             Switch::ConfigAutoDeploy => "mdi:home-import-outline",
+            Switch::TemplateAutoUpdate => "mdi:file-sync-outline",
         }
     }
 
@@ -74,7 +81,10 @@ impl Switch {
 
     /// Whether it belongs to the bridge rather than a repository.
     pub fn is_bridge(self) -> bool {
-        matches!(self, Switch::AutomationPaused | Switch::ConfigAutoDeploy)
+        matches!(
+            self,
+            Switch::AutomationPaused | Switch::ConfigAutoDeploy | Switch::TemplateAutoUpdate
+        )
     }
 }
 
