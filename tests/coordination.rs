@@ -66,6 +66,18 @@ fn posts(gh: &FakeGitHub, path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Once the gate of the repository whose state is `topic` fails: its failing conditions.
+async fn failing_gate(rig: &Rig, topic: &str) -> String {
+    let state = rig
+        .probe
+        .wait_for(topic, WAIT, |s| {
+            s.json()["quality_gate"]["passing"] == false
+        })
+        .await
+        .json();
+    state["quality_gate"]["failing"].to_string()
+}
+
 fn results(rig: &Rig, action: &str) -> Vec<Value> {
     rig.probe
         .all()
@@ -143,12 +155,7 @@ async fn an_upstream_success_dispatches_downstream_and_a_failing_upstream_closes
             .sha(LIB_SHA),
         );
     });
-    let state = rig
-        .probe
-        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == false)
-        .await
-        .json();
-    let failing = state["quality_gate"]["failing"].to_string();
+    let failing = failing_gate(&rig, APP).await;
     assert!(
         failing.contains("upstream octo/lib:release.yml is failing on main"),
         "{failing}"
@@ -427,12 +434,7 @@ async fn a_gate_with_config_check_fails_while_the_ha_configuration_has_errors() 
         false,
     )
     .await;
-    let state = rig
-        .probe
-        .wait_for(APP, WAIT, |s| s.json()["quality_gate"]["passing"] == false)
-        .await
-        .json();
-    let failing = state["quality_gate"]["failing"].to_string();
+    let failing = failing_gate(&rig, APP).await;
     assert!(
         failing.contains("HA configuration check: 1 error (configuration.yaml:"),
         "{failing}"

@@ -258,6 +258,13 @@ fn world() -> World {
         ))
 }
 
+/// Adds `yaml` (top-level sections) to the settings file at `config`.
+fn append_settings(config: &std::path::Path, yaml: &str) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(yaml);
+    std::fs::write(config, text).unwrap();
+}
+
 fn settings_file(
     dir: &std::path::Path,
     lab: &Lab,
@@ -593,9 +600,10 @@ async fn a_template_update_installs_from_home_assistant() {
         "    - name: octo/ha\n      allow: [deploy_template]\n",
         "gitops-bridge-e2e3",
     );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("templates:\n  targets:\n    - repositories: [octo/ha]\n      templates: [security-scan]\n      mode: commit\n");
-    std::fs::write(&config, text).unwrap();
+    append_settings(
+        &config,
+        "templates:\n  targets:\n    - repositories: [octo/ha]\n      templates: [security-scan]\n      mode: commit\n",
+    );
     let _daemon = DaemonProcess::start(&config);
 
     let entity = "update.octo_ha_template_security_scan";
@@ -662,12 +670,10 @@ async fn security_findings_reach_home_assistant_without_the_secret() {
         "    - name: octo/api\n",
         "gitops-bridge-e2e4",
     );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "validate:\n  path: {}\n  security: true\n",
-        ha.display()
-    ));
-    std::fs::write(&config, text).unwrap();
+    append_settings(
+        &config,
+        &format!("validate:\n  path: {}\n  security: true\n", ha.display()),
+    );
     let _daemon = DaemonProcess::start(&config);
 
     let security = lab
@@ -847,12 +853,13 @@ async fn the_dashboard_loads_in_home_assistants_frontend_with_every_entity_prese
         "    - name: homelab-demo/ha-config\n      allow: [rerun_failed, rerun, cancel, dispatch, deploy_template]\n      dispatch: [deploy.yml]\n    - homelab-demo/*\n",
         "gitops-bridge-e2e5",
     );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "validate:\n  path: {}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\n",
-        ha_config.display()
-    ));
-    std::fs::write(&config, text).unwrap();
+    append_settings(
+        &config,
+        &format!(
+            "validate:\n  path: {}\ntemplates:\n  targets:\n    - repositories: [homelab-demo/ha-config]\n      templates: [security-scan]\n",
+            ha_config.display()
+        ),
+    );
     let yaml = support::cli_stdout("dashboard", &config).await;
     let generated: Value = serde_yaml_ng::from_str(&yaml).unwrap();
     let sections = generated["views"][0]["sections"].as_array().unwrap().len();
@@ -1235,12 +1242,13 @@ async fn an_entity_health_check_in_home_assistant_rolls_back_an_unhealthy_deploy
         ),
         "gitops-bridge-e2e8",
     );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "home_assistant:\n  url: {}\n  token: {}\n",
-        lab.url, lab.token
-    ));
-    std::fs::write(&config, text).unwrap();
+    append_settings(
+        &config,
+        &format!(
+            "home_assistant:\n  url: {}\n  token: {}\n",
+            lab.url, lab.token
+        ),
+    );
     let mut daemon = DaemonProcess::start(&config);
     let health = lab
         .entity_of("gitops_bridge_e2e8_repo_4848_health_check".into())
@@ -1293,11 +1301,10 @@ async fn a_coordinated_deployment_starts_from_its_button_in_home_assistant() {
         "    - name: octo/api\n      allow: [dispatch]\n      dispatch: [ci.yml]\n",
         "gitops-bridge-e2e9",
     );
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
+    append_settings(
+        &config,
         "coordinated_deployments:\n  - name: homelab\n    steps:\n      - {repository: octo/api, workflow: ci.yml}\n",
     );
-    std::fs::write(&config, text).unwrap();
     let mut daemon = DaemonProcess::start(&config);
     let button = lab
         .entity_of("gitops_bridge_e2e9_bridge_coordinate_homelab".into())

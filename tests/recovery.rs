@@ -42,25 +42,27 @@ fn reruns(gh: &FakeGitHub, run_id: u64) -> usize {
     support::world::reruns_of(gh, run_id)
 }
 
+/// The daemon watching [`world`] with `repositories`, once both runs show as running.
+async fn launch_running(repositories: &str) -> Rig {
+    let rig = Rig::launch(world(), repositories, "gitops-bridge/#", |text| text, false).await;
+    for topic in [API, WEB] {
+        rig.probe
+            .wait_for(topic, WAIT, |s| s.json()["running"] == true)
+            .await;
+    }
+    rig
+}
+
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
     support::world::wait_until(what, WAIT, done).await;
 }
 
 #[tokio::test]
 async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
-    let rig = Rig::launch(
-        world(),
+    let rig = launch_running(
         "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n    - name: octo/web\n      allow: [rerun_failed]\n      auto_retry: {}\n",
-        "gitops-bridge/#",
-        |text| text,
-        false,
     )
     .await;
-    for topic in [API, WEB] {
-        rig.probe
-            .wait_for(topic, WAIT, |s| s.json()["running"] == true)
-            .await;
-    }
 
     // octo/api fails while checking out: infrastructure, re-run after the 1 s backoff.
     fail(&rig.gh, "octo/api", 1003, "Run actions/checkout@v4");
@@ -153,19 +155,10 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
 
 #[tokio::test]
 async fn a_runner_lost_during_the_tests_is_infrastructure_and_re_run() {
-    let rig = Rig::launch(
-        world(),
+    let rig = launch_running(
         "    - name: octo/api\n      allow: [rerun_failed]\n      auto_retry:\n        backoff: 1s\n    - name: octo/web\n",
-        "gitops-bridge/#",
-        |text| text,
-        false,
     )
     .await;
-    for topic in [API, WEB] {
-        rig.probe
-            .wait_for(topic, WAIT, |s| s.json()["running"] == true)
-            .await;
-    }
     // The runner was shut down while `test` ran its tests: the step alone says `real`.
     let shutdown = "The runner has received a shutdown signal. This can happen when the runner service is stopped, or a manually started runner is canceled.";
     support::world::annotate_job(
