@@ -260,6 +260,8 @@ pub async fn serve_with(
         commands: command_handle.clone(),
         results,
     };
+    // The bridge entities the settings turn on: what MQTT announces and the API describes.
+    let entities = discovery::Checks::of(&settings, &crate::mqtt::Topics::new(&settings.mqtt));
     let (bridge, pump) = mqtt::session(
         &settings.mqtt,
         state_handle.clone(),
@@ -275,21 +277,7 @@ pub async fn serve_with(
     let pump_task = tasks.spawn("MQTT pump", pump.run(pump_stop.clone()));
     let bridge_task = tasks.spawn(
         "MQTT bridge",
-        bridge
-            .with_automation(settings.has_automation())
-            .with_config_deploy(discovery::ConfigDeployEntities::of(
-                &settings,
-                &crate::mqtt::Topics::new(&settings.mqtt),
-            ))
-            .with_coordinated(
-                settings
-                    .coordinated
-                    .iter()
-                    .map(|d| d.name.clone())
-                    .collect(),
-            )
-            .with_template_auto_update(settings.templates.as_ref().is_some_and(|t| t.auto_update))
-            .run(cancel.clone()),
+        bridge.with_entities(entities.clone()).run(cancel.clone()),
     );
 
     if let Some(listener) = listener {
@@ -326,7 +314,7 @@ pub async fn serve_with(
             tasks: tasks.health(),
             topics: crate::mqtt::Topics::new(&settings.mqtt),
             mcp_trusted: settings.http.mcp_trusted_networks.clone(),
-            checks: discovery::Checks::of(&settings, &crate::mqtt::Topics::new(&settings.mqtt)),
+            checks: entities,
         });
         if settings.github.webhook_secret.is_none() && !settings.github.allow_unsigned_webhooks {
             tracing::info!("webhooks are off until `github.webhook_secret` is set; polling only");

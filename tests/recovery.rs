@@ -53,6 +53,16 @@ async fn launch_running(repositories: &str) -> Rig {
     rig
 }
 
+/// The state of the repository at `topic` once its last run has a failure class.
+async fn classified(rig: &Rig, topic: &str) -> Value {
+    rig.probe
+        .wait_for(topic, WAIT, |s| {
+            !s.json()["last_run"]["failure_class"].is_null()
+        })
+        .await
+        .json()
+}
+
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
     support::world::wait_until(what, WAIT, done).await;
 }
@@ -68,13 +78,7 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
     fail(&rig.gh, "octo/api", 1003, "Run actions/checkout@v4");
     // octo/web fails in its tests: real, never re-run.
     fail(&rig.gh, "octo/web", 2003, "Run cargo test");
-    let api = rig
-        .probe
-        .wait_for(API, WAIT, |s| {
-            !s.json()["last_run"]["failure_class"].is_null()
-        })
-        .await
-        .json();
+    let api = classified(&rig, API).await;
     assert_eq!(api["last_run"]["failure_class"], "infrastructure", "{api}");
     assert!(
         api["last_run"]["failure_reason"]
@@ -83,13 +87,7 @@ async fn a_setup_failure_is_re_run_once_and_a_test_failure_never() {
             .contains("Run actions/checkout@v4"),
         "{api}"
     );
-    let web = rig
-        .probe
-        .wait_for(WEB, WAIT, |s| {
-            !s.json()["last_run"]["failure_class"].is_null()
-        })
-        .await
-        .json();
+    let web = classified(&rig, WEB).await;
     assert_eq!(web["last_run"]["failure_class"], "real", "{web}");
     assert_eq!(
         web["last_run"]["failure_reason"],
@@ -171,13 +169,7 @@ async fn a_runner_lost_during_the_tests_is_infrastructure_and_re_run() {
     fail(&rig.gh, "octo/api", 1003, "Run cargo test");
     // octo/web passes: no annotation is asked for.
     support::world::finish_run(&rig.gh, "octo/web", 2003, "success");
-    let api = rig
-        .probe
-        .wait_for(API, WAIT, |s| {
-            !s.json()["last_run"]["failure_class"].is_null()
-        })
-        .await
-        .json();
+    let api = classified(&rig, API).await;
     assert_eq!(api["last_run"]["failure_class"], "infrastructure", "{api}");
     let reason = api["last_run"]["failure_reason"].as_str().unwrap();
     assert!(reason.contains("job `test`"), "{reason}");

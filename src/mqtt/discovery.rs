@@ -739,7 +739,9 @@ impl ConfigDeployEntities {
     }
 }
 
-/// Which of the configuration folder's passes run, so their entities are announced.
+/// What the settings turn on beyond the bridge's fixed entities (the configuration check
+/// and scan, switches, the configuration deployment, coordinated deployments), so exactly
+/// those entities are announced.
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     /// The configuration check (`validate.path` set): its sensors and button.
@@ -809,6 +811,20 @@ const CONFIG_DEPLOY_ENTITIES: &[Spec] = &[
 pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
     let device_id = topics.bridge_device_id();
     let state_topic = topics.bridge_state();
+    // A bridge switch reads its state from the bridge state, under its own key.
+    let bridge_switch = |components: &mut BTreeMap<String, Component>, switch: Switch| {
+        let key = switch.key();
+        components.insert(
+            key.into(),
+            switch_component(
+                switch,
+                (&device_id, &topics.node),
+                &state_topic,
+                format!("{{{{ value_json.{key} }}}}"),
+                topics.bridge_switch_set(key),
+            ),
+        );
+    };
     let mut components: BTreeMap<String, Component> = BRIDGE_ENTITIES
         .iter()
         .map(|spec| {
@@ -828,17 +844,7 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
         }
     }
     if checks.automation {
-        let key = Switch::AutomationPaused.key();
-        components.insert(
-            key.into(),
-            switch_component(
-                Switch::AutomationPaused,
-                (&device_id, &topics.node),
-                &state_topic,
-                format!("{{{{ value_json.{key} }}}}"),
-                topics.bridge_switch_set(key),
-            ),
-        );
+        bridge_switch(&mut components, Switch::AutomationPaused);
     }
     if let Some(cd) = &checks.config_deploy {
         let topic = topics.bridge_configuration();
@@ -884,31 +890,11 @@ pub fn bridge_config(topics: &Topics, checks: Checks) -> DeviceConfig {
             },
         );
         if cd.auto {
-            let key = Switch::ConfigAutoDeploy.key();
-            components.insert(
-                key.into(),
-                switch_component(
-                    Switch::ConfigAutoDeploy,
-                    (&device_id, &topics.node),
-                    &state_topic,
-                    format!("{{{{ value_json.{key} }}}}"),
-                    topics.bridge_switch_set(key),
-                ),
-            );
+            bridge_switch(&mut components, Switch::ConfigAutoDeploy);
         }
     }
     if checks.template_auto_update {
-        let key = Switch::TemplateAutoUpdate.key();
-        components.insert(
-            key.into(),
-            switch_component(
-                Switch::TemplateAutoUpdate,
-                (&device_id, &topics.node),
-                &state_topic,
-                format!("{{{{ value_json.{key} }}}}"),
-                topics.bridge_switch_set(key),
-            ),
-        );
+        bridge_switch(&mut components, Switch::TemplateAutoUpdate);
     }
     for name in &checks.coordinated {
         let slug = crate::mqtt::topics::slug(name);

@@ -129,14 +129,8 @@ pub struct MqttBridge {
     republish_at: Option<Instant>,
     /// Bounds of the random delay before re-publishing after HA's birth message.
     birth_delay: (Duration, Duration),
-    /// Something acts by itself: announce the bridge's *Automation paused* switch.
-    automation: bool,
-    /// The configuration deployment's entities, when `config_deploy` is set.
-    config_deploy: Option<discovery::ConfigDeployEntities>,
-    /// The names of the coordinated deployments (a button and a sensor each).
-    coordinated: Vec<String>,
-    /// `templates.auto_update` is on: announce its bridge switch.
-    template_auto_update: bool,
+    /// What the bridge device announces besides its fixed entities (from the settings).
+    entities: discovery::Checks,
 }
 
 /// The largest packet the broker may send us (MQTT 5 *Maximum Packet Size*; the broker
@@ -203,10 +197,7 @@ pub fn session(
         sweep_due: false,
         republish_at: None,
         birth_delay: (Duration::from_secs(2), Duration::from_secs(6)),
-        automation: false,
-        config_deploy: None,
-        coordinated: Vec::new(),
-        template_auto_update: false,
+        entities: discovery::Checks::default(),
     };
     let pump = MqttPump {
         eventloop,
@@ -317,27 +308,9 @@ fn describe(e: &rumqttc::v5::ConnectionError, host: &str) -> String {
 }
 
 impl MqttBridge {
-    /// Announces the *Automation paused* switch (`Settings::has_automation`).
-    pub fn with_automation(mut self, automation: bool) -> Self {
-        self.automation = automation;
-        self
-    }
-
-    /// Announces the *Template auto-update* switch (`templates.auto_update`).
-    pub fn with_template_auto_update(mut self, on: bool) -> Self {
-        self.template_auto_update = on;
-        self
-    }
-
-    /// Announces each coordinated deployment's button and status sensor.
-    pub fn with_coordinated(mut self, names: Vec<String>) -> Self {
-        self.coordinated = names;
-        self
-    }
-
-    /// Announces the configuration deployment's entities.
-    pub fn with_config_deploy(mut self, entities: Option<discovery::ConfigDeployEntities>) -> Self {
-        self.config_deploy = entities;
+    /// Announces the bridge entities the settings turn on ([`discovery::Checks::of`]).
+    pub fn with_entities(mut self, entities: discovery::Checks) -> Self {
+        self.entities = entities;
         self
     }
 
@@ -647,18 +620,8 @@ impl MqttBridge {
             payload: b"online".to_vec(),
         })
         .await;
-        let bridge = discovery::bridge_config(
-            &self.topics,
-            discovery::Checks {
-                config: self.validation.is_some(),
-                security: self.validation.is_some() && self.security,
-                automation: self.automation,
-                config_deploy: self.config_deploy.clone(),
-                coordinated: self.coordinated.clone(),
-                template_auto_update: self.template_auto_update,
-            },
-        )
-        .to_message(&self.topics);
+        let bridge =
+            discovery::bridge_config(&self.topics, self.entities.clone()).to_message(&self.topics);
         self.publish_retained(bridge).await;
         self.publish_bridge_state().await;
         self.publish_configuration().await;
@@ -671,7 +634,7 @@ impl MqttBridge {
 
     /// The configuration deployment's retained state, once the deployer has a picture.
     async fn publish_configuration(&mut self) {
-        if self.config_deploy.is_none() {
+        if self.entities.config_deploy.is_none() {
             return;
         }
         let Some(view) = self.state.snapshot().config_deploy.clone() else {
