@@ -405,6 +405,24 @@ fn settings_refuse_a_cycle_in_needs_and_an_upstream_nobody_watches() {
     let undispatchable = "    - name: octo/lib\n    - name: octo/app\n      needs:\n        - {repository: octo/lib, workflow: release.yml}\n      on_upstream: {workflow: build.yml}\n";
     let err = load(undispatchable).unwrap_err();
     assert!(err.contains("on_upstream.workflow"), "{err}");
+    // Two deployments whose names are one HA id would share their entities.
+    let twice = support::Config::write(
+        "http://127.0.0.1:9",
+        "t",
+        1,
+        "    - name: octo/lib\n      allow: [dispatch]\n      dispatch: [release.yml]\n",
+        "coordinated_deployments:\n  - name: home-lab\n    steps: [{repository: octo/lib, workflow: release.yml}]\n  - name: Home_lab\n    steps: [{repository: octo/lib, workflow: release.yml}]\n",
+    );
+    let err = gitops_bridge::settings::Settings::load(&gitops_bridge::settings::Sources {
+        file: Some(twice.path.clone()),
+        addon_options: None,
+        env: vec![],
+    })
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("coordinated_deployments[1].name"), "{err}");
+    assert!(err.contains("`Home_lab` is used twice"), "{err}");
     let unchecked = "    - name: octo/lib\n      quality_gate: {config_check: true}\n";
     let err = load(unchecked).unwrap_err();
     assert!(err.contains("quality_gate.config_check"), "{err}");

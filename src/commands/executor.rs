@@ -532,7 +532,8 @@ impl Executor {
                     ),
                     run_id: earlier.run_id,
                     url: earlier.url,
-                    commit: None,
+                    // The commit the earlier one wrote, from the audit trail.
+                    commit: earlier.commit,
                     duplicate: true,
                 };
             }

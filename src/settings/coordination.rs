@@ -197,10 +197,13 @@ pub(super) fn coordinated(
                 format!("`{name}` is not a name of letters, digits, `-` and `_`"),
             ));
         }
-        if !names.insert(name.clone()) {
+        // HA's entities and the bridge state key each deployment by the slug of its name.
+        if !names.insert(crate::text::slug(&name)) {
             return Err(invalid(
                 &format!("{key}.name"),
-                format!("`{name}` is used twice"),
+                format!(
+                    "`{name}` is used twice (names are compared as Home Assistant ids: case, `-` and `_` do not count)"
+                ),
             ));
         }
         if d.steps.is_empty() {

@@ -531,7 +531,7 @@ impl Db {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
+                "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at, commit_sha
                  FROM commands WHERE request_id = ?1")?
             .query_row([request_id],
                 command_from_row,
@@ -556,7 +556,7 @@ impl Db {
     /// The newest commands, newest first.
     pub fn recent_commands(&self, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at
+            "SELECT request_id, received_at, source, repo, action, params, ok, message, run_id, url, finished_at, commit_sha
              FROM commands ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], command_from_row)?;
@@ -718,7 +718,7 @@ pub struct CommandRecord {
     pub run_id: Option<u64>,
     pub url: Option<String>,
     pub finished_at: DateTime<Utc>,
-    /// The commit it wrote (template deploys and rollbacks); not read back.
+    /// The commit it wrote (template deploys and rollbacks).
     pub commit: Option<String>,
 }
 
@@ -735,7 +735,7 @@ fn command_from_row(r: &Row<'_>) -> rusqlite::Result<CommandRecord> {
         run_id: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
         url: r.get(9)?,
         finished_at: from_ms(r.get(10)?),
-        commit: None,
+        commit: r.get(11)?,
     })
 }
 
@@ -835,6 +835,53 @@ mod tests {
         assert_eq!(
             db.etags().unwrap(),
             vec![("https://x/runs".to_string(), "W/\"1\"".to_string())]
+        );
+    }
+
+    /// The commit a template deploy wrote is kept with it: a duplicate answer carries it
+    /// again, and the rollback trigger asks which deploy wrote a commit.
+    #[test]
+    fn a_command_keeps_the_commit_it_wrote() {
+        let mut db = Db::open_in_memory().unwrap();
+        let record = |id: &str, action: &str, ok: bool, commit: Option<&str>| CommandRecord {
+            request_id: Some(id.into()),
+            received_at: Utc::now(),
+            source: "mqtt".into(),
+            repo: "octo/app".into(),
+            action: action.into(),
+            params: "{}".into(),
+            ok,
+            message: String::new(),
+            run_id: None,
+            url: None,
+            finished_at: Utc::now(),
+            commit: commit.map(str::to_string),
+        };
+        db.record_command(&record("a", "deploy_template", true, Some("c1")))
+            .unwrap();
+        db.record_command(&record("b", "deploy_template", false, Some("c2")))
+            .unwrap();
+        db.record_command(&record("c", "rollback_template", true, Some("c3")))
+            .unwrap();
+        let back = db.command_by_request_id("a").unwrap().unwrap();
+        assert_eq!(back.commit.as_deref(), Some("c1"));
+        assert!(
+            db.command_wrote("Octo/App", "deploy_template", "c1")
+                .unwrap()
+        );
+        assert!(
+            !db.command_wrote("octo/app", "deploy_template", "c2")
+                .unwrap(),
+            "it failed"
+        );
+        assert!(
+            !db.command_wrote("octo/app", "deploy_template", "c3")
+                .unwrap(),
+            "another action"
+        );
+        assert!(
+            !db.command_wrote("octo/other", "deploy_template", "c1")
+                .unwrap()
         );
     }
 
